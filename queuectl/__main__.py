@@ -1,0 +1,3 @@
+from queuectl.entrypoints.cli import main
+
+main()

@@ -1,0 +1,190 @@
+"""In-memory store: a real, thread-safe implementation of every port.
+
+Used by the unit tests and by ``sqlite://``-free quick runs; it holds the same
+contract as the persistent stores (``tests/integration/test_store_contract.py``).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import threading
+import uuid
+from dataclasses import replace
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from queuectl.domain.errors import DuplicateJob, JobNotFound
+from queuectl.domain.model import WAITING, Job, JobState
+from queuectl.domain.ports import (AttemptLog, JobRepository, Page, SettingsRepository, Store,
+                                   WorkerInfo, WorkerRef, WorkerRegistry)
+
+
+class InMemoryJobRepository(JobRepository):
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._jobs: dict[str, Job] = {}
+        self._seq: dict[str, int] = {}
+        self._outputs: dict[tuple[str, int], str] = {}
+        self._counter = itertools.count(1)
+
+    def add(self, job: Job) -> None:
+        with self._lock:
+            if job.id in self._jobs:
+                raise DuplicateJob(job.id)
+            self._put(job)
+
+    def add_many(self, jobs: Sequence[Job]) -> list[str]:
+        duplicates = []
+        with self._lock:
+            for job in jobs:
+                if job.id in self._jobs:
+                    duplicates.append(job.id)
+                else:
+                    self._put(job)
+        return duplicates
+
+    def _put(self, job: Job) -> None:
+        self._jobs[job.id] = copy.deepcopy(job)
+        self._seq[job.id] = next(self._counter)
+
+    def get(self, job_id: str) -> Job:
+        with self._lock:
+            return copy.deepcopy(self._find(job_id))
+
+    def _find(self, job_id: str) -> Job:
+        try:
+            return self._jobs[job_id]
+        except KeyError:
+            raise JobNotFound(job_id) from None
+
+    def list(self, page: Page) -> list[Job]:
+        with self._lock:
+            jobs = sorted(self._jobs.values(), key=lambda j: self._seq[j.id], reverse=True)
+            jobs = [j for j in jobs if (page.state is None or j.state is page.state)
+                    and (page.queue is None or j.queue == page.queue)]
+            if page.limit:
+                jobs = jobs[:page.limit]
+            return [replace(copy.deepcopy(j), history=[]) for j in jobs]
+
+    def count_by_state(self) -> dict[JobState, int]:
+        with self._lock:
+            counts = {state: 0 for state in JobState}
+            for job in self._jobs.values():
+                counts[job.state] += 1
+            return counts
+
+    def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
+                   queues: Sequence[str] | None = None) -> Job | None:
+        with self._lock:
+            due = [j for j in self._jobs.values() if j.state in WAITING and j.run_at <= now
+                   and (not queues or j.queue in queues)]
+            if not due:
+                return None
+            job = min(due, key=lambda j: (-j.priority, j.run_at, self._seq[j.id]))
+            job.claim(worker.id, worker.host, uuid.uuid4().hex, now, lease_until)
+            return replace(copy.deepcopy(job), history=[job.history[-1]])
+
+    def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
+        with self._lock:
+            job = self._jobs.get(job_id)
+            if job is None or job.lease_token != token or job.state is not JobState.PROCESSING:
+                return False
+            job.renew(until)
+            return True
+
+    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+        with self._lock:
+            stored = self._jobs.get(job.id)
+            if stored is None or stored.lease_token != token or stored.state is not JobState.PROCESSING:
+                return False
+            history = stored.history[:-1] + job.history[-1:]
+            self._jobs[job.id] = replace(copy.deepcopy(job), history=history)
+            if output is not None and history:
+                self._outputs[(job.id, len(history) - 1)] = output
+            return True
+
+    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+        with self._lock:
+            jobs = [copy.deepcopy(j) for j in self._jobs.values()
+                    if j.state is JobState.PROCESSING and j.lease_until is not None and j.lease_until < now]
+            return sorted(jobs, key=lambda j: j.lease_until)[:limit]
+
+    def cancel(self, job_id: str, now: datetime) -> Job:
+        with self._lock:
+            job = self._find(job_id)
+            job.cancel(now)
+            return copy.deepcopy(job)
+
+    def revive(self, job_id: str, now: datetime) -> Job:
+        with self._lock:
+            job = self._find(job_id)
+            job.revive(now)
+            return copy.deepcopy(job)
+
+    def revive_all(self, now: datetime) -> int:
+        with self._lock:
+            dead = [j for j in self._jobs.values() if j.state is JobState.DEAD]
+            for job in dead:
+                job.revive(now)
+            return len(dead)
+
+    def logs(self, job_id: str) -> list[AttemptLog]:
+        with self._lock:
+            job = self._find(job_id)
+            entries = [AttemptLog(a, self._outputs.get((job_id, i), "")) for i, a in enumerate(job.history)]
+            return entries[::-1]
+
+
+class InMemorySettingsRepository(SettingsRepository):
+    def __init__(self) -> None:
+        self._values: dict[str, object] = {}
+        self._lock = threading.Lock()
+
+    def load(self) -> dict[str, object]:
+        with self._lock:
+            return dict(self._values)
+
+    def save(self, key: str, value: object) -> None:
+        with self._lock:
+            self._values[key] = value
+
+
+class InMemoryWorkerRegistry(WorkerRegistry):
+    def __init__(self) -> None:
+        self._workers: dict[str, WorkerInfo] = {}
+        self._lock = threading.Lock()
+
+    def register(self, info: WorkerInfo) -> None:
+        with self._lock:
+            self._workers[info.id] = info
+
+    def heartbeat(self, worker_id: str, now: datetime, current_job: str | None) -> bool:
+        with self._lock:
+            info = self._workers.get(worker_id)
+            if info is None:
+                return False
+            self._workers[worker_id] = replace(info, last_heartbeat=now, current_job=current_job)
+            return not info.stop_requested
+
+    def workers(self) -> list[WorkerInfo]:
+        with self._lock:
+            return list(self._workers.values())
+
+    def request_stop(self, worker_ids: Iterable[str]) -> None:
+        with self._lock:
+            for worker_id in worker_ids:
+                if worker_id in self._workers:
+                    self._workers[worker_id] = replace(self._workers[worker_id], stop_requested=True)
+
+    def deregister(self, worker_id: str) -> None:
+        with self._lock:
+            self._workers.pop(worker_id, None)
+
+
+class InMemoryStore(Store):
+    def __init__(self, url: str = "memory://") -> None:
+        self.url = url
+        self.jobs = InMemoryJobRepository()
+        self.settings = InMemorySettingsRepository()
+        self.workers = InMemoryWorkerRegistry()

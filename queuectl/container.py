@@ -1,0 +1,64 @@
+"""The composition root: the one module that knows every adapter.
+
+Nothing connects and no adapter module is imported until a provider is
+called, so ``queuectl --help`` stays fast and a SQLite user never imports
+pymongo. Tests swap parts with ``provider.override(...)``.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any, Callable
+
+# dependency-injector probes for pydantic-settings at import (~0.1 s) only to
+# support a provider we do not use; mark it absent so the probe fails fast.
+sys.modules.setdefault("pydantic_settings", None)  # type: ignore[arg-type]
+
+from dependency_injector import containers, providers  # noqa: E402
+
+from queuectl.domain.errors import UnsupportedStore  # noqa: E402
+from queuectl.domain.services import ConfigService, JobService  # noqa: E402
+
+STORE_KINDS = {"sqlite": "sqlite", "mongodb": "mongodb", "mongodb+srv": "mongodb", "memory": "memory"}
+
+
+def store_kind(url: str) -> str:
+    """The Selector key for a store URL: its scheme, with mongodb+srv folded into mongodb."""
+    scheme = url.split("://", 1)[0].lower() if "://" in url else ""
+    try:
+        return STORE_KINDS[scheme]
+    except KeyError:
+        raise UnsupportedStore(
+            f"unsupported store URL scheme '{scheme or url}': use sqlite:///PATH, mongodb:// or mongodb+srv://"
+        ) from None
+
+
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """A factory that imports its adapter only when first called."""
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    build.__qualname__ = f"{module}.{name}"
+    return build
+
+
+class Container(containers.DeclarativeContainer):
+    config = providers.Configuration()
+
+    clock = providers.Singleton(_lazy("queuectl.adapters.clock", "SystemClock"))
+    store = providers.Selector(
+        config.store_kind,
+        sqlite=providers.Singleton(_lazy("queuectl.adapters.sqlite", "SqliteStore"), url=config.url),
+        mongodb=providers.Singleton(_lazy("queuectl.adapters.mongo", "MongoStore"), url=config.url),
+        memory=providers.Singleton(_lazy("queuectl.adapters.memory", "InMemoryStore"), url=config.url),
+    )
+    jobs = providers.Factory(JobService, store=store, clock=clock)
+    settings = providers.Factory(ConfigService, store=store)
+
+
+def build_container(url: str, home: str) -> Container:
+    container = Container()
+    container.config.from_dict({"url": url, "home": home, "store_kind": store_kind(url)})
+    return container

@@ -1,0 +1,45 @@
+"""Domain errors. Every error a user can cause or meet derives from QueuectlError.
+
+Entrypoints print ``Error: <message>`` for these and exit 1; nothing above
+``adapters/`` ever sees a driver exception.
+"""
+
+
+class QueuectlError(Exception):
+    """Base of every expected failure; its message is shown to the user as is."""
+
+
+class InvalidJob(QueuectlError):
+    """A job specification is malformed (bad JSON, missing command, bad id...)."""
+
+
+class JobNotFound(QueuectlError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job '{job_id}' not found")
+        self.job_id = job_id
+
+
+class DuplicateJob(QueuectlError):
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job '{job_id}' already exists")
+        self.job_id = job_id
+
+
+class InvalidTransition(QueuectlError):
+    def __init__(self, job_id: str, state: str, action: str) -> None:
+        super().__init__(f"job '{job_id}' is {state}: cannot {action}")
+        self.job_id = job_id
+        self.state = state
+        self.action = action
+
+
+class InvalidSetting(QueuectlError):
+    """Unknown configuration key or an invalid value for a known one."""
+
+
+class StoreUnavailable(QueuectlError):
+    """The store cannot be reached or opened."""
+
+
+class UnsupportedStore(QueuectlError):
+    """The store URL names a scheme queuectl cannot use."""

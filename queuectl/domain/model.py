@@ -1,0 +1,183 @@
+"""The job, its states and every allowed move between them.
+
+Nothing outside this module assigns ``job.state``: adapters persist what these
+methods decide. A move that is not allowed raises ``InvalidTransition``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import Enum
+
+from .backoff import BackoffPolicy
+from .errors import InvalidJob, InvalidTransition
+
+ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+DEFAULT_QUEUE = "default"
+WORKER_LOST = "worker lost (lease expired)"
+
+
+class JobState(str, Enum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @classmethod
+    def parse(cls, text: str) -> "JobState":
+        try:
+            return cls(str(text).strip().lower())
+        except ValueError:
+            names = ", ".join(state.value for state in cls)
+            raise InvalidJob(f"unknown state '{text}' (one of: {names})") from None
+
+
+WAITING = frozenset({JobState.PENDING, JobState.FAILED})
+FINAL = frozenset({JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED})
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One run of a job's command, open (no ``finished_at``) while it runs."""
+
+    attempt: int
+    worker: str
+    host: str
+    started_at: datetime
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    error: str | None = None
+
+
+def validate_id(value: object, what: str = "job id") -> str:
+    if not isinstance(value, str) or not ID_PATTERN.match(value):
+        raise InvalidJob(f"invalid {what} '{value}': use 1-128 characters of A-Z a-z 0-9 . _ : -")
+    return value
+
+
+@dataclass
+class Job:
+    id: str
+    command: str
+    created_at: datetime
+    run_at: datetime
+    updated_at: datetime
+    queue: str = DEFAULT_QUEUE
+    priority: int = 0
+    max_retries: int = 3
+    timeout: float = 0.0
+    state: JobState = JobState.PENDING
+    attempts: int = 0
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    exit_code: int | None = None
+    last_error: str | None = None
+    worker: str | None = None
+    lease_token: str | None = None
+    lease_until: datetime | None = None
+    history: list[Attempt] = field(default_factory=list)
+
+    @classmethod
+    def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
+            priority: int = 0, max_retries: int = 3, timeout: float = 0.0,
+            run_at: datetime | None = None) -> "Job":
+        validate_id(job_id)
+        validate_id(queue, "queue name")
+        if not isinstance(command, str) or not command.strip():
+            raise InvalidJob(f"job '{job_id}' has no command")
+        return cls(id=job_id, command=command, created_at=now, updated_at=now,
+                   run_at=run_at or now, queue=queue, priority=priority,
+                   max_retries=max_retries, timeout=timeout)
+
+    # -- moves ------------------------------------------------------------
+    def _require(self, allowed: frozenset[JobState] | set[JobState], action: str) -> None:
+        if self.state not in allowed:
+            raise InvalidTransition(self.id, self.state.value, action)
+
+    def claim(self, worker: str, host: str, token: str, now: datetime, lease_until: datetime) -> None:
+        """A worker takes the job for a new attempt; ``token`` fences its writes."""
+        self._require(WAITING, "claim")
+        self.state = JobState.PROCESSING
+        self.attempts += 1
+        self.worker = worker
+        self.lease_token = token
+        self.lease_until = lease_until
+        self.started_at = now
+        self.finished_at = None
+        self.exit_code = None
+        self.updated_at = now
+        self.history.append(Attempt(self.attempts, worker, host, now))
+
+    def renew(self, until: datetime) -> None:
+        self._require({JobState.PROCESSING}, "renew its lease")
+        self.lease_until = until
+
+    def succeed(self, now: datetime, exit_code: int = 0) -> None:
+        self._require({JobState.PROCESSING}, "complete")
+        self._close_attempt(now, exit_code, None)
+        self.state = JobState.COMPLETED
+        self.last_error = None
+
+    def fail(self, now: datetime, error: str, backoff: BackoffPolicy, exit_code: int | None = None) -> None:
+        """The attempt failed: retry later (``failed``) or give up (``dead``)."""
+        self._require({JobState.PROCESSING}, "fail")
+        self._close_attempt(now, exit_code, error)
+        self.last_error = error
+        if self.attempts > self.max_retries:
+            self.state = JobState.DEAD
+        else:
+            self.state = JobState.FAILED
+            self.run_at = now + backoff.delay(self.attempts)
+
+    def lose_lease(self, now: datetime, backoff: BackoffPolicy) -> None:
+        """The worker vanished and its lease ran out: the attempt counts as failed."""
+        self.fail(now, WORKER_LOST, backoff)
+
+    def release(self, now: datetime, reason: str = "released: worker stopped") -> None:
+        """Give the job back unrun; the interrupted attempt does not count."""
+        self._require({JobState.PROCESSING}, "release")
+        self._close_attempt(now, None, reason)
+        self.attempts -= 1
+        self.state = JobState.PENDING
+        self.run_at = now
+
+    def cancel(self, now: datetime) -> None:
+        self._require(WAITING | {JobState.PROCESSING}, "cancel")
+        if self.state is JobState.PROCESSING:
+            self._close_attempt(now, None, "cancelled")
+        self.state = JobState.CANCELLED
+        self.lease_token = None
+        self.lease_until = None
+        self.finished_at = now
+        self.updated_at = now
+
+    def revive(self, now: datetime) -> None:
+        """Out of the DLQ: back to pending with a fresh retry budget."""
+        self._require({JobState.DEAD}, "retry from the DLQ (only dead jobs can)")
+        self.state = JobState.PENDING
+        self.attempts = 0
+        self.run_at = now
+        self.updated_at = now
+
+    def _close_attempt(self, now: datetime, exit_code: int | None, error: str | None) -> None:
+        self.finished_at = now
+        self.updated_at = now
+        self.exit_code = exit_code
+        self.lease_token = None
+        self.lease_until = None
+        if self.history and self.history[-1].finished_at is None:
+            self.history[-1] = replace(self.history[-1], finished_at=now, exit_code=exit_code, error=error)
+
+    @property
+    def current_attempt(self) -> Attempt | None:
+        return self.history[-1] if self.history else None
+
+    def lease_expires_in(self, now: datetime) -> timedelta | None:
+        return None if self.lease_until is None else self.lease_until - now

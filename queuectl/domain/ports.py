@@ -1,0 +1,164 @@
+"""The interfaces the application needs from the outside world.
+
+Each repository method is one atomic use-case verb. Adapters implement them
+for memory, SQLite and MongoDB; ``tests/integration/test_store_contract.py``
+holds every adapter to the same behaviour.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Iterable, Sequence
+
+from .model import Attempt, Job, JobState
+
+OUTPUT_TAIL_BYTES = 64 * 1024
+
+
+@dataclass(frozen=True)
+class WorkerRef:
+    """Who claims: the worker's id and the host it runs on."""
+
+    id: str
+    host: str
+
+
+@dataclass(frozen=True)
+class WorkerInfo:
+    id: str
+    host: str
+    pid: int
+    pid_started_at: float  # the process start time, to tell a reused PID apart
+    queues: tuple[str, ...]
+    started_at: datetime
+    last_heartbeat: datetime
+    current_job: str | None = None
+    stop_requested: bool = False
+
+    def is_live(self, now: datetime, lease_seconds: float) -> bool:
+        return (now - self.last_heartbeat).total_seconds() <= lease_seconds
+
+
+@dataclass(frozen=True)
+class AttemptLog:
+    attempt: Attempt
+    output: str
+
+
+@dataclass(frozen=True)
+class Page:
+    """What ``list`` asks for: optional filters and a limit (0 = all)."""
+
+    state: JobState | None = None
+    queue: str | None = None
+    limit: int = 100
+
+
+class JobRepository(ABC):
+    @abstractmethod
+    def add(self, job: Job) -> None:
+        """Store a new job; ``DuplicateJob`` if its id exists (nothing changes)."""
+
+    @abstractmethod
+    def add_many(self, jobs: Sequence[Job]) -> list[str]:
+        """Store every job whose id is new; return the ids that already existed."""
+
+    @abstractmethod
+    def get(self, job_id: str) -> Job:
+        """The job with its whole history; ``JobNotFound`` if absent."""
+
+    @abstractmethod
+    def list(self, page: Page) -> list[Job]:
+        """Jobs newest first (by store order), without history."""
+
+    @abstractmethod
+    def count_by_state(self) -> dict[JobState, int]:
+        """Every state with its count, zeros included."""
+
+    @abstractmethod
+    def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
+                   queues: Sequence[str] | None = None) -> Job | None:
+        """Atomically claim the next due job: priority desc, run_at, then store order.
+
+        The returned job is ``processing`` with a fresh ``lease_token``; its
+        history holds only the new attempt. None when nothing is due.
+        """
+
+    @abstractmethod
+    def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
+        """Extend the lease if ``token`` still holds it; False otherwise."""
+
+    @abstractmethod
+    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+        """Persist ``job`` (after a model move) only if ``token`` still holds its lease.
+
+        ``output`` is the attempt's captured output tail. False, and nothing
+        written, when the lease was taken over, the job cancelled, or it is gone.
+        """
+
+    @abstractmethod
+    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+        """Processing jobs whose lease ended before ``now`` (with their token)."""
+
+    @abstractmethod
+    def cancel(self, job_id: str, now: datetime) -> Job:
+        """Cancel a waiting or running job; ``InvalidTransition`` if it is final."""
+
+    @abstractmethod
+    def revive(self, job_id: str, now: datetime) -> Job:
+        """A dead job back to pending with attempts reset."""
+
+    @abstractmethod
+    def revive_all(self, now: datetime) -> int:
+        """Every dead job back to pending; returns how many."""
+
+    @abstractmethod
+    def logs(self, job_id: str) -> list[AttemptLog]:
+        """Each attempt with its stored output tail, newest first."""
+
+
+class SettingsRepository(ABC):
+    @abstractmethod
+    def load(self) -> dict[str, object]:
+        """Every stored key (normalised) and its value."""
+
+    @abstractmethod
+    def save(self, key: str, value: object) -> None:
+        """Store one validated value."""
+
+
+class WorkerRegistry(ABC):
+    @abstractmethod
+    def register(self, info: WorkerInfo) -> None: ...
+
+    @abstractmethod
+    def heartbeat(self, worker_id: str, now: datetime, current_job: str | None) -> bool:
+        """Record liveness; False when the worker should stop (asked to, or removed)."""
+
+    @abstractmethod
+    def workers(self) -> list[WorkerInfo]:
+        """Every registered worker, live or not; callers filter by heartbeat age."""
+
+    @abstractmethod
+    def request_stop(self, worker_ids: Iterable[str]) -> None: ...
+
+    @abstractmethod
+    def deregister(self, worker_id: str) -> None: ...
+
+
+class Clock(ABC):
+    @abstractmethod
+    def now(self) -> datetime: ...
+
+
+class Store(ABC):
+    """One opened store: its three repositories share a connection."""
+
+    jobs: JobRepository
+    settings: SettingsRepository
+    workers: WorkerRegistry
+
+    def close(self) -> None:  # pragma: no cover - default does nothing
+        """Release connections."""

@@ -1,0 +1,84 @@
+"""Use cases behind the CLI: enqueue, inspect, cancel, DLQ, configuration, status."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from .model import Job, JobState
+from .ports import Clock, Page, Store, WorkerInfo
+from .settings import Settings, normalise_key, parse_value
+from .specs import JobSpec
+
+
+@dataclass(frozen=True)
+class Status:
+    jobs: dict[JobState, int]
+    workers: list[WorkerInfo] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    stored: list[Job]
+    duplicates: list[str]
+
+
+class JobService:
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+
+    def settings(self) -> Settings:
+        return Settings.from_stored(self.store.settings.load())
+
+    def enqueue(self, spec: JobSpec) -> Job:
+        job = spec.to_job(self.clock.now(), self.settings())
+        self.store.jobs.add(job)
+        return job
+
+    def enqueue_many(self, specs: Iterable[JobSpec]) -> BulkResult:
+        now, settings = self.clock.now(), self.settings()
+        jobs = [spec.to_job(now, settings) for spec in specs]
+        duplicates = set(self.store.jobs.add_many(jobs))
+        return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates))
+
+    def get(self, job_id: str) -> Job:
+        return self.store.jobs.get(job_id)
+
+    def list(self, page: Page) -> list[Job]:
+        return self.store.jobs.list(page)
+
+    def cancel(self, job_id: str) -> Job:
+        return self.store.jobs.cancel(job_id, self.clock.now())
+
+    def dead_letters(self, limit: int = 0) -> list[Job]:
+        return self.store.jobs.list(Page(state=JobState.DEAD, limit=limit))
+
+    def retry_dead(self, job_id: str) -> Job:
+        return self.store.jobs.revive(job_id, self.clock.now())
+
+    def retry_all_dead(self) -> int:
+        return self.store.jobs.revive_all(self.clock.now())
+
+    def status(self) -> Status:
+        now, lease = self.clock.now(), self.settings().lease_seconds
+        live = [w for w in self.store.workers.workers() if w.is_live(now, lease)]
+        return Status(self.store.jobs.count_by_state(), sorted(live, key=lambda w: w.started_at))
+
+
+class ConfigService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def show(self) -> dict[str, Any]:
+        return Settings.from_stored(self.store.settings.load()).as_dict()
+
+    def get(self, key: str) -> tuple[str, Any]:
+        name = normalise_key(key)
+        return name, self.show()[name]
+
+    def set(self, key: str, raw: Any) -> tuple[str, Any]:
+        name = normalise_key(key)
+        value = parse_value(name, raw)
+        self.store.settings.save(name, value)
+        return name, value

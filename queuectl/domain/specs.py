@@ -1,0 +1,93 @@
+"""What a user asks to enqueue, parsed and checked before anything is stored."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Mapping
+
+from .errors import InvalidJob
+from .model import DEFAULT_QUEUE, Job, validate_id
+from .settings import Settings
+from .timeutil import parse_duration, parse_time
+
+# Record fields a user may paste back from ``show --json``; they are ignored.
+_READ_ONLY = {"state", "attempts", "created_at", "updated_at", "started_at", "finished_at",
+              "exit_code", "last_error", "worker", "history"}
+_FIELDS = {"id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "queue"}
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    command: str
+    id: str | None = None
+    max_retries: int | None = None
+    priority: int = 0
+    run_at: datetime | None = None
+    delay: timedelta | None = None
+    timeout: float | None = None
+    queue: str = DEFAULT_QUEUE
+
+    def to_job(self, now: datetime, settings: Settings) -> Job:
+        """A new job; unset retries and timeout come from the configuration now."""
+        run_at = self.run_at or (now + self.delay if self.delay else now)
+        return Job.new(
+            self.id or new_job_id(), self.command, now, queue=self.queue, priority=self.priority,
+            max_retries=settings.max_retries if self.max_retries is None else self.max_retries,
+            timeout=settings.job_timeout if self.timeout is None else self.timeout, run_at=run_at)
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def spec_from_json(text: str) -> JobSpec:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJob(f"malformed job JSON: {exc.msg} at column {exc.colno}") from None
+    if not isinstance(data, dict):
+        raise InvalidJob("a job must be a JSON object such as {\"id\":\"job1\",\"command\":\"echo hi\"}")
+    return spec_from_mapping(data)
+
+
+def spec_from_mapping(data: Mapping[str, Any]) -> JobSpec:
+    unknown = set(data) - _FIELDS - _READ_ONLY
+    if unknown:
+        raise InvalidJob(f"unknown job field(s): {', '.join(sorted(unknown))}")
+    command = data.get("command")
+    if not isinstance(command, str) or not command.strip():
+        raise InvalidJob("a job needs a non-empty \"command\" string")
+    job_id = data.get("id")
+    if job_id is not None:
+        validate_id(job_id)
+    return JobSpec(
+        command=command, id=job_id,
+        max_retries=_optional_int(data, "max_retries", minimum=0),
+        priority=_optional_int(data, "priority") or 0,
+        run_at=parse_time(data["run_at"]) if data.get("run_at") is not None else None,
+        delay=parse_duration(data["delay"]) if data.get("delay") is not None else None,
+        timeout=_optional_seconds(data, "timeout"),
+        queue=validate_id(data.get("queue", DEFAULT_QUEUE), "queue name"))
+
+
+def _optional_int(data: Mapping[str, Any], key: str, minimum: int | None = None) -> int | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJob(f"\"{key}\" must be an integer, got {json.dumps(value)}")
+    if minimum is not None and value < minimum:
+        raise InvalidJob(f"\"{key}\" must be >= {minimum}, got {value}")
+    return value
+
+
+def _optional_seconds(data: Mapping[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+        raise InvalidJob(f"\"{key}\" must be a number of seconds >= 0, got {json.dumps(value)}")
+    return float(value)
