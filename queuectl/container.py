@@ -54,8 +54,14 @@ class Container(containers.DeclarativeContainer):
         mongodb=providers.Singleton(_lazy("queuectl.adapters.mongo", "MongoStore"), url=config.url),
         memory=providers.Singleton(_lazy("queuectl.adapters.memory", "InMemoryStore"), url=config.url),
     )
-    jobs = providers.Factory(JobService, store=store, clock=clock)
+    notifier = providers.Singleton(_lazy("queuectl.adapters.wakeup", "WakeNotifier"), home=config.home)
+    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier)
     settings = providers.Factory(ConfigService, store=store)
+
+    # The worker process: called with the worker's own name / channel / info.
+    wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
+    runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home)
+    worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock)
 
 
 def build_container(url: str, home: str) -> Container:

@@ -148,6 +148,12 @@ class WorkerRegistry(ABC):
     def deregister(self, worker_id: str) -> None: ...
 
 
+class Notifier(ABC):
+    @abstractmethod
+    def jobs_changed(self) -> None:
+        """Jobs became due or were cancelled: wake waiting workers (best effort)."""
+
+
 class Clock(ABC):
     @abstractmethod
     def now(self) -> datetime: ...

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Iterable
 
 from .model import Job, JobState
-from .ports import Clock, Page, Store, WorkerInfo
+from .ports import AttemptLog, Clock, Notifier, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
 
@@ -24,9 +24,14 @@ class BulkResult:
 
 
 class JobService:
-    def __init__(self, store: Store, clock: Clock) -> None:
+    def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None) -> None:
         self.store = store
         self.clock = clock
+        self.notifier = notifier
+
+    def _wake(self) -> None:
+        if self.notifier is not None:
+            self.notifier.jobs_changed()
 
     def settings(self) -> Settings:
         return Settings.from_stored(self.store.settings.load())
@@ -34,12 +39,14 @@ class JobService:
     def enqueue(self, spec: JobSpec) -> Job:
         job = spec.to_job(self.clock.now(), self.settings())
         self.store.jobs.add(job)
+        self._wake()
         return job
 
     def enqueue_many(self, specs: Iterable[JobSpec]) -> BulkResult:
         now, settings = self.clock.now(), self.settings()
         jobs = [spec.to_job(now, settings) for spec in specs]
         duplicates = set(self.store.jobs.add_many(jobs))
+        self._wake()
         return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates))
 
     def get(self, job_id: str) -> Job:
@@ -48,21 +55,33 @@ class JobService:
     def list(self, page: Page) -> list[Job]:
         return self.store.jobs.list(page)
 
+    def logs(self, job_id: str) -> list[AttemptLog]:
+        return self.store.jobs.logs(job_id)
+
     def cancel(self, job_id: str) -> Job:
-        return self.store.jobs.cancel(job_id, self.clock.now())
+        job = self.store.jobs.cancel(job_id, self.clock.now())
+        self._wake()  # a worker running it notices at once and kills the command
+        return job
 
     def dead_letters(self, limit: int = 0) -> list[Job]:
         return self.store.jobs.list(Page(state=JobState.DEAD, limit=limit))
 
     def retry_dead(self, job_id: str) -> Job:
-        return self.store.jobs.revive(job_id, self.clock.now())
+        job = self.store.jobs.revive(job_id, self.clock.now())
+        self._wake()
+        return job
 
     def retry_all_dead(self) -> int:
-        return self.store.jobs.revive_all(self.clock.now())
+        count = self.store.jobs.revive_all(self.clock.now())
+        self._wake()
+        return count
 
     def status(self) -> Status:
         now, lease = self.clock.now(), self.settings().lease_seconds
         live = [w for w in self.store.workers.workers() if w.is_live(now, lease)]
+        if live:  # a worker's current job is whatever it holds in the store now
+            running = {j.worker: j.id for j in self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))}
+            live = [replace(w, current_job=running.get(w.id)) for w in live]
         return Status(self.store.jobs.count_by_state(), sorted(live, key=lambda w: w.started_at))
 
 

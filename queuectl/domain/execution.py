@@ -1,0 +1,193 @@
+"""Claim -> run -> record: what one worker does, independent of processes and stores.
+
+The worker loop keeps its lease alive while a command runs, enforces the
+job's timeout, recovers jobs whose worker vanished, and writes an outcome only
+while its fencing token still holds the job.
+"""
+
+from __future__ import annotations
+
+import logging
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Sequence
+
+from .backoff import BackoffPolicy
+from .model import Job
+from .ports import Clock, Store, WorkerInfo, WorkerRef
+from .settings import Settings
+
+log = logging.getLogger(__name__)
+
+SETTINGS_REFRESH_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """How a command ended. ``error`` is None exactly when it succeeded."""
+
+    exit_code: int | None
+    error: str | None
+    output: str = ""
+
+
+class RunningCommand(ABC):
+    @abstractmethod
+    def wait(self, seconds: float) -> RunResult | None:
+        """Wait up to ``seconds`` (less if the worker is woken); None while it still runs."""
+
+    @abstractmethod
+    def kill(self, reason: str) -> RunResult:
+        """Kill the command's whole process group; the result's error is ``reason``."""
+
+
+class CommandRunner(ABC):
+    @abstractmethod
+    def start(self, job: Job) -> RunningCommand:
+        """Start the job's current attempt."""
+
+
+class Waiter(ABC):
+    @abstractmethod
+    def wait(self, seconds: float) -> None:
+        """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
+
+
+@dataclass
+class WorkerControl:
+    """Stop requests, set from signal handlers or the registry."""
+
+    stop: bool = False       # finish the current job, then exit
+    stop_now: bool = False   # kill the current job, release it, exit
+
+
+@dataclass
+class _Lease:
+    job: Job
+    token: str
+    renew_at: datetime
+    deadline: datetime | None
+
+
+@dataclass
+class Worker:
+    store: Store
+    clock: Clock
+    runner: CommandRunner
+    waiter: Waiter
+    info: WorkerInfo
+    control: WorkerControl = field(default_factory=WorkerControl)
+    _settings: Settings | None = None
+    _settings_at: datetime | None = None
+    _beat_at: datetime | None = None
+
+    @property
+    def ref(self) -> WorkerRef:
+        return WorkerRef(self.info.id, self.info.host)
+
+    @property
+    def queues(self) -> Sequence[str] | None:
+        return self.info.queues or None
+
+    def settings(self, now: datetime) -> Settings:
+        if self._settings is None or (now - self._settings_at).total_seconds() >= SETTINGS_REFRESH_SECONDS:
+            self._settings = Settings.from_stored(self.store.settings.load())
+            self._settings_at = now
+        return self._settings
+
+    # -- the loop ---------------------------------------------------------
+    def run(self) -> None:
+        self.store.workers.register(self.info)
+        log.info("worker %s started (pid %s, queues %s)", self.info.id, self.info.pid,
+                 ", ".join(self.info.queues) or "all")
+        try:
+            while not (self.control.stop or self.control.stop_now):
+                if self.run_once() is None:
+                    self.waiter.wait(self.settings(self.clock.now()).poll_interval)
+        finally:
+            self.store.workers.deregister(self.info.id)
+            log.info("worker %s stopped", self.info.id)
+
+    def run_once(self) -> Job | None:
+        """Beat, recover lost jobs, then claim and run one job; None when nothing was due."""
+        now = self.clock.now()
+        settings = self.settings(now)
+        self.beat(now, None, settings)
+        job = self.store.jobs.claim_next(self.ref, now, now + _seconds(settings.lease_seconds), self.queues)
+        if job is None:
+            return None
+        self.execute(job, settings)
+        return job
+
+    def beat(self, now: datetime, current_job: str | None, settings: Settings) -> None:
+        """Registry heartbeat and lost-job recovery, at most every lease/3."""
+        if self._beat_at is not None and now < self._beat_at:
+            return
+        self._beat_at = now + _seconds(settings.lease_seconds / 3)
+        if not self.store.workers.heartbeat(self.info.id, now, current_job):
+            self.control.stop = True
+        self.recover_lost(now, settings)
+
+    def recover_lost(self, now: datetime, settings: Settings) -> int:
+        recovered = 0
+        for job in self.store.jobs.expired_leases(now):
+            token = job.lease_token
+            job.lose_lease(now, BackoffPolicy.from_settings(settings))
+            if token and self.store.jobs.record_outcome(job, token):
+                log.warning("job %s: worker %s lost; attempt %d failed", job.id, job.worker, job.attempts)
+                recovered += 1
+        return recovered
+
+    # -- one job ----------------------------------------------------------
+    def execute(self, job: Job, settings: Settings) -> None:
+        now = self.clock.now()
+        lease = _Lease(job, job.lease_token or "", now + _seconds(settings.lease_seconds / 3),
+                       now + _seconds(job.timeout) if job.timeout else None)
+        handle = self.runner.start(job)
+        result = self._supervise(lease, handle, settings)
+        if result is not None:
+            self._record(lease, result, settings)
+
+    def _supervise(self, lease: _Lease, handle: RunningCommand, settings: Settings) -> RunResult | None:
+        """Run to the end, renewing the lease; None when the job is no longer ours."""
+        while True:
+            now = self.clock.now()
+            until = min(t for t in (lease.renew_at, lease.deadline) if t is not None)
+            result = handle.wait(max(0.0, (until - now).total_seconds()))
+            if result is not None:
+                return result
+            now = self.clock.now()
+            if self.control.stop_now:
+                self._release(lease, handle.kill("released: worker stopped"))
+                return None
+            if lease.deadline is not None and now >= lease.deadline:
+                return handle.kill(f"timed out after {lease.job.timeout:g}s")
+            # A renew is due, or something woke us early (a cancel, say): check the lease now.
+            if not self._renew(lease, now, settings):
+                handle.kill("lease lost")
+                log.warning("job %s: lease lost or job cancelled; command killed", lease.job.id)
+                return None
+
+    def _renew(self, lease: _Lease, now: datetime, settings: Settings) -> bool:
+        lease.renew_at = now + _seconds(settings.lease_seconds / 3)
+        self.beat(now, lease.job.id, settings)
+        return self.store.jobs.renew_lease(lease.job.id, lease.token, now + _seconds(settings.lease_seconds))
+
+    def _release(self, lease: _Lease, result: RunResult) -> None:
+        lease.job.release(self.clock.now())
+        self.store.jobs.record_outcome(lease.job, lease.token, result.output)
+
+    def _record(self, lease: _Lease, result: RunResult, settings: Settings) -> None:
+        job, now = lease.job, self.clock.now()
+        if result.error is None:
+            job.succeed(now, result.exit_code or 0)
+        else:
+            job.fail(now, result.error, BackoffPolicy.from_settings(settings), result.exit_code)
+        if not self.store.jobs.record_outcome(job, lease.token, result.output):
+            log.warning("job %s: outcome discarded, the lease was taken over", job.id)
+
+
+def _seconds(value: float) -> timedelta:
+    return timedelta(seconds=value)
+

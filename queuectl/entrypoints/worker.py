@@ -1,0 +1,59 @@
+"""The worker process: ``queuectl worker run``.
+
+SIGTERM or SIGINT asks for a graceful stop (finish the running job, claim no
+more); a second one stops now (kill the job's process group and release the
+job without counting the attempt).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import uuid
+from typing import Any
+
+from queuectl.adapters.processes import hostname, process_start_time
+from queuectl.domain.execution import WorkerControl
+from queuectl.domain.ports import WorkerInfo
+
+log = logging.getLogger("queuectl.worker")
+
+
+def new_worker_info(queues: tuple[str, ...], now: Any) -> WorkerInfo:
+    pid = os.getpid()
+    return WorkerInfo(id=f"{hostname()}-{pid}-{uuid.uuid4().hex[:4]}", host=hostname(), pid=pid,
+                      pid_started_at=process_start_time(pid) or 0.0, queues=tuple(queues),
+                      started_at=now, last_heartbeat=now)
+
+
+def install_stop_handlers(control: WorkerControl) -> None:
+    def on_signal(signum: int, _frame: Any) -> None:
+        if control.stop:
+            control.stop_now = True
+            log.warning("%s again: killing the running job and releasing it", signal.Signals(signum).name)
+        else:
+            control.stop = True
+            log.info("%s: finishing the running job, then exiting", signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def run_worker(container: Any, queues: tuple[str, ...]) -> None:
+    """Run one worker in this process until it is asked to stop."""
+    logging.basicConfig(stream=sys.stderr, level=logging.INFO,
+                        format="%(asctime)s %(levelname)s [worker %(process)d] %(message)s")
+    store = container.store()
+    store.settings.load()  # fail fast, before registering, if the store is unreachable
+    info = new_worker_info(queues, container.clock().now())
+    control = WorkerControl()
+    channel = container.wake_channel(name=info.id)
+    install_stop_handlers(control)
+    try:
+        worker = container.worker(runner=container.runner(channel=channel), waiter=channel,
+                                  info=info, control=control)
+        worker.run()
+    finally:
+        channel.close()

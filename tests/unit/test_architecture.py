@@ -1,0 +1,35 @@
+"""The design card's rule: domain/ imports nothing outside the standard library."""
+
+import ast
+import sys
+from pathlib import Path
+
+import queuectl
+
+DOMAIN = Path(queuectl.__file__).parent / "domain"
+
+
+def imported_modules(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_the_domain_imports_only_the_standard_library_and_itself():
+    offenders = {}
+    for path in sorted(DOMAIN.glob("*.py")):
+        outside = {name for name in imported_modules(path)
+                   if name not in sys.stdlib_module_names and name != "__future__"}
+        if outside:
+            offenders[path.name] = sorted(outside)
+    assert offenders == {}
+
+
+def test_the_scan_would_catch_a_third_party_import(tmp_path):
+    sample = tmp_path / "bad.py"
+    sample.write_text("import sqlalchemy\nfrom pymongo import MongoClient\n")
+    assert {"sqlalchemy", "pymongo"} <= imported_modules(sample) - set(sys.stdlib_module_names)
