@@ -1,0 +1,137 @@
+"""The ``queuectl`` command: a click group, its global options and the one error boundary.
+
+Every failure a user can cause ends here as exactly one ``Error: ...`` line:
+``QueuectlGroup.invoke`` turns a ``QueuectlError`` (exit 1) or an unexpected
+exception (``internal error``, exit 1, traceback only with QUEUECTL_DEBUG=1)
+into a click exception, and ``run`` shows click's exceptions (usage errors
+exit 2, Ctrl-C exits 130). The interactive shell calls ``run`` once per line.
+
+Imports stay light: the container, the store drivers and prompt_toolkit are
+imported only when a command needs them, so ``queuectl --help`` is fast.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any, Sequence
+
+import click
+
+from queuectl import __version__
+from queuectl.domain.errors import QueuectlError
+
+from . import config_cli, dlq_cli, enqueue_cli, jobs_cli, logs_cli, worker_cli
+from .context import AppState
+from .locations import scrub
+
+DEBUG_ENV = "QUEUECTL_DEBUG"
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+# Each module contributes its commands; a new group (worker, logs, stats,
+# dashboard) is one module with a ``COMMANDS`` list added here.
+COMMAND_MODULES = (enqueue_cli, jobs_cli, dlq_cli, config_cli, worker_cli, logs_cli)
+
+
+class OperationFailed(click.ClickException):
+    """A failed operation, shown by click as ``Error: <message>``; exit 1."""
+
+    exit_code = 1
+
+
+class QueuectlGroup(click.Group):
+    """The root group: translates every non-click exception into ``OperationFailed``."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+            raise
+        except QueuectlError as exc:
+            raise OperationFailed(_scrub(ctx, str(exc))) from None
+        except Exception as exc:
+            if os.environ.get(DEBUG_ENV) == "1":
+                traceback.print_exc(file=sys.stderr)
+            raise OperationFailed(_scrub(ctx, f"internal error: {exc!r}")) from None
+
+
+def _scrub(ctx: click.Context, message: str) -> str:
+    """Never print the store URL's password, whatever the message quotes."""
+    state = ctx.find_object(AppState)
+    return scrub(message, state.url if state else None)
+
+
+@click.group("queuectl", cls=QueuectlGroup, invoke_without_command=True,
+             context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--home", metavar="DIR", help="Queue home (default: $QUEUECTL_HOME or ~/.local/share/queuectl).")
+@click.option("--db", metavar="URL", help="Store URL (default: $QUEUECTL_DB, $MONGO_URI or sqlite:///HOME/queue.db).")
+@click.version_option(__version__, "-V", "--version", prog_name="queuectl")
+@click.pass_context
+def cli(ctx: click.Context, home: str | None, db: str | None) -> None:
+    """A background job queue for shell commands.
+
+    With no command, opens the interactive shell.
+    """
+    state = ctx.ensure_object(AppState)
+    if state.in_shell:
+        if home or db:
+            raise click.UsageError("--home and --db are chosen when the shell starts: queuectl --db URL")
+        return
+    state.home_option = home or state.home_option
+    state.db_option = db or state.db_option
+    if ctx.invoked_subcommand is None:
+        from .shell import run_shell
+
+        ctx.exit(run_shell(state))
+
+
+for _module in COMMAND_MODULES:
+    for _command in _module.COMMANDS:
+        cli.add_command(_command)
+
+
+def run(args: Sequence[str], state: AppState) -> int:
+    """Run one command line against ``state``; return its exit code. Never raises."""
+    try:
+        result = cli.main(list(args), prog_name="queuectl", obj=state, standalone_mode=False)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort as exc:
+        if isinstance(exc.__cause__ or exc.__context__, KeyboardInterrupt):
+            return EXIT_INTERRUPTED
+        click.echo("Aborted!", err=True)
+        return 1
+    except KeyboardInterrupt:
+        click.echo(err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return result if isinstance(result, int) else 0
+
+
+def _silence_stdout() -> None:
+    """The reader went away (``queuectl list | head``): drop what is left quietly."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point: ``queuectl`` alone opens the shell."""
+    state = AppState()
+    try:
+        code = run(sys.argv[1:] if argv is None else argv, state)
+    except KeyboardInterrupt:
+        code = EXIT_INTERRUPTED
+    finally:
+        try:
+            state.close()
+        except Exception:  # closing must never turn a result into a traceback
+            pass
+    sys.exit(code)

@@ -1,0 +1,59 @@
+"""Reading and cancelling jobs: ``list``, ``show``, ``cancel``, ``status``."""
+
+from __future__ import annotations
+
+import click
+
+from queuectl.domain.model import JobState
+from queuectl.domain.ports import Page
+
+from . import render
+from .context import AppState, pass_app
+
+STATES = [state.value for state in JobState]
+json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+
+
+@click.command("list")
+@click.option("--state", type=click.Choice(STATES, case_sensitive=False), help="Only jobs in this state.")
+@click.option("--queue", metavar="NAME", help="Only jobs of this queue.")
+@click.option("--limit", type=click.IntRange(min=0), metavar="N", default=100, show_default=True,
+              help="At most this many jobs; 0 = all.")
+@json_option
+@pass_app
+def list_jobs(app: AppState, state: str | None, queue: str | None, limit: int, as_json: bool) -> None:
+    """Jobs, newest first."""
+    page = Page(state=JobState.parse(state) if state else None, queue=queue, limit=limit)
+    jobs = app.jobs().list(page)
+    click.echo(render.to_json([render.job_dict(j) for j in jobs]) if as_json else render.jobs_table(jobs))
+
+
+@click.command("show")
+@click.argument("job_id", metavar="ID")
+@json_option
+@pass_app
+def show(app: AppState, job_id: str, as_json: bool) -> None:
+    """The whole job record with every attempt."""
+    job = app.jobs().get(job_id)
+    click.echo(render.to_json(render.job_dict(job, history=True)) if as_json else render.job_detail(job))
+
+
+@click.command("cancel")
+@click.argument("job_id", metavar="ID")
+@pass_app
+def cancel(app: AppState, job_id: str) -> None:
+    """Cancel a waiting job, or kill and cancel a running one."""
+    job = app.jobs().cancel(job_id)
+    click.echo(f"Cancelled {job.id}")
+
+
+@click.command("status")
+@json_option
+@pass_app
+def status(app: AppState, as_json: bool) -> None:
+    """Job counts per state and every live worker."""
+    result = app.jobs().status()
+    click.echo(render.to_json(render.status_dict(result)) if as_json else render.status_text(result))
+
+
+COMMANDS = [list_jobs, show, cancel, status]

@@ -1,0 +1,81 @@
+"""``queuectl logs ID [--follow]``: each attempt's combined output, newest first."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from .context import AppState, pass_app
+
+FOLLOW_POLL_SECONDS = 0.2
+
+
+def attempt_header(log) -> str:
+    from queuectl.domain.timeutil import format_time
+
+    attempt = log.attempt
+    if attempt.finished_at is None:
+        outcome = "running"
+    elif attempt.error is None:
+        outcome = f"exit {attempt.exit_code}"
+    else:
+        outcome = attempt.error if attempt.exit_code is None else f"exit {attempt.exit_code}: {attempt.error}"
+    return (f"=== attempt {attempt.attempt} · {outcome} · worker {attempt.worker} on {attempt.host}"
+            f" · started {format_time(attempt.started_at)} ===")
+
+
+def local_output(home: Path, job) -> str | None:
+    """The running attempt's output file, when it is on this host."""
+    from queuectl.adapters.shell_runner import attempt_path, read_tail
+
+    if not job.lease_token:
+        return None
+    path = attempt_path(home, job, job.lease_token)
+    return read_tail(path) if path.exists() else None
+
+
+@click.command("logs")
+@click.argument("job_id")
+@click.option("--follow", "-f", is_flag=True, help="Stream output until the job reaches a final state.")
+@pass_app
+def logs_command(app: AppState, job_id: str, follow: bool) -> None:
+    """Print JOB_ID's captured stdout+stderr, last attempt first."""
+    service = app.jobs()
+    entries = service.logs(job_id)
+    if not follow:
+        job = service.get(job_id) if entries and entries[0].attempt.finished_at is None else None
+        for index, entry in enumerate(entries):
+            click.echo(attempt_header(entry))
+            text = entry.output or (local_output(app.home, job) if index == 0 and job else "") or ""
+            click.echo(text, nl=not text.endswith("\n") and bool(text))
+        if not entries:
+            click.echo(f"Job {job_id} has not run yet.")
+        return
+    _follow(app, job_id)
+
+
+def _follow(app: AppState, job_id: str) -> None:
+    """Print new output as it appears, attempt by attempt, until the job is final."""
+    from queuectl.domain.model import FINAL
+
+    service = app.jobs()
+    shown: dict[int, int] = {}  # history position -> characters printed
+    while True:
+        job = service.get(job_id)
+        entries = service.logs(job_id)[::-1]  # oldest first while streaming
+        for position, entry in enumerate(entries):
+            running = entry.attempt.finished_at is None
+            text = (local_output(app.home, job) or "") if running else entry.output
+            if position not in shown:
+                click.echo(attempt_header(entry))
+                shown[position] = 0
+            if len(text) > shown[position]:
+                click.echo(text[shown[position]:], nl=False)
+                shown[position] = len(text)
+        if job.state in FINAL:
+            return
+        time.sleep(FOLLOW_POLL_SECONDS)
+
+COMMANDS = [logs_command]

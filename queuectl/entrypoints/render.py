@@ -1,0 +1,147 @@
+"""Turn domain values into text for people (aligned tables) and JSON for programs.
+
+Pure functions returning strings; the commands echo them. Times are UTC
+ISO-8601 with milliseconds and ``Z``; states are their plain word; whole
+floats print as integers (``3`` not ``3.0``).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable, Mapping, Sequence
+
+from queuectl.domain.model import WAITING, Attempt, Job, JobState
+from queuectl.domain.ports import WorkerInfo
+from queuectl.domain.services import Status
+from queuectl.domain.timeutil import format_time
+
+COMMAND_WIDTH = 40
+ERROR_WIDTH = 60
+NONE = "-"
+
+
+# -- values ------------------------------------------------------------------
+def natural(value: Any) -> Any:
+    """Whole floats as ints, everything else unchanged."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def text(value: Any) -> str:
+    if value is None:
+        return NONE
+    return str(natural(value))
+
+
+def truncate(value: str | None, width: int) -> str:
+    if not value:
+        return NONE
+    flat = " ".join(value.split())
+    return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+# -- JSON objects (SPEC section 5) ---------------------------------------------
+def attempt_dict(attempt: Attempt) -> dict[str, Any]:
+    return {
+        "attempt": attempt.attempt, "worker": attempt.worker, "host": attempt.host,
+        "started_at": format_time(attempt.started_at), "finished_at": format_time(attempt.finished_at),
+        "exit_code": attempt.exit_code, "error": attempt.error,
+    }
+
+
+def job_dict(job: Job, history: bool = False) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": job.id, "command": job.command, "state": job.state.value, "attempts": job.attempts,
+        "max_retries": job.max_retries, "priority": job.priority, "queue": job.queue,
+        "run_at": format_time(job.run_at), "timeout": natural(job.timeout),
+        "created_at": format_time(job.created_at), "updated_at": format_time(job.updated_at),
+        "started_at": format_time(job.started_at), "finished_at": format_time(job.finished_at),
+        "exit_code": job.exit_code, "last_error": job.last_error, "worker": job.worker,
+    }
+    if history:
+        data["history"] = [attempt_dict(a) for a in job.history]
+    return data
+
+
+def worker_dict(worker: WorkerInfo) -> dict[str, Any]:
+    return {
+        "id": worker.id, "host": worker.host, "pid": worker.pid, "queues": list(worker.queues),
+        "current_job": worker.current_job, "started_at": format_time(worker.started_at),
+        "last_heartbeat": format_time(worker.last_heartbeat),
+    }
+
+
+def status_dict(status: Status) -> dict[str, Any]:
+    return {
+        "jobs": {state.value: status.jobs.get(state, 0) for state in JobState},
+        "workers": [worker_dict(w) for w in status.workers],
+    }
+
+
+def settings_dict(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: natural(value) for key, value in values.items()}
+
+
+# -- tables ------------------------------------------------------------------
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
+    """Left-aligned columns two spaces apart; the last column is not padded."""
+    cells = [list(headers)] + [[text(cell) for cell in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in cells]
+    return "\n".join(lines)
+
+
+def when(job: Job) -> str | None:
+    """When a waiting job runs next; for any other job, when it last changed."""
+    return format_time(job.run_at if job.state in WAITING else job.updated_at)
+
+
+def jobs_table(jobs: Sequence[Job]) -> str:
+    if not jobs:
+        return "No jobs."
+    rows = [(j.id, j.state.value, j.attempts, j.priority, j.queue, when(j), truncate(j.command, COMMAND_WIDTH))
+            for j in jobs]
+    return table(("ID", "STATE", "ATTEMPTS", "PRIORITY", "QUEUE", "RUN_AT/UPDATED", "COMMAND"), rows)
+
+
+def dead_table(jobs: Sequence[Job]) -> str:
+    if not jobs:
+        return "The DLQ is empty."
+    rows = [(j.id, j.attempts, format_time(j.finished_at or j.updated_at), truncate(j.last_error, ERROR_WIDTH),
+             truncate(j.command, COMMAND_WIDTH)) for j in jobs]
+    return table(("ID", "ATTEMPTS", "DIED_AT", "LAST_ERROR", "COMMAND"), rows)
+
+
+def job_detail(job: Job) -> str:
+    """Every field, one per line, then one row per attempt."""
+    fields = job_dict(job)
+    width = max(len(key) for key in fields)
+    lines = [f"{key.ljust(width)}  {text(value)}" for key, value in fields.items()]
+    if job.history:
+        rows = [(a.attempt, a.worker, a.host, format_time(a.started_at), format_time(a.finished_at),
+                 a.exit_code, truncate(a.error, ERROR_WIDTH)) for a in job.history]
+        lines += ["", "history:", table(("ATTEMPT", "WORKER", "HOST", "STARTED_AT", "FINISHED_AT",
+                                         "EXIT", "ERROR"), rows)]
+    else:
+        lines += ["", "history: no attempts yet"]
+    return "\n".join(lines)
+
+
+def status_text(status: Status) -> str:
+    counts = table([state.value.upper() for state in JobState],
+                   [[status.jobs.get(state, 0) for state in JobState]])
+    if not status.workers:
+        return f"{counts}\n\nNo live workers."
+    rows = [(w.id, w.host, w.pid, ",".join(w.queues) or "*", w.current_job, format_time(w.last_heartbeat))
+            for w in status.workers]
+    workers = table(("WORKER", "HOST", "PID", "QUEUES", "CURRENT_JOB", "LAST_HEARTBEAT"), rows)
+    return f"{counts}\n\n{workers}"
+
+
+def settings_table(values: Mapping[str, Any]) -> str:
+    return table(("KEY", "VALUE"), settings_dict(values).items())

@@ -1,0 +1,97 @@
+"""Starting and stopping detached workers, from the CLI or the shell."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from queuectl.adapters import processes
+from queuectl.domain.errors import QueuectlError
+from queuectl.domain.ports import WorkerInfo
+
+START_DEADLINE_SECONDS = 20.0
+STOP_POLL_SECONDS = 0.1
+REPORT_EVERY_SECONDS = 5.0
+
+
+def start_workers(container: Any, home: Path, url: str, count: int,
+                  queues: tuple[str, ...]) -> list[tuple[int, Path]]:
+    """Spawn ``count`` workers; return once each has registered (or failed to)."""
+    registry = container.store().workers
+    argv, env = processes.worker_command(home, url, queues)
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    started = []
+    for index in range(1, count + 1):
+        log_path = home / "logs" / f"worker-{stamp}-{index}.log"
+        started.append((processes.spawn_detached(argv, log_path, env), log_path))
+    waiting = {pid for pid, _ in started}
+    deadline = time.monotonic() + START_DEADLINE_SECONDS
+    while waiting:
+        waiting -= {w.pid for w in registry.workers() if processes.is_local(w)}
+        dead = [pid for pid in waiting if processes.process_start_time(pid) is None]
+        if dead:
+            log = dict(started)[dead[0]]
+            raise QueuectlError(f"worker PID {dead[0]} exited while starting; see {log}")
+        if waiting and time.monotonic() > deadline:
+            raise QueuectlError(f"workers {sorted(waiting)} did not register within {START_DEADLINE_SECONDS:g}s")
+        if waiting:
+            time.sleep(STOP_POLL_SECONDS)
+    return started
+
+
+def stop_workers(container: Any, timeout: float | None, say: Callable[[str], None]) -> None:
+    """Ask every worker to stop, wait for them, and force after ``timeout`` seconds."""
+    registry = container.store().workers
+    now, lease = container.clock().now(), container.jobs().settings().lease_seconds
+    workers = [w for w in registry.workers() if processes.is_local(w) or w.is_live(now, lease)]
+    if not workers:
+        say("No workers are running.")
+        return
+    registry.request_stop(w.id for w in workers)
+    live = []
+    for info in workers:
+        if processes.signal_worker(info, signal.SIGTERM) or not processes.is_local(info):
+            live.append(info)
+        else:  # a stale record: the process is gone or its PID now belongs to another
+            say(f"Worker {info.id} (PID {info.pid}) is not running; removed its stale record.")
+            registry.deregister(info.id)
+    _wait_for_exit(container, live, timeout, say)
+    for info in live:  # killed meanwhile (SIGKILL): drop the record it could not remove
+        if processes.is_local(info) and not processes.is_our_worker(info):
+            registry.deregister(info.id)
+
+
+def _wait_for_exit(container: Any, live: list[WorkerInfo], timeout: float | None,
+                   say: Callable[[str], None]) -> None:
+    registry, clock = container.store().workers, container.clock()
+    lease = container.jobs().settings().lease_seconds
+    start = time.monotonic()
+    forced = False
+    next_report = start
+    while True:
+        registered = {w.id: w for w in registry.workers()}
+        live = [w for w in live if w.id in registered
+                and _still_running(registered[w.id], clock.now(), lease)]
+        if not live:
+            say("All workers stopped.")
+            return
+        now = time.monotonic()
+        if now >= next_report:
+            pids = ", ".join(f"{w.pid}@{w.host}" for w in live)
+            say(f"Waiting for {len(live)} worker(s) to finish their current job: {pids}")
+            next_report = now + REPORT_EVERY_SECONDS
+        if timeout is not None and not forced and now - start >= timeout:
+            forced = True
+            say(f"Timeout of {timeout:g}s reached: killing running jobs and releasing them.")
+            for info in live:
+                processes.signal_worker(info, signal.SIGTERM)  # the second signal: stop now
+        time.sleep(STOP_POLL_SECONDS)
+
+
+def _still_running(info: WorkerInfo, now: Any, lease_seconds: float) -> bool:
+    """A local worker runs while its process lives; a remote one while it keeps beating."""
+    if processes.is_local(info):
+        return processes.is_our_worker(info)
+    return info.is_live(now, lease_seconds)
