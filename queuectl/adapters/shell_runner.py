@@ -18,6 +18,7 @@ from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import Job
 from queuectl.domain.ports import OUTPUT_TAIL_BYTES
 
+from .processes import START_TIME_TOLERANCE, process_start_time
 from .wakeup import WakeChannel
 
 KILL_GRACE_SECONDS = 2.0
@@ -25,6 +26,11 @@ KILL_GRACE_SECONDS = 2.0
 
 def output_dir(home: Path, job_id: str) -> Path:
     return Path(home) / "output" / job_id
+
+
+def attempt_path(home: Path, job: Job, token: str) -> Path:
+    """Where an attempt's output goes; a ``.pid`` file beside it while it runs."""
+    return output_dir(home, job.id) / f"{job.attempts}-{token[:8]}.log"
 
 
 def describe_exit(returncode: int) -> tuple[int, str | None]:
@@ -58,6 +64,8 @@ def read_tail(path: Path, limit: int = OUTPUT_TAIL_BYTES) -> str:
 class ShellCommand(RunningCommand):
     def __init__(self, process: subprocess.Popen, log_path: Path, channel: WakeChannel | None) -> None:
         self.process, self.log_path, self.channel = process, log_path, channel
+        self.pid_path = log_path.with_suffix(".pid")
+        self.pid_path.write_text(f"{process.pid} {process_start_time(process.pid) or 0}")
         try:
             self._pidfd: int | None = os.pidfd_open(process.pid)
         except (AttributeError, OSError):
@@ -98,6 +106,7 @@ class ShellCommand(RunningCommand):
             pass
 
     def _finish(self, exit_code: int | None, error: str | None) -> RunResult:
+        self.pid_path.unlink(missing_ok=True)
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
@@ -108,11 +117,11 @@ class ShellRunner(CommandRunner):
     def __init__(self, home: Path, channel: WakeChannel | None = None) -> None:
         self.home = Path(home)
         self.channel = channel
+        (self.home / "output").mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def start(self, job: Job) -> RunningCommand:
-        folder = output_dir(self.home, job.id)
-        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-        log_path = folder / f"{job.attempts}-{(job.lease_token or 'run')[:8]}.log"
+        output_dir(self.home, job.id).mkdir(mode=0o700, parents=True, exist_ok=True)
+        log_path = attempt_path(self.home, job, job.lease_token or "run")
         fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         try:
             process = subprocess.Popen(["/bin/sh", "-c", job.command], stdin=subprocess.DEVNULL,
@@ -123,6 +132,20 @@ class ShellRunner(CommandRunner):
         finally:
             os.close(fd)
         return ShellCommand(process, log_path, self.channel)
+
+    def reap(self, job: Job, token: str) -> None:
+        """A SIGKILLed worker cannot stop its command: kill the orphaned group for it."""
+        try:
+            pid_text, started_text = attempt_path(self.home, job, token).with_suffix(".pid").read_text().split()
+            pid, started = int(pid_text), float(started_text)
+        except (OSError, ValueError):
+            return  # not run on this host, or already finished
+        start_time = process_start_time(pid)
+        if start_time is not None and abs(start_time - started) <= START_TIME_TOLERANCE:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 class NotStarted(RunningCommand):

@@ -47,6 +47,9 @@ class CommandRunner(ABC):
     def start(self, job: Job) -> RunningCommand:
         """Start the job's current attempt."""
 
+    def reap(self, job: Job, token: str) -> None:
+        """Kill what is left of an attempt whose worker vanished, if it ran here."""
+
 
 class Waiter(ABC):
     @abstractmethod
@@ -133,6 +136,8 @@ class Worker:
         recovered = 0
         for job in self.store.jobs.expired_leases(now):
             token = job.lease_token
+            if token:
+                self.runner.reap(job, token)
             job.lose_lease(now, BackoffPolicy.from_settings(settings))
             if token and self.store.jobs.record_outcome(job, token):
                 log.warning("job %s: worker %s lost; attempt %d failed", job.id, job.worker, job.attempts)

@@ -1,0 +1,97 @@
+"""Driving the real CLI and real worker processes from tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from queuectl.container import build_container
+
+MONGO_ENV = "QUEUECTL_TEST_MONGO_URI"
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 30.0, step: float = 0.05,
+             what: str = "condition") -> object:
+    """Poll until ``condition()`` is truthy; fail the test after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+def mongo_url_for_test() -> str:
+    base = os.environ.get(MONGO_ENV)
+    if not base:
+        pytest.skip(f"set {MONGO_ENV} to run against MongoDB")
+    head, _, tail = base.partition("?")
+    root = head.rstrip("/")
+    scheme, _, rest = root.partition("://")
+    hosts = rest.split("/", 1)[0]
+    url = f"{scheme}://{hosts}/qt_{uuid.uuid4().hex[:12]}"
+    return f"{url}?{tail}" if tail else url
+
+
+@dataclass
+class Queue:
+    """One queue home and store, with the CLI and the store at hand."""
+
+    home: Path
+    url: str
+
+    def env(self) -> dict[str, str]:
+        env = dict(os.environ, QUEUECTL_HOME=str(self.home), QUEUECTL_DB=self.url)
+        env.pop("MONGO_URI", None)
+        return env
+
+    def cli(self, *args: str, check: bool = True, timeout: float = 60, input: str | None = None
+            ) -> subprocess.CompletedProcess:
+        result = subprocess.run([sys.executable, "-m", "queuectl", *args], env=self.env(), input=input,
+                                capture_output=True, text=True, timeout=timeout)
+        if check and result.returncode != 0:
+            raise AssertionError(f"queuectl {' '.join(args)} exited {result.returncode}:\n"
+                                 f"{result.stdout}\n{result.stderr}")
+        return result
+
+    def cli_json(self, *args: str) -> object:
+        return json.loads(self.cli(*args, "--json").stdout)
+
+    @property
+    def store(self):
+        if not hasattr(self, "_container"):
+            self._container = build_container(self.url, str(self.home))
+        return self._container.store()
+
+    def state(self, job_id: str) -> str:
+        return self.store.jobs.get(job_id).state.value
+
+    def wait_state(self, job_id: str, *states: str, timeout: float = 30.0) -> None:
+        wait_for(lambda: self.state(job_id) in states, timeout, what=f"job {job_id} to be {'/'.join(states)}")
+
+    def counts(self) -> dict[str, int]:
+        return {state.value: n for state, n in self.store.jobs.count_by_state().items()}
+
+    def stop_workers(self) -> None:
+        self.cli("worker", "stop", "--timeout", "5", check=False, timeout=60)
+
+    def close(self) -> None:
+        if hasattr(self, "_container"):
+            self._container.store().close()
+
+
+def make_queue(kind: str, tmp_path: Path) -> Queue:
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'queue.db'}" if kind == "sqlite" else mongo_url_for_test()
+    return Queue(home, url)
