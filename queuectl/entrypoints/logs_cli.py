@@ -20,8 +20,10 @@ def attempt_header(log) -> str:
         outcome = "running"
     elif attempt.error is None:
         outcome = f"exit {attempt.exit_code}"
+    elif attempt.exit_code is None or attempt.error.startswith(("exit code", "command not")):
+        outcome = attempt.error
     else:
-        outcome = attempt.error if attempt.exit_code is None else f"exit {attempt.exit_code}: {attempt.error}"
+        outcome = f"{attempt.error} (exit {attempt.exit_code})"
     return (f"=== attempt {attempt.attempt} · {outcome} · worker {attempt.worker} on {attempt.host}"
             f" · started {format_time(attempt.started_at)} ===")
 
