@@ -1,0 +1,5 @@
+"""The embedded SQLite store (SQLAlchemy Core)."""
+
+from .store import SqliteStore
+
+__all__ = ["SqliteStore"]

@@ -1,0 +1,98 @@
+"""The SQLite tables and the indexes that serve each query of the repositories.
+
+Times are REAL epoch seconds, states the ``JobState`` word, JSON values TEXT.
+``seq`` is the store-assigned enqueue order: FIFO among equal priority and
+``run_at`` never depends on clock ties.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+# Bumped when the schema changes; stored in ``PRAGMA user_version``.
+SCHEMA_VERSION = 1
+
+# Literal SQL, not bound parameters, so that SQLite can match the partial
+# indexes below: a partial index is only used when the query's WHERE clause
+# visibly implies the index's WHERE clause.
+WAITING_SQL = "state IN ('pending', 'failed')"
+PROCESSING_SQL = "state = 'processing'"
+
+metadata = sa.MetaData()
+
+jobs = sa.Table(
+    "jobs", metadata,
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("id", sa.Text, nullable=False, unique=True),
+    sa.Column("command", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("queue", sa.Text, nullable=False),
+    sa.Column("priority", sa.Integer, nullable=False),
+    sa.Column("max_retries", sa.Integer, nullable=False),
+    sa.Column("timeout", sa.Float, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("run_at", sa.Float, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+    sa.Column("started_at", sa.Float),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("last_error", sa.Text),
+    sa.Column("worker", sa.Text),
+    sa.Column("lease_token", sa.Text),
+    sa.Column("lease_until", sa.Float),
+    sqlite_autoincrement=True,
+)
+
+# One row per history entry; a claim's lease token is unique, so it names the row.
+attempts = sa.Table(
+    "attempts", metadata,
+    sa.Column("token", sa.Text, primary_key=True),
+    sa.Column("job_id", sa.Text, sa.ForeignKey("jobs.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("ordinal", sa.Integer, nullable=False),  # 0-based position in the job's history
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("worker", sa.Text, nullable=False),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("finished_at", sa.Float),
+    sa.Column("exit_code", sa.Integer),
+    sa.Column("error", sa.Text),
+    sa.Column("output", sa.Text),  # the captured output tail
+)
+
+settings = sa.Table(
+    "settings", metadata,
+    sa.Column("key", sa.Text, primary_key=True),
+    sa.Column("value", sa.Text, nullable=False),  # JSON
+)
+
+workers = sa.Table(
+    "workers", metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("host", sa.Text, nullable=False),
+    sa.Column("pid", sa.Integer, nullable=False),
+    sa.Column("pid_started_at", sa.Float, nullable=False),
+    sa.Column("queues", sa.Text, nullable=False),  # JSON list
+    sa.Column("started_at", sa.Float, nullable=False),
+    sa.Column("last_heartbeat", sa.Float, nullable=False),
+    sa.Column("current_job", sa.Text),
+    sa.Column("stop_requested", sa.Boolean, nullable=False, default=False),
+)
+
+INDEXES = (
+    # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
+    sa.Index("ix_jobs_claim", jobs.c.priority.desc(), jobs.c.run_at, jobs.c.seq,
+             sqlite_where=sa.text(WAITING_SQL)),
+    # counts per state, and list by state newest first
+    sa.Index("ix_jobs_state_seq", jobs.c.state, jobs.c.seq),
+    # expired leases
+    sa.Index("ix_jobs_lease", jobs.c.lease_until, sqlite_where=sa.text(PROCESSING_SQL)),
+    # a job's history in order
+    sa.Index("ix_attempts_job", attempts.c.job_id, attempts.c.ordinal, unique=True),
+)
+
+
+def create_statements() -> list[sa.schema.ExecutableDDLElement]:
+    """Idempotent DDL: safe to run from several processes at once."""
+    tables = [sa.schema.CreateTable(table, if_not_exists=True) for table in metadata.sorted_tables]
+    return tables + [sa.schema.CreateIndex(index, if_not_exists=True) for index in INDEXES]

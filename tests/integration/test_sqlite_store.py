@@ -1,0 +1,108 @@
+"""What only the SQLite store does: its file, its permissions, its failures.
+
+Store behaviour itself is the contract's (test_store_contract.py).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import stat
+from datetime import datetime, timezone
+
+import pytest
+
+from queuectl.adapters.sqlite import SqliteStore
+from queuectl.domain.errors import StoreUnavailable
+from queuectl.domain.model import Job
+from queuectl.domain.ports import Page
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def mode(path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_opening_a_store_touches_nothing_until_first_use(tmp_path):
+    store = SqliteStore(f"sqlite:///{tmp_path / 'home' / 'queue.db'}")
+    assert not (tmp_path / "home").exists()
+    store.jobs.count_by_state()
+    assert (tmp_path / "home" / "queue.db").exists()
+    store.close()
+
+
+def test_the_database_and_its_folder_are_owner_only(tmp_path):
+    home = tmp_path / "home"
+    store = SqliteStore(f"sqlite:///{home / 'queue.db'}")
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    assert mode(home) == 0o700
+    files = sorted(home.iterdir())
+    assert [f.name for f in files] == ["queue.db", "queue.db-shm", "queue.db-wal"]
+    assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    store.close()
+
+
+def test_a_reopened_store_keeps_its_jobs_and_settings(tmp_path):
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    first = SqliteStore(url)
+    first.jobs.add(Job.new("job-1", "true", NOW))
+    first.settings.save("max_retries", 9)
+    first.close()
+    second = SqliteStore(url)
+    assert second.jobs.get("job-1").command == "true"
+    assert second.settings.load() == {"max_retries": 9}
+    second.close()
+
+
+def test_a_relative_path_is_taken_from_the_working_directory(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    store = SqliteStore("sqlite:///data/queue.db")
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    assert (tmp_path / "data" / "queue.db").exists()
+    store.close()
+
+
+def test_the_memory_url_keeps_jobs_for_the_life_of_the_store():
+    store = SqliteStore("sqlite://")
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    assert [job.id for job in store.jobs.list(Page())] == ["job-1"]
+    store.close()
+
+
+def test_a_path_that_cannot_be_created_is_store_unavailable(tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    store = SqliteStore(f"sqlite:///{tmp_path / 'file' / 'queue.db'}")
+    with pytest.raises(StoreUnavailable, match="cannot open SQLite store") as caught:
+        store.jobs.count_by_state()
+    assert "\n" not in str(caught.value)
+
+
+def test_a_file_that_is_not_a_database_is_store_unavailable(tmp_path):
+    path = tmp_path / "queue.db"
+    path.write_bytes(b"definitely not sqlite" * 100)
+    store = SqliteStore(f"sqlite:///{path}")
+    with pytest.raises(StoreUnavailable, match="not a database") as caught:
+        store.jobs.get("job-1")
+    assert "\n" not in str(caught.value)
+
+
+def test_a_database_locked_past_the_busy_timeout_is_store_unavailable(tmp_path):
+    path = tmp_path / "queue.db"
+    store = SqliteStore(f"sqlite:///{path}?timeout=0.05")
+    store.jobs.count_by_state()
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        with pytest.raises(StoreUnavailable, match="database is locked"):
+            store.jobs.add(Job.new("job-1", "true", NOW))
+        assert store.jobs.count_by_state()  # readers are not blocked by a writer in WAL
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    store.close()
+
+
+def test_an_invalid_busy_timeout_is_refused():
+    with pytest.raises(StoreUnavailable, match="invalid SQLite timeout"):
+        SqliteStore("sqlite:///queue.db?timeout=soon")
