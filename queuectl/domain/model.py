@@ -17,6 +17,8 @@ from .errors import InvalidJob, InvalidTransition
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 DEFAULT_QUEUE = "default"
 WORKER_LOST = "worker lost (lease expired)"
+PRIORITY_LIMIT = 1_000_000_000  # every store keeps it in a 64-bit integer with room to spare
+MAX_RETRIES_LIMIT = 1_000_000
 
 
 class JobState(str, Enum):
@@ -56,6 +58,11 @@ class Attempt:
     error: str | None = None
 
 
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise InvalidJob(f"\"{name}\" must be between {low} and {high}, got {value}")
+
+
 def validate_id(value: object, what: str = "job id") -> str:
     if not isinstance(value, str) or not ID_PATTERN.match(value):
         raise InvalidJob(f"invalid {what} '{value}': use 1-128 characters of A-Z a-z 0-9 . _ : -")
@@ -92,6 +99,8 @@ class Job:
         validate_id(queue, "queue name")
         if not isinstance(command, str) or not command.strip():
             raise InvalidJob(f"job '{job_id}' has no command")
+        _check_range("priority", priority, -PRIORITY_LIMIT, PRIORITY_LIMIT)
+        _check_range("max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
         return cls(id=job_id, command=command, created_at=now, updated_at=now,
                    run_at=run_at or now, queue=queue, priority=priority,
                    max_retries=max_retries, timeout=timeout)

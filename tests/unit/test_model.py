@@ -119,3 +119,9 @@ def test_state_words_are_the_users_words():
     assert JobState.parse(" DEAD ") is JobState.DEAD
     with pytest.raises(InvalidJob, match="unknown state 'zombie'"):
         JobState.parse("zombie")
+
+
+@pytest.mark.parametrize("field, value", [("priority", 2**70), ("priority", -(2**70)), ("max_retries", 2**64)])
+def test_numbers_no_store_can_hold_are_rejected_before_storing(field, value):
+    with pytest.raises(InvalidJob, match=f'"{field}" must be between'):
+        Job.new("job1", "true", T0, **{field: value})
