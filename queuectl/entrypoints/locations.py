@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
+from queuectl.domain.urls import redact_url, scrub  # noqa: F401  (re-exported for the CLI)
+
 from queuectl.domain.errors import QueuectlError
 
 ENV_HOME = "QUEUECTL_HOME"
@@ -26,7 +28,6 @@ ENV_DB = "QUEUECTL_DB"
 ENV_MONGO = "MONGO_URI"
 DOTENV_KEYS = (ENV_HOME, ENV_DB, ENV_MONGO)
 DB_FILE = "queue.db"
-REDACTED = "****"
 
 
 @dataclass(frozen=True)
@@ -99,31 +100,3 @@ def _unquote(value: str) -> str:
     if " #" in value:  # an unquoted value ends at an inline comment
         value = value.split(" #", 1)[0].rstrip()
     return value
-
-
-def redact_url(url: str) -> str:
-    """The URL with any password replaced: ``mongodb://user:****@host/db``."""
-    scheme, sep, rest = url.partition("://")
-    if not sep:
-        return url
-    authority_end = len(rest)
-    for mark in "/?#":
-        index = rest.find(mark)
-        if index != -1:
-            authority_end = min(authority_end, index)
-    authority, tail = rest[:authority_end], rest[authority_end:]
-    userinfo, at, hosts = authority.rpartition("@")
-    if not at or ":" not in userinfo:
-        return url
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:{REDACTED}@{hosts}{tail}"
-
-
-def scrub(text: str, url: str | None) -> str:
-    """``text`` with ``url``'s password hidden wherever the URL or its credentials appear."""
-    if not url or redact_url(url) == url:
-        return text
-    text = text.replace(url, redact_url(url))
-    userinfo = url.partition("://")[2].split("/", 1)[0].rpartition("@")[0]
-    password = userinfo.split(":", 1)[1] if ":" in userinfo else ""
-    return text.replace(f":{password}@", f":{REDACTED}@") if password else text

@@ -1,0 +1,97 @@
+"""Conversions between domain values and MongoDB documents.
+
+A job is one document, ``_id`` = job id, with its attempt history embedded as
+the ``history`` array. Each history entry also carries the lease ``token`` of
+the claim that opened it (so a later write can name it) and the attempt's
+captured ``output`` tail, which only ``logs`` reads.
+
+Times are BSON datetimes: UTC, millisecond precision. ``ms`` floors a time to
+the millisecond the way BSON stores it; the repositories floor the times they
+are given before the model uses them, so what they return equals what they
+stored.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Mapping
+
+from queuectl.domain.model import Attempt, Job, JobState
+from queuectl.domain.ports import WorkerInfo
+
+# The fields a model move may change; every write-back persists exactly these.
+MUTABLE_FIELDS = ("state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
+                  "exit_code", "last_error", "worker", "lease_token", "lease_until")
+ATTEMPT_FIELDS = ("attempt", "worker", "host", "started_at", "finished_at", "exit_code", "error")
+
+WITHOUT_HISTORY = {"history": 0}
+WITHOUT_OUTPUT = {"history.output": 0}
+
+
+def ms(value: datetime) -> datetime:
+    """``value`` floored to the millisecond, as a BSON datetime keeps it."""
+    return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+
+
+def _value(job: Job, name: str) -> Any:
+    value = getattr(job, name)
+    return value.value if isinstance(value, JobState) else value
+
+
+def mutable_fields(job: Job) -> dict[str, Any]:
+    return {name: _value(job, name) for name in MUTABLE_FIELDS}
+
+
+def job_document(job: Job, seq: int) -> dict[str, Any]:
+    """A new job's document; ``seq`` is its place in the store order."""
+    return {
+        "_id": job.id, "seq": seq, "command": job.command, "queue": job.queue,
+        "priority": job.priority, "max_retries": job.max_retries, "timeout": float(job.timeout),
+        "created_at": job.created_at, **mutable_fields(job),
+        "history": [attempt_document(attempt) for attempt in job.history],
+    }
+
+
+def attempt_document(attempt: Attempt, token: str | None = None) -> dict[str, Any]:
+    return {**{name: getattr(attempt, name) for name in ATTEMPT_FIELDS}, "token": token}
+
+
+def attempt_fields(attempt: Attempt, prefix: str) -> dict[str, Any]:
+    """``$set`` entries writing ``attempt`` into the history entry ``prefix`` names."""
+    return {f"{prefix}.{name}": getattr(attempt, name) for name in ATTEMPT_FIELDS}
+
+
+def job_from_document(doc: Mapping[str, Any]) -> Job:
+    return Job(
+        id=doc["_id"], command=doc["command"], queue=doc["queue"], priority=doc["priority"],
+        max_retries=doc["max_retries"], timeout=doc["timeout"], state=JobState(doc["state"]),
+        attempts=doc["attempts"], run_at=doc["run_at"], created_at=doc["created_at"],
+        updated_at=doc["updated_at"], started_at=doc.get("started_at"),
+        finished_at=doc.get("finished_at"), exit_code=doc.get("exit_code"),
+        last_error=doc.get("last_error"), worker=doc.get("worker"),
+        lease_token=doc.get("lease_token"), lease_until=doc.get("lease_until"),
+        history=[attempt_from_document(entry) for entry in doc.get("history", [])],
+    )
+
+
+def attempt_from_document(entry: Mapping[str, Any]) -> Attempt:
+    return Attempt(attempt=entry["attempt"], worker=entry["worker"], host=entry["host"],
+                   started_at=entry["started_at"], finished_at=entry.get("finished_at"),
+                   exit_code=entry.get("exit_code"), error=entry.get("error"))
+
+
+def worker_document(info: WorkerInfo) -> dict[str, Any]:
+    return {
+        "_id": info.id, "host": info.host, "pid": info.pid, "pid_started_at": info.pid_started_at,
+        "queues": list(info.queues), "started_at": info.started_at,
+        "last_heartbeat": info.last_heartbeat, "current_job": info.current_job,
+        "stop_requested": info.stop_requested,
+    }
+
+
+def worker_from_document(doc: Mapping[str, Any]) -> WorkerInfo:
+    return WorkerInfo(
+        id=doc["_id"], host=doc["host"], pid=doc["pid"], pid_started_at=doc["pid_started_at"],
+        queues=tuple(doc.get("queues", ())), started_at=doc["started_at"],
+        last_heartbeat=doc["last_heartbeat"], current_job=doc.get("current_job"),
+        stop_requested=bool(doc.get("stop_requested", False)))

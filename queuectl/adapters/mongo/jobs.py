@@ -1,0 +1,221 @@
+"""MongoJobRepository: the job port on pymongo, one document per job.
+
+Store order (FIFO). Among jobs of equal priority and ``run_at`` the store's
+enqueue order decides, as a number the store issues: ``seq``. It comes from
+one counter document, ``counters {_id: "jobs", seq: N}``, advanced with an
+atomic ``find_one_and_update`` ``$inc`` (upserted on first use); ``add_many``
+reserves a block of n numbers in one increment. Clock times cannot serve:
+workers and CLIs on several hosts have skewed clocks, and two enqueues in the
+same millisecond tie. An ObjectId cannot either: its time part has one-second
+resolution and its counter is per client process, so ObjectIds from two
+processes are not in enqueue order. A unique index on ``seq`` backs it;
+numbers of failed inserts are skipped, which is harmless.
+
+Claiming is one ``find_one_and_update`` whose update is an aggregation
+pipeline (MongoDB 4.2+), so the attempt number pushed onto the history is
+computed from the stored ``attempts`` in the same atomic write. The returned
+job is the model's own ``Job.claim`` applied to the document as it was, which
+the pipeline mirrors field for field. Every other write is a compare-and-set:
+fenced by the lease token for a worker's writes, by the state (and token)
+that was read for the operator's moves.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any, Callable, Sequence
+
+from pymongo import ReturnDocument, UpdateOne
+from pymongo.collection import Collection
+from pymongo.errors import BulkWriteError, DuplicateKeyError
+
+from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
+from queuectl.domain.model import WAITING, Job, JobState
+from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
+
+from .database import MongoDatabase, translate_errors
+from .documents import (WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_fields, attempt_from_document,
+                        job_document, job_from_document, ms, mutable_fields)
+
+_CLAIM_SORT = [("priority", -1), ("run_at", 1), ("seq", 1)]
+_DUPLICATE_KEY = 11000
+_SWAP_TRIES = 5
+_BULK_CHUNK = 500
+_OPEN = "open"  # the array-filter name of the history entry a lease token opened
+_PROCESSING = JobState.PROCESSING.value
+_WAITING = sorted(state.value for state in WAITING)
+
+
+@translate_errors
+class MongoJobRepository(JobRepository):
+    def __init__(self, db: MongoDatabase) -> None:
+        self._db = db
+
+    @property
+    def _jobs(self) -> Collection:
+        return self._db.collection("jobs")
+
+    # -- enqueue -----------------------------------------------------------
+    def add(self, job: Job) -> None:
+        jobs = self._jobs
+        try:
+            jobs.insert_one(job_document(job, self._db.next_seq()))
+        except DuplicateKeyError:
+            raise DuplicateJob(job.id) from None
+
+    def add_many(self, jobs: Sequence[Job]) -> list[str]:
+        first_of_id: dict[str, Job] = {}
+        for job in jobs:
+            first_of_id.setdefault(job.id, job)
+        firsts = list(first_of_id.values())
+        if not firsts:
+            return []
+        collection, start = self._jobs, self._db.next_seq(len(firsts))
+        documents = [job_document(job, start + offset) for offset, job in enumerate(firsts)]
+        existing = set()
+        try:
+            collection.insert_many(documents, ordered=False)
+        except BulkWriteError as error:
+            for failure in error.details.get("writeErrors", []):
+                if failure.get("code") != _DUPLICATE_KEY:
+                    raise
+                existing.add(documents[failure["index"]]["_id"])
+        seen: set[str] = set()
+        duplicates = []
+        for job in jobs:  # in input order; a repeated id counts as a duplicate
+            if job.id in seen or job.id in existing:
+                duplicates.append(job.id)
+            seen.add(job.id)
+        return duplicates
+
+    # -- read --------------------------------------------------------------
+    def get(self, job_id: str) -> Job:
+        doc = self._jobs.find_one({"_id": job_id}, WITHOUT_OUTPUT)
+        if doc is None:
+            raise JobNotFound(job_id)
+        return job_from_document(doc)
+
+    def list(self, page: Page) -> list[Job]:
+        query: dict[str, Any] = {}
+        if page.state is not None:
+            query["state"] = page.state.value
+        if page.queue is not None:
+            query["queue"] = page.queue
+        cursor = self._jobs.find(query, WITHOUT_HISTORY).sort("seq", -1).limit(page.limit or 0)
+        return [job_from_document(doc) for doc in cursor]
+
+    def count_by_state(self) -> dict[JobState, int]:
+        counts = {state: 0 for state in JobState}
+        # The $match on the indexed state lets MongoDB count from an index alone.
+        pipeline = [{"$match": {"state": {"$in": [state.value for state in JobState]}}},
+                    {"$group": {"_id": "$state", "n": {"$sum": 1}}}]
+        for row in self._jobs.aggregate(pipeline):
+            counts[JobState(row["_id"])] = int(row["n"])
+        return counts
+
+    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+        cursor = (self._jobs.find({"state": _PROCESSING, "lease_until": {"$lt": now}}, WITHOUT_OUTPUT)
+                  .sort("lease_until", 1).limit(limit))
+        return [job_from_document(doc) for doc in cursor]
+
+    def logs(self, job_id: str) -> list[AttemptLog]:
+        doc = self._jobs.find_one({"_id": job_id}, {"history": 1})
+        if doc is None:
+            raise JobNotFound(job_id)
+        entries = [AttemptLog(attempt_from_document(entry), entry.get("output") or "")
+                   for entry in doc.get("history", [])]
+        return entries[::-1]
+
+    # -- the worker's cycle ------------------------------------------------
+    def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
+                   queues: Sequence[str] | None = None) -> Job | None:
+        now, lease_until, token = ms(now), ms(lease_until), uuid.uuid4().hex
+        query: dict[str, Any] = {"state": {"$in": _WAITING}, "run_at": {"$lte": now}}
+        if queues:
+            query["queue"] = {"$in": list(queues)}
+        before = self._jobs.find_one_and_update(
+            query, _claim_pipeline(worker, token, now, lease_until), sort=_CLAIM_SORT,
+            projection=WITHOUT_HISTORY, return_document=ReturnDocument.BEFORE)
+        if before is None:
+            return None
+        job = job_from_document(before)
+        job.claim(worker.id, worker.host, token, now, lease_until)  # what the pipeline wrote
+        return job
+
+    def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
+        result = self._jobs.update_one({"_id": job_id, "lease_token": token, "state": _PROCESSING},
+                                       {"$set": {"lease_until": until}})
+        return result.matched_count == 1
+
+    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+        fields, options = mutable_fields(job), {}
+        if job.history:
+            fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
+            if output is not None:
+                fields[f"history.$[{_OPEN}].output"] = output
+            options["array_filters"] = [{f"{_OPEN}.token": token}]
+        result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING},
+                                       {"$set": fields}, **options)
+        return result.matched_count == 1
+
+    # -- operator moves ----------------------------------------------------
+    def cancel(self, job_id: str, now: datetime) -> Job:
+        now = ms(now)
+        return self._move(job_id, lambda job: job.cancel(now))
+
+    def revive(self, job_id: str, now: datetime) -> Job:
+        now = ms(now)
+        return self._move(job_id, lambda job: job.revive(now))
+
+    def revive_all(self, now: datetime) -> int:
+        now, jobs, dead = ms(now), self._jobs, JobState.DEAD.value
+        writes = []
+        for doc in jobs.find({"state": dead}, WITHOUT_HISTORY):
+            job = job_from_document(doc)
+            job.revive(now)
+            writes.append(UpdateOne({"_id": job.id, "state": dead}, {"$set": mutable_fields(job)}))
+        revived = 0
+        for start in range(0, len(writes), _BULK_CHUNK):
+            revived += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+        return revived
+
+    def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
+        """Read, let the model move the job (it may refuse), write back if nothing changed meanwhile."""
+        jobs = self._jobs
+        for _ in range(_SWAP_TRIES):
+            doc = jobs.find_one({"_id": job_id}, WITHOUT_OUTPUT)
+            if doc is None:
+                raise JobNotFound(job_id)
+            job = job_from_document(doc)
+            state, token = job.state, job.lease_token
+            move(job)
+            fields, options = mutable_fields(job), {}
+            if token is not None and job.lease_token is None and job.history:
+                # the move ended the running attempt: close the entry its claim opened
+                fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
+                options["array_filters"] = [{f"{_OPEN}.token": token}]
+            result = jobs.update_one({"_id": job_id, "state": state.value, "lease_token": token},
+                                     {"$set": fields}, **options)
+            if result.matched_count == 1:
+                return job
+        raise StoreUnavailable(f"job '{job_id}' kept changing while being updated; try again")
+
+
+def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:
+    """The update ``Job.claim`` decides, as one pipeline stage (values wrapped in
+    ``$literal`` so that a string starting with ``$`` is never read as a field path)."""
+    attempt = {"$add": ["$attempts", 1]}
+    entry = {"attempt": attempt, "worker": _lit(worker.id), "host": _lit(worker.host),
+             "started_at": _lit(now), "finished_at": None, "exit_code": None, "error": None,
+             "token": _lit(token)}
+    return [{"$set": {
+        "state": _lit(_PROCESSING), "attempts": attempt, "worker": _lit(worker.id),
+        "lease_token": _lit(token), "lease_until": _lit(lease_until), "started_at": _lit(now),
+        "finished_at": None, "exit_code": None, "updated_at": _lit(now),
+        "history": {"$concatArrays": [{"$ifNull": ["$history", []]}, [entry]]},
+    }}]
+
+
+def _lit(value: Any) -> dict[str, Any]:
+    return {"$literal": value}

@@ -1,0 +1,94 @@
+"""The MongoDB adapter's URL handling and error translation: no server involved.
+
+What the store does is tested by the shared contract suite against a real
+MongoDB-wire server; these cover what happens before and around the wire.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
+
+from queuectl.adapters.mongo import MongoStore
+from queuectl.adapters.mongo.database import MongoDatabase, redact_url
+from queuectl.domain.errors import StoreUnavailable
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("mongodb://app:pw@db1:27017,db2/jobs?replicaSet=rs0",
+     "mongodb://app:****@db1:27017,db2/jobs?replicaSet=rs0"),
+    ("mongodb+srv://app:pw@cluster.example.net/", "mongodb+srv://app:****@cluster.example.net/"),
+    ("mongodb://app:p/w?x@db1/jobs", "mongodb://app:****@db1/jobs"),
+    ("mongodb://app@db1/jobs", "mongodb://app@db1/jobs"),
+    ("mongodb://db1", "mongodb://db1"),
+])
+def test_a_url_is_shown_with_its_password_hidden(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_building_a_store_connects_nothing():
+    started = time.monotonic()
+    store = MongoStore("mongodb://app:pw@127.0.0.1:1/jobs")
+    store.close()
+    assert time.monotonic() - started < 1
+
+
+def test_the_database_is_the_url_path_or_queuectl():
+    assert MongoDatabase("mongodb://127.0.0.1:1/jobs_db").database().name == "jobs_db"
+    assert MongoDatabase("mongodb://127.0.0.1:1/?appname=x").database().name == "queuectl"
+    assert MongoDatabase("mongodb://127.0.0.1:1").database().name == "queuectl"
+
+
+def test_timeouts_default_to_four_seconds_unless_the_url_sets_them():
+    default = MongoDatabase("mongodb://127.0.0.1:1/q").database().client.options
+    assert default.server_selection_timeout == 4.0
+    assert default.pool_options.connect_timeout == 4.0
+    chosen = MongoDatabase("mongodb://127.0.0.1:1/q?serverselectiontimeoutms=800&connectTimeoutMS=700")
+    options = chosen.database().client.options
+    assert (options.server_selection_timeout, options.pool_options.connect_timeout) == (0.8, 0.7)
+
+
+def test_writes_wait_for_the_journal_unless_the_url_chooses_a_write_concern():
+    def concern(url: str) -> dict:
+        return MongoDatabase(url).database().client.write_concern.document
+
+    assert concern("mongodb://127.0.0.1:1/q") == {"j": True}
+    assert concern("mongodb://127.0.0.1:1/q?w=majority") == {"w": "majority"}
+    assert concern("mongodb://127.0.0.1:1/q?journal=false") == {"j": False}
+
+
+def test_a_url_with_an_unknown_option_is_refused_without_its_password():
+    db = MongoDatabase("mongodb://app:s3cret@127.0.0.1:1/q?noSuchOption=1")
+    with pytest.raises(StoreUnavailable, match=r"^invalid MongoDB store URL mongodb://app:\*{4}@") as caught:
+        with db.translating():
+            db.database()
+    assert "s3cret" not in str(caught.value)
+
+
+def test_a_server_selection_timeout_becomes_one_short_line():
+    db = MongoDatabase("mongodb://app:s3cret@127.0.0.1:1/q")
+    db.database()
+    driver_text = ("127.0.0.1:1: [Errno 111] Connection refused (configured timeouts: connectTimeoutMS: "
+                   "4000.0ms), Timeout: 4.0s, Topology Description: <TopologyDescription app:s3cret\nmore>")
+    with pytest.raises(StoreUnavailable) as caught:
+        with db.translating():
+            raise ServerSelectionTimeoutError(driver_text)
+    assert str(caught.value) == ("cannot reach the MongoDB store mongodb://app:****@127.0.0.1:1/q: "
+                                 "127.0.0.1:1: [Errno 111] Connection refused (no answer within 4 s)")
+
+
+@pytest.mark.parametrize("error, message", [
+    (AutoReconnect("db1:27017: connection closed"),
+     "cannot reach the MongoDB store mongodb://db1/q: db1:27017: connection closed"),
+    (OperationFailure("Authentication failed.", code=18),
+     "MongoDB store mongodb://db1/q: authentication failed"),
+    (OperationFailure("not authorized on q", code=13), "MongoDB store mongodb://db1/q: not authorized on q"),
+])
+def test_driver_errors_become_store_unavailable(error, message):
+    db = MongoDatabase("mongodb://db1/q")
+    with pytest.raises(StoreUnavailable) as caught:
+        with db.translating():
+            raise error
+    assert str(caught.value) == message
