@@ -89,6 +89,18 @@ class Queue:
     def close(self) -> None:
         if hasattr(self, "_container"):
             self._container.store().close()
+        if self.url.startswith("mongodb"):
+            drop_mongo_database(self.url)
+
+
+def drop_mongo_database(url: str) -> None:
+    import pymongo
+
+    client = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000)
+    try:
+        client.drop_database(client.get_default_database().name)
+    finally:
+        client.close()
 
 
 def make_queue(kind: str, tmp_path: Path) -> Queue:
