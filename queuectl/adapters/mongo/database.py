@@ -28,8 +28,8 @@ from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import (ConfigurationError, ConnectionFailure, OperationFailure, PyMongoError,
-                            ServerSelectionTimeoutError)
+from pymongo.errors import (ConfigurationError, ConnectionFailure, DuplicateKeyError, OperationFailure,
+                            PyMongoError, ServerSelectionTimeoutError)
 
 from queuectl.domain.errors import QueuectlError, StoreUnavailable
 from queuectl.domain.urls import REDACTED, password_of, redact_url
@@ -37,6 +37,7 @@ from queuectl.domain.urls import REDACTED, password_of, redact_url
 log = logging.getLogger(__name__)
 
 DEFAULT_DATABASE = "queuectl"
+_SEQ_ATTEMPTS = 5
 DEFAULT_TIMEOUT_MS = 4000  # the error line must come within 5 s, teardown included
 _AUTH_FAILED = 18
 
@@ -52,6 +53,10 @@ JOB_INDEXES = (
     IndexModel([("state", ASCENDING), ("lease_until", ASCENDING)], name="lease_expiry"),
     # store order: list newest first, FIFO among equals
     IndexModel([("seq", ASCENDING)], name="seq_unique", unique=True),
+    # stats: counts per state and queue, the oldest due job
+    IndexModel([("state", ASCENDING), ("queue", ASCENDING), ("run_at", ASCENDING)], name="state_queue_run_at"),
+    # stats: attempts finished in a window (multikey over the history)
+    IndexModel([("history.finished_at", ASCENDING)], name="attempt_finished_at"),
 )
 
 
@@ -108,9 +113,20 @@ class MongoDatabase:
 
     def next_seq(self, count: int = 1) -> int:
         """Reserve ``count`` consecutive store-order numbers; returns the first."""
-        counter = self.database()["counters"].find_one_and_update(
-            {"_id": "jobs"}, {"$inc": {"seq": count}}, upsert=True, return_document=ReturnDocument.AFTER)
-        return int(counter["seq"]) - count + 1
+        counters = self.database()["counters"]
+        for _ in range(_SEQ_ATTEMPTS):
+            counter = counters.find_one_and_update(
+                {"_id": "jobs"}, {"$inc": {"seq": count}}, return_document=ReturnDocument.AFTER)
+            if counter is not None:
+                return int(counter["seq"]) - count + 1
+            # The first enqueue creates the counter. An insert that loses the race
+            # is fine (someone else created it); an upsert is avoided because
+            # concurrent upserts of one _id are not safe on every server.
+            try:
+                counters.insert_one({"_id": "jobs", "seq": 0})
+            except DuplicateKeyError:
+                pass
+        raise StoreUnavailable(f"could not issue a job sequence number in {self.label}")
 
     def close(self) -> None:
         with self.translating(), self._lock:
