@@ -10,14 +10,16 @@ import copy
 import itertools
 import threading
 import uuid
+from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
-from queuectl.domain.model import WAITING, Job, JobState
-from queuectl.domain.ports import (AttemptLog, JobRepository, Page, SettingsRepository, Store,
-                                   WorkerInfo, WorkerRef, WorkerRegistry)
+from queuectl.domain.model import WAITING, Attempt, Job, JobState
+from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
+                                   Store, WorkerInfo, WorkerRef, WorkerRegistry)
+from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
 
 
 class InMemoryJobRepository(JobRepository):
@@ -85,6 +87,20 @@ class InMemoryJobRepository(JobRepository):
             job.claim(worker.id, worker.host, uuid.uuid4().hex, now, lease_until)
             return replace(copy.deepcopy(job), history=[job.history[-1]])
 
+    def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
+                         lease_until: datetime, queues: Sequence[str] | None = None,
+                         limit: int = 1) -> tuple[list[bool], list[Job]]:
+        """Atomic under the store's lock, a batch like the SQLite store's."""
+        with self._lock:
+            recorded = [self.record_outcome(o.job, o.token, o.output) for o in outcomes]
+            claimed: list[Job] = []
+            while len(claimed) < limit:
+                job = self.claim_next(worker, now, lease_until, queues)
+                if job is None:
+                    break
+                claimed.append(job)
+            return recorded, claimed
+
     def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
         with self._lock:
             job = self._jobs.get(job_id)
@@ -134,6 +150,46 @@ class InMemoryJobRepository(JobRepository):
             job = self._find(job_id)
             entries = [AttemptLog(a, self._outputs.get((job_id, i), "")) for i, a in enumerate(job.history)]
             return entries[::-1]
+
+
+class InMemoryStatsRepository(StatsRepository):
+    """The same aggregates as the persistent stores, by walking the jobs under the lock."""
+
+    def __init__(self, jobs: InMemoryJobRepository) -> None:
+        self._jobs = jobs
+
+    def _closed_attempts(self) -> Iterator[Attempt]:
+        for job in self._jobs._jobs.values():
+            yield from (a for a in job.history if a.finished_at is not None and a.outcome is not None)
+
+    def stats(self, now: datetime, since: datetime) -> QueueStats:
+        by_queue: dict[str, Counter] = defaultdict(Counter)
+        oldest: datetime | None = None
+        with self._jobs._lock:
+            for job in self._jobs._jobs.values():
+                by_queue[job.queue][job.state] += 1
+                if job.state in WAITING and job.run_at <= now and (oldest is None or job.run_at < oldest):
+                    oldest = job.run_at
+            window = [a for a in self._closed_attempts() if since <= a.finished_at <= now]
+        outcomes = Counter(a.outcome for a in window)
+        runs = sorted(_seconds(a) for a in window if a.outcome in RAN)
+        durations = Durations(len(runs), nearest_rank(runs, 0.5), nearest_rank(runs, 0.95),
+                              runs[-1] if runs else None)
+        return QueueStats(now, since, {q: dict(c) for q, c in by_queue.items()}, dict(outcomes),
+                          durations, oldest)
+
+    def totals(self, buckets: Sequence[float], since: datetime | None = None,
+               until: datetime | None = None) -> AttemptTotals:
+        with self._jobs._lock:
+            attempts = [a for a in self._closed_attempts() if (since is None or a.finished_at >= since)
+                        and (until is None or a.finished_at < until)]
+        runs = [_seconds(a) for a in attempts if a.outcome in RAN]
+        cumulative = tuple((bound, sum(1 for run in runs if run <= bound)) for bound in buckets)
+        return AttemptTotals(dict(Counter(a.outcome for a in attempts)), cumulative, len(runs), sum(runs))
+
+
+def _seconds(attempt: Attempt) -> float:
+    return round((attempt.finished_at - attempt.started_at).total_seconds(), 6)
 
 
 class InMemorySettingsRepository(SettingsRepository):
@@ -188,3 +244,4 @@ class InMemoryStore(Store):
         self.jobs = InMemoryJobRepository()
         self.settings = InMemorySettingsRepository()
         self.workers = InMemoryWorkerRegistry()
+        self.stats = InMemoryStatsRepository(self.jobs)

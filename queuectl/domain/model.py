@@ -47,7 +47,13 @@ FINAL = frozenset({JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED})
 
 @dataclass(frozen=True)
 class Attempt:
-    """One run of a job's command, open (no ``finished_at``) while it runs."""
+    """One run of a job's command, open (no ``finished_at``) while it runs.
+
+    ``outcome`` is the state the job moved to when the attempt closed
+    (completed, failed, dead, pending for a release, cancelled). Attempts are
+    never rewritten afterwards, so counting them by outcome gives totals that
+    only grow: the metrics' counters.
+    """
 
     attempt: int
     worker: str
@@ -56,6 +62,7 @@ class Attempt:
     finished_at: datetime | None = None
     exit_code: int | None = None
     error: str | None = None
+    outcome: JobState | None = None
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
@@ -130,38 +137,38 @@ class Job:
 
     def succeed(self, now: datetime, exit_code: int = 0) -> None:
         self._require({JobState.PROCESSING}, "complete")
-        self._close_attempt(now, exit_code, None)
         self.state = JobState.COMPLETED
+        self._close_attempt(now, exit_code, None)
         self.last_error = None
 
     def fail(self, now: datetime, error: str, backoff: BackoffPolicy, exit_code: int | None = None) -> None:
         """The attempt failed: retry later (``failed``) or give up (``dead``)."""
         self._require({JobState.PROCESSING}, "fail")
-        self._close_attempt(now, exit_code, error)
         self.last_error = error
         if self.attempts > self.max_retries:
             self.state = JobState.DEAD
         else:
             self.state = JobState.FAILED
             self.run_at = now + backoff.delay(self.attempts)
+        self._close_attempt(now, exit_code, error)
 
     def lose_lease(self, now: datetime, backoff: BackoffPolicy) -> None:
         """The worker vanished and its lease ran out: the attempt counts as failed."""
         self.fail(now, WORKER_LOST, backoff)
 
     def release(self, now: datetime, reason: str = "released: worker stopped") -> None:
-        """Give the job back unrun; the interrupted attempt does not count."""
+        """Give the job back unrun; the attempt does not count and the job keeps its place."""
         self._require({JobState.PROCESSING}, "release")
-        self._close_attempt(now, None, reason)
         self.attempts -= 1
         self.state = JobState.PENDING
-        self.run_at = now
+        self._close_attempt(now, None, reason)
 
     def cancel(self, now: datetime) -> None:
         self._require(WAITING | {JobState.PROCESSING}, "cancel")
-        if self.state is JobState.PROCESSING:
-            self._close_attempt(now, None, "cancelled")
+        running = self.state is JobState.PROCESSING
         self.state = JobState.CANCELLED
+        if running:
+            self._close_attempt(now, None, "cancelled")
         self.lease_token = None
         self.lease_until = None
         self.finished_at = now
@@ -176,13 +183,15 @@ class Job:
         self.updated_at = now
 
     def _close_attempt(self, now: datetime, exit_code: int | None, error: str | None) -> None:
+        """End the open attempt; call it after ``state`` is set: that is its outcome."""
         self.finished_at = now
         self.updated_at = now
         self.exit_code = exit_code
         self.lease_token = None
         self.lease_until = None
         if self.history and self.history[-1].finished_at is None:
-            self.history[-1] = replace(self.history[-1], finished_at=now, exit_code=exit_code, error=error)
+            self.history[-1] = replace(self.history[-1], finished_at=now, exit_code=exit_code, error=error,
+                                     outcome=self.state)
 
     @property
     def current_attempt(self) -> Attempt | None:

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Iterable, Sequence
 
 from .model import Attempt, Job, JobState
+from .stats import AttemptTotals, QueueStats
 
 OUTPUT_TAIL_BYTES = 64 * 1024
 
@@ -45,6 +46,15 @@ class WorkerInfo:
 class AttemptLog:
     attempt: Attempt
     output: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A finished attempt waiting to be written: the moved job and its claim's token."""
+
+    job: Job
+    token: str
+    output: str | None = None
 
 
 @dataclass(frozen=True)
@@ -118,6 +128,39 @@ class JobRepository(ABC):
     def logs(self, job_id: str) -> list[AttemptLog]:
         """Each attempt with its stored output tail, newest first."""
 
+    def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
+                         lease_until: datetime, queues: Sequence[str] | None = None,
+                         limit: int = 1) -> tuple[list[bool], list[Job]]:
+        """Record finished attempts, then claim up to ``limit`` due jobs, in claim order.
+
+        The worker's hot path: a store that can does both in one atomic step
+        (one transaction instead of two per job) and claims a batch. This
+        default does one write per outcome and claims at most one job: a batch
+        taken one round trip at a time saves nothing and only holds leases
+        longer. Returns whether each outcome was recorded (see
+        ``record_outcome``) and the claimed jobs (at least one when any is due
+        and ``limit`` > 0).
+        """
+        recorded = [self.record_outcome(o.job, o.token, o.output) for o in outcomes]
+        job = self.claim_next(worker, now, lease_until, queues) if limit > 0 else None
+        return recorded, [job] if job is not None else []
+
+
+class StatsRepository(ABC):
+    """Aggregates computed in the store: never by loading every job into Python."""
+
+    @abstractmethod
+    def stats(self, now: datetime, since: datetime) -> QueueStats:
+        """Jobs per queue and state, the oldest due waiting job, and the attempts
+        that closed in ``[since, now]``: counts per outcome and run-time percentiles."""
+
+    @abstractmethod
+    def totals(self, buckets: Sequence[float], since: datetime | None = None,
+               until: datetime | None = None) -> AttemptTotals:
+        """The closed attempts that finished in ``[since, until)`` (unbounded where
+        None), per outcome, with a cumulative histogram of the run times of those
+        that ran (upper bounds ``buckets``)."""
+
 
 class SettingsRepository(ABC):
     @abstractmethod
@@ -148,6 +191,12 @@ class WorkerRegistry(ABC):
     def deregister(self, worker_id: str) -> None: ...
 
 
+class Waiter(ABC):
+    @abstractmethod
+    def wait(self, seconds: float) -> None:
+        """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
+
+
 class Notifier(ABC):
     @abstractmethod
     def jobs_changed(self) -> None:
@@ -160,11 +209,12 @@ class Clock(ABC):
 
 
 class Store(ABC):
-    """One opened store: its three repositories share a connection."""
+    """One opened store: its repositories share a connection."""
 
     jobs: JobRepository
     settings: SettingsRepository
     workers: WorkerRegistry
+    stats: StatsRepository
 
     def close(self) -> None:  # pragma: no cover - default does nothing
         """Release connections."""

@@ -1,14 +1,16 @@
-"""Use cases behind the CLI: enqueue, inspect, cancel, DLQ, configuration, status."""
+"""Use cases behind the CLI: enqueue, inspect, cancel, DLQ, configuration, status, stats."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from datetime import timedelta
 from typing import Any, Iterable
 
 from .model import Job, JobState
 from .ports import AttemptLog, Clock, Notifier, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
+from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
 
 
 @dataclass(frozen=True)
@@ -77,12 +79,16 @@ class JobService:
         return count
 
     def status(self) -> Status:
+        return Status(self.store.jobs.count_by_state(), self.live_workers())
+
+    def live_workers(self) -> list[WorkerInfo]:
+        """Workers whose heartbeat is within the lease, oldest first, with their current job."""
         now, lease = self.clock.now(), self.settings().lease_seconds
         live = [w for w in self.store.workers.workers() if w.is_live(now, lease)]
         if live:  # a worker's current job is whatever it holds in the store now
             running = {j.worker: j.id for j in self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))}
             live = [replace(w, current_job=running.get(w.id)) for w in live]
-        return Status(self.store.jobs.count_by_state(), sorted(live, key=lambda w: w.started_at))
+        return sorted(live, key=lambda w: w.started_at)
 
 
 class ConfigService:
@@ -101,3 +107,25 @@ class ConfigService:
         value = parse_value(name, raw)
         self.store.settings.save(name, value)
         return name, value
+
+
+class StatsService:
+    """``stats``, the dashboard's figures and the metrics: all computed in the store."""
+
+    def __init__(self, store: Store, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._totals = RunningTotals(lambda since, until: store.stats.totals(DURATION_BUCKETS, since, until))
+
+    def stats(self, window: timedelta) -> QueueStats:
+        now = self.clock.now()
+        return self.store.stats.stats(now, now - window)
+
+    def totals(self) -> AttemptTotals:
+        """Every attempt so far; after the first call each call reads only recent attempts."""
+        return self._totals.totals(self.clock.now())
+
+    def live_workers(self) -> int:
+        now = self.clock.now()
+        lease = Settings.from_stored(self.store.settings.load()).lease_seconds
+        return sum(1 for worker in self.store.workers.workers() if worker.is_live(now, lease))

@@ -23,6 +23,7 @@ from queuectl import __version__
 from queuectl.domain.errors import QueuectlError
 
 from . import config_cli, dlq_cli, enqueue_cli, jobs_cli, logs_cli, worker_cli
+from . import dashboard_cli, stats_cli
 from .context import AppState
 from .locations import scrub
 
@@ -32,7 +33,7 @@ EXIT_BROKEN_PIPE = 141
 
 # Each module contributes its commands; a new group (worker, logs, stats,
 # dashboard) is one module with a ``COMMANDS`` list added here.
-COMMAND_MODULES = (enqueue_cli, jobs_cli, dlq_cli, config_cli, worker_cli, logs_cli)
+COMMAND_MODULES = (enqueue_cli, jobs_cli, dlq_cli, config_cli, worker_cli, logs_cli, stats_cli, dashboard_cli)
 
 
 class OperationFailed(click.ClickException):

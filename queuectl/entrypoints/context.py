@@ -16,7 +16,7 @@ from . import locations
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the container is imported lazily
     from queuectl.container import Container
-    from queuectl.domain.services import ConfigService, JobService
+    from queuectl.domain.services import ConfigService, JobService, StatsService
 
 class AppState:
     def __init__(self, container: "Container | None" = None, home: str | None = None,
@@ -65,6 +65,11 @@ class AppState:
 
     def config(self) -> "ConfigService":
         service = self.container.settings()
+        self._store_used = True
+        return service
+
+    def stats(self) -> "StatsService":
+        service = self.container.stats()
         self._store_used = True
         return service
 

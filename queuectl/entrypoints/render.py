@@ -13,6 +13,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from queuectl.domain.model import WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import WorkerInfo
 from queuectl.domain.services import Status
+from queuectl.domain.stats import QueueStats
 from queuectl.domain.timeutil import format_time
 
 COMMAND_WIDTH = 40
@@ -39,6 +40,26 @@ def truncate(value: str | None, width: int) -> str:
         return NONE
     flat = " ".join(value.split())
     return flat if len(flat) <= width else flat[: width - 3] + "..."
+
+
+def seconds_text(value: float | None) -> str:
+    """A duration for people: ``350ms``, ``12.5s``, ``4m 05s``, ``1h``, ``2h 03m``, ``3d 04h``."""
+    if value is None:
+        return NONE
+    if value < 1:
+        return f"{value * 1000:.0f}ms"
+    if value < 60:
+        return f"{value:.1f}".removesuffix(".0") + "s"
+    whole = int(value)
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "m", 60), ("m", 60, "s", 1)):
+        if whole >= size:
+            rest = (whole % size) // sub_size
+            return f"{whole // size}{unit} {rest:02d}{sub}" if rest else f"{whole // size}{unit}"
+    return f"{whole}s"  # pragma: no cover - every value >= 60 matched above
+
+
+def _rounded(value: float | None, places: int = 3) -> float | int | None:
+    return None if value is None else natural(round(value, places))
 
 
 def to_json(value: Any) -> str:
@@ -81,6 +102,50 @@ def status_dict(status: Status) -> dict[str, Any]:
         "jobs": {state.value: status.jobs.get(state, 0) for state in JobState},
         "workers": [worker_dict(w) for w in status.workers],
     }
+
+
+def stats_dict(stats: QueueStats) -> dict[str, Any]:
+    """The ``stats --json`` object; its keys are part of the contract (README, Observability)."""
+    durations = stats.durations
+    return {
+        "now": format_time(stats.now), "since": format_time(stats.since),
+        "window_seconds": _rounded(stats.window_seconds),
+        "jobs": {state.value: count for state, count in stats.jobs.items()},
+        "completed": stats.completed, "failed": stats.failed,
+        "completed_per_minute": _rounded(stats.per_minute(stats.completed)),
+        "failed_per_minute": _rounded(stats.per_minute(stats.failed)),
+        "success_rate": _rounded(stats.success_rate, 4),
+        "duration_seconds": {"count": durations.count, "p50": _rounded(durations.p50),
+                             "p95": _rounded(durations.p95), "max": _rounded(durations.max)},
+        "queue_depth": stats.queue_depth,
+        "oldest_waiting_age_seconds": _rounded(stats.oldest_waiting_age),
+        "retries_scheduled": stats.retries_scheduled,
+        "dlq_size": stats.dlq_size,
+        "queues": {queue: {state.value: states.get(state, 0) for state in JobState}
+                   for queue, states in sorted(stats.jobs_by_queue.items())},
+    }
+
+
+def stats_text(stats: QueueStats) -> str:
+    durations, rate = stats.durations, stats.success_rate
+    jobs = ", ".join(f"{state.value} {count}" for state, count in stats.jobs.items())
+    rows = [
+        ("window", f"last {seconds_text(stats.window_seconds)} (since {format_time(stats.since)})"),
+        ("completed", f"{stats.completed} ({stats.per_minute(stats.completed):.2f}/min)"),
+        ("failed", f"{stats.failed} ({stats.per_minute(stats.failed):.2f}/min)"),
+        ("success_rate", NONE if rate is None else f"{rate * 100:.1f}%"),
+        ("duration", f"p50 {seconds_text(durations.p50)}, p95 {seconds_text(durations.p95)}, "
+                     f"max {seconds_text(durations.max)} ({durations.count} runs)"),
+        ("jobs", jobs),
+        ("oldest_waiting", seconds_text(stats.oldest_waiting_age)),
+        ("retries_scheduled", stats.retries_scheduled),
+        ("dlq_size", stats.dlq_size),
+    ]
+    width = max(len(key) for key, _ in rows)
+    lines = [f"{key.ljust(width)}  {text(value)}" for key, value in rows]
+    depth = stats.queue_depth
+    lines += ["", table(("QUEUE", "WAITING"), depth.items()) if depth else "No jobs waiting."]
+    return "\n".join(lines)
 
 
 def settings_dict(values: Mapping[str, Any]) -> dict[str, Any]:

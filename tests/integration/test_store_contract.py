@@ -12,7 +12,7 @@ import pytest
 from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.errors import DuplicateJob, InvalidTransition, JobNotFound
 from queuectl.domain.model import WORKER_LOST, Job, JobState
-from queuectl.domain.ports import Page, Store, WorkerInfo, WorkerRef
+from queuectl.domain.ports import Outcome, Page, Store, WorkerInfo, WorkerRef
 
 NOW = datetime(2026, 3, 1, 12, 0, 0, 123000, tzinfo=timezone.utc)
 LEASE = timedelta(seconds=30)
@@ -271,7 +271,7 @@ def test_release_puts_the_job_back_without_spending_an_attempt(store):
     job.release(NOW + seconds(3))
     assert store.jobs.record_outcome(job, token)
     stored = store.jobs.get("job-1")
-    assert (stored.state, stored.attempts, stored.run_at) == (JobState.PENDING, 0, NOW + seconds(3))
+    assert (stored.state, stored.attempts, stored.run_at) == (JobState.PENDING, 0, NOW)  # keeps its place
     assert stored.history[0].error == "released: worker stopped"
     again = claim(store, NOW + seconds(3))
     assert again.attempts == 1
@@ -449,3 +449,40 @@ def test_a_deregistered_worker_is_gone_and_its_heartbeat_says_stop(store):
     store.workers.deregister("worker-1")
     assert store.workers.workers() == []
     assert not store.workers.heartbeat("worker-1", NOW, None)
+
+
+# -- the worker's combined step ---------------------------------------------------
+def test_settle_and_claim_writes_outcomes_then_claims_a_batch_in_order(store):
+    store.jobs.add_many([new_job(f"job-{n}") for n in range(5)])
+    _, first = store.jobs.settle_and_claim([], WORKER, NOW, NOW + LEASE, limit=2)
+    # up to the limit, at least one, in claim order (a store may claim one at a time)
+    assert [job.id for job in first] in (["job-0"], ["job-0", "job-1"])
+    assert len({job.lease_token for job in first}) == len(first)
+    outcomes = []
+    for job in first:
+        token = job.lease_token
+        job.succeed(NOW + seconds(1))
+        outcomes.append(Outcome(job, token, f"out {job.id}\n"))
+    recorded, second = store.jobs.settle_and_claim(outcomes, WORKER, NOW, NOW + LEASE, limit=10)
+    assert recorded == [True] * len(first)
+    expected = [f"job-{n}" for n in range(len(first), 5)]
+    assert second and [job.id for job in second] == expected[:len(second)]
+    assert all(store.jobs.get(job.id).state is JobState.COMPLETED for job in first)
+    assert store.jobs.logs("job-0")[0].output == "out job-0\n"
+
+
+def test_settle_and_claim_refuses_only_the_outcome_whose_lease_was_taken_over(store):
+    store.jobs.add_many([new_job("kept"), new_job("stolen")])
+    jobs = [claim(store), claim(store)]
+    tokens = [job.lease_token for job in jobs]
+    lost = store.jobs.expired_leases(NOW + LEASE + seconds(1))
+    recovered = next(job for job in lost if job.id == "stolen")
+    recovered.lose_lease(NOW + LEASE + seconds(1), BACKOFF)  # another worker recovers it
+    assert store.jobs.record_outcome(recovered, tokens[1])
+    for job in jobs:
+        job.succeed(NOW + seconds(1))
+    recorded, _ = store.jobs.settle_and_claim([Outcome(j, t) for j, t in zip(jobs, tokens)],
+                                              WORKER, NOW, NOW + LEASE, limit=0)
+    assert recorded == [True, False]
+    assert store.jobs.get("kept").state is JobState.COMPLETED
+    assert store.jobs.get("stolen").state is JobState.FAILED

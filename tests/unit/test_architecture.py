@@ -33,3 +33,24 @@ def test_the_scan_would_catch_a_third_party_import(tmp_path):
     sample = tmp_path / "bad.py"
     sample.write_text("import sqlalchemy\nfrom pymongo import MongoClient\n")
     assert {"sqlalchemy", "pymongo"} <= imported_modules(sample) - set(sys.stdlib_module_names)
+
+
+WEB_LIBRARIES = {"starlette", "uvicorn", "jinja2", "prometheus_client"}
+DASHBOARD = Path(queuectl.__file__).parent / "entrypoints" / "dashboard"
+
+
+def test_only_the_dashboard_imports_the_web_libraries():
+    package = Path(queuectl.__file__).parent
+    offenders = {str(path.relative_to(package)): sorted(imported_modules(path) & WEB_LIBRARIES)
+                 for path in package.rglob("*.py")
+                 if DASHBOARD not in path.parents and imported_modules(path) & WEB_LIBRARIES}
+    assert offenders == {}
+
+
+def test_the_cli_loads_no_web_library_until_the_dashboard_runs():
+    import subprocess
+
+    probe = ("import sys, queuectl.entrypoints.cli; "
+             f"print(sorted(m for m in {sorted(WEB_LIBRARIES)!r} if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

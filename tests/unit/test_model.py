@@ -77,7 +77,7 @@ def test_release_returns_the_job_without_counting_the_attempt():
     job = claimed(attempts_before=1)
     job.release(T0 + timedelta(seconds=5))
     assert job.state is JobState.PENDING and job.attempts == 1
-    assert job.run_at == T0 + timedelta(seconds=5) and job.history[-1].error.startswith("released")
+    assert job.run_at == T0 and job.history[-1].error.startswith("released")  # keeps its place in line
 
 
 def test_cancel_works_on_waiting_and_running_jobs_but_not_final_ones():
@@ -125,3 +125,23 @@ def test_state_words_are_the_users_words():
 def test_numbers_no_store_can_hold_are_rejected_before_storing(field, value):
     with pytest.raises(InvalidJob, match=f'"{field}" must be between'):
         Job.new("job1", "true", T0, **{field: value})
+
+
+@pytest.mark.parametrize("move, outcome", [
+    (lambda job: job.succeed(T0), JobState.COMPLETED),
+    (lambda job: job.fail(T0, "exit code 1", BACKOFF, exit_code=1), JobState.FAILED),
+    (lambda job: job.lose_lease(T0, BACKOFF), JobState.FAILED),
+    (lambda job: job.release(T0), JobState.PENDING),
+    (lambda job: job.cancel(T0), JobState.CANCELLED),
+])
+def test_closing_an_attempt_records_the_state_the_job_moved_to(move, outcome):
+    job = claimed()
+    assert job.history[-1].outcome is None
+    move(job)
+    assert job.history[-1].outcome is outcome is job.state
+
+
+def test_the_last_allowed_failure_records_a_dead_outcome():
+    job = claimed(max_retries=0)
+    job.fail(T0, "exit code 1", BACKOFF, exit_code=1)
+    assert job.history[-1].outcome is JobState.DEAD

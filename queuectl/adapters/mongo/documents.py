@@ -22,7 +22,7 @@ from queuectl.domain.ports import WorkerInfo
 # The fields a model move may change; every write-back persists exactly these.
 MUTABLE_FIELDS = ("state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
                   "exit_code", "last_error", "worker", "lease_token", "lease_until")
-ATTEMPT_FIELDS = ("attempt", "worker", "host", "started_at", "finished_at", "exit_code", "error")
+ATTEMPT_FIELDS = ("attempt", "worker", "host", "started_at", "finished_at", "exit_code", "error", "outcome")
 
 WITHOUT_HISTORY = {"history": 0}
 WITHOUT_OUTPUT = {"history.output": 0}
@@ -52,13 +52,18 @@ def job_document(job: Job, seq: int) -> dict[str, Any]:
     }
 
 
+def _attempt_value(attempt: Attempt, name: str) -> Any:
+    value = getattr(attempt, name)
+    return value.value if isinstance(value, JobState) else value
+
+
 def attempt_document(attempt: Attempt, token: str | None = None) -> dict[str, Any]:
-    return {**{name: getattr(attempt, name) for name in ATTEMPT_FIELDS}, "token": token}
+    return {**{name: _attempt_value(attempt, name) for name in ATTEMPT_FIELDS}, "token": token}
 
 
 def attempt_fields(attempt: Attempt, prefix: str) -> dict[str, Any]:
     """``$set`` entries writing ``attempt`` into the history entry ``prefix`` names."""
-    return {f"{prefix}.{name}": getattr(attempt, name) for name in ATTEMPT_FIELDS}
+    return {f"{prefix}.{name}": _attempt_value(attempt, name) for name in ATTEMPT_FIELDS}
 
 
 def job_from_document(doc: Mapping[str, Any]) -> Job:
@@ -77,7 +82,8 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
 def attempt_from_document(entry: Mapping[str, Any]) -> Attempt:
     return Attempt(attempt=entry["attempt"], worker=entry["worker"], host=entry["host"],
                    started_at=entry["started_at"], finished_at=entry.get("finished_at"),
-                   exit_code=entry.get("exit_code"), error=entry.get("error"))
+                   exit_code=entry.get("exit_code"), error=entry.get("error"),
+                   outcome=JobState(entry["outcome"]) if entry.get("outcome") else None)
 
 
 def worker_document(info: WorkerInfo) -> dict[str, Any]:

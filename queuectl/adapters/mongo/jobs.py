@@ -3,7 +3,7 @@
 Store order (FIFO). Among jobs of equal priority and ``run_at`` the store's
 enqueue order decides, as a number the store issues: ``seq``. It comes from
 one counter document, ``counters {_id: "jobs", seq: N}``, advanced with an
-atomic ``find_one_and_update`` ``$inc`` (upserted on first use); ``add_many``
+atomic ``find_one_and_update`` ``$inc`` (the first enqueue inserts it); ``add_many``
 reserves a block of n numbers in one increment. Clock times cannot serve:
 workers and CLIs on several hosts have skewed clocks, and two enqueues in the
 same millisecond tie. An ObjectId cannot either: its time part has one-second
@@ -208,7 +208,7 @@ def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: d
     attempt = {"$add": ["$attempts", 1]}
     entry = {"attempt": attempt, "worker": _lit(worker.id), "host": _lit(worker.host),
              "started_at": _lit(now), "finished_at": None, "exit_code": None, "error": None,
-             "token": _lit(token)}
+             "outcome": None, "token": _lit(token)}
     return [{"$set": {
         "state": _lit(_PROCESSING), "attempts": attempt, "worker": _lit(worker.id),
         "lease_token": _lit(token), "lease_until": _lit(lease_until), "started_at": _lit(now),

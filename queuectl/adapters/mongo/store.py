@@ -7,6 +7,7 @@ from queuectl.domain.ports import Store
 from .database import MongoDatabase
 from .jobs import MongoJobRepository
 from .settings_workers import MongoSettingsRepository, MongoWorkerRegistry
+from .stats import MongoStatsRepository
 
 
 class MongoStore(Store):
@@ -23,6 +24,7 @@ class MongoStore(Store):
         self.jobs = MongoJobRepository(self._db)
         self.settings = MongoSettingsRepository(self._db)
         self.workers = MongoWorkerRegistry(self._db)
+        self.stats = MongoStatsRepository(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -8,7 +8,6 @@ SQLAlchemy's compiled cache.
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Any, Callable, Iterable, Sequence
 
@@ -18,10 +17,10 @@ from sqlalchemy import exc
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
 from queuectl.domain.model import Job, JobState
-from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
+from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
-from . import schema
+from . import cycle, schema
 from .database import SqliteDatabase
 from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, job_values, mutable_values
 
@@ -29,25 +28,6 @@ J, A = schema.jobs, schema.attempts
 _SET_MUTABLE = {name: param(name) for name in MUTABLE_FIELDS}
 _ID_CHUNK = 500
 
-# The claim query names its index: without ANALYZE statistics SQLite prefers
-# (state, seq) and sorts every waiting job on each claim. SQLAlchemy renders no
-# table hints for SQLite, hence text, typed with .columns() so that its result
-# map is cached like a Core select's.
-_DUE_SQL = (f"SELECT {', '.join(J.c.keys())} FROM jobs INDEXED BY ix_jobs_claim"
-            f" WHERE {schema.WAITING_SQL} AND run_at <= :now{{queues}}"
-            " ORDER BY priority DESC, run_at, seq LIMIT 1")
-_NEXT_DUE = sa.text(_DUE_SQL.format(queues="")).columns(*J.c)
-_NEXT_DUE_IN_QUEUES = (sa.text(_DUE_SQL.format(queues=" AND queue IN :queues"))
-                       .bindparams(param("queues", expanding=True)).columns(*J.c))
-_CLAIM = sa.update(J).where(J.c.seq == param("b_seq")).values(_SET_MUTABLE)
-_OPEN_ATTEMPT = sa.insert(A).values(
-    token=param("token"), job_id=param("job_id"), attempt=param("attempt"), worker=param("worker"),
-    host=param("host"), started_at=param("started_at"),
-    ordinal=sa.select(sa.func.coalesce(sa.func.max(A.c.ordinal) + 1, 0))
-    .where(A.c.job_id == param("job_id")).scalar_subquery())
-# Fenced by the lease token: a worker whose lease was taken over writes nothing.
-_RECORD = (sa.update(J).where(J.c.id == param("b_id"), J.c.lease_token == param("b_token"),
-                              sa.text(schema.PROCESSING_SQL)).values(_SET_MUTABLE))
 _RENEW = (sa.update(J).where(J.c.id == param("b_id"), J.c.lease_token == param("b_token"),
                              sa.text(schema.PROCESSING_SQL)).values(lease_until=param("until")))
 # Compare-and-set on what was loaded, for moves that are not fenced by a lease.
@@ -56,7 +36,7 @@ _SWAP = (sa.update(J).where(J.c.id == param("b_id"), J.c.state == param("b_state
          .values(_SET_MUTABLE))
 _CLOSE_ATTEMPT = sa.update(A).where(A.c.token == param("b_token")).values(
     finished_at=param("finished_at"), exit_code=param("exit_code"), error=param("error"),
-    output=sa.func.coalesce(param("b_output"), A.c.output))
+    outcome=param("outcome"), output=sa.func.coalesce(param("b_output"), A.c.output))
 _BY_ID = sa.select(J).where(J.c.id == param("id"))
 _EXISTS = sa.select(J.c.seq).where(J.c.id == param("id"))
 _HISTORY = sa.select(A).where(A.c.job_id == param("id")).order_by(A.c.ordinal)
@@ -131,22 +111,15 @@ class SqliteJobRepository(JobRepository):
     # -- the worker's cycle ------------------------------------------------
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
-        query, params = _NEXT_DUE, {"now": to_epoch(now)}
-        if queues:
-            query, params = _NEXT_DUE_IN_QUEUES, {**params, "queues": list(queues)}
-        with self._db.write() as conn:
-            row = conn.execute(query, params).first()
-            if row is None:
-                return None
-            job = job_from_row(row)
-            token = uuid.uuid4().hex
-            job.claim(worker.id, worker.host, token, now, lease_until)
-            conn.execute(_CLAIM, {"b_seq": row.seq, **mutable_values(job)})
-            attempt = job.history[-1]
-            conn.execute(_OPEN_ATTEMPT, {
-                "token": token, "job_id": job.id, "attempt": attempt.attempt, "worker": attempt.worker,
-                "host": attempt.host, "started_at": to_epoch(attempt.started_at)})
-        return job
+        claimed = self.settle_and_claim((), worker, now, lease_until, queues)[1]
+        return claimed[0] if claimed else None
+
+    def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
+                         lease_until: datetime, queues: Sequence[str] | None = None,
+                         limit: int = 1) -> tuple[list[bool], list[Job]]:
+        with self._db.raw_write() as conn:
+            recorded = cycle.record_all(conn, outcomes)
+            return recorded, cycle.claim(conn, worker, now, lease_until, queues, limit) if limit else []
 
     def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
         with self._db.write() as conn:
@@ -154,13 +127,8 @@ class SqliteJobRepository(JobRepository):
             return result.rowcount > 0
 
     def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
-        with self._db.write() as conn:
-            result = conn.execute(_RECORD, {"b_id": job.id, "b_token": token, **mutable_values(job)})
-            if result.rowcount == 0:
-                return False
-            if job.history:
-                _close_attempt(conn, job, token, output)
-        return True
+        with self._db.raw_write() as conn:
+            return cycle.record(conn, Outcome(job, token, output))
 
     # -- operator moves ----------------------------------------------------
     def cancel(self, job_id: str, now: datetime) -> Job:
@@ -204,7 +172,8 @@ def _close_attempt(conn: sa.Connection, job: Job, token: str, output: str | None
     attempt = job.history[-1]
     conn.execute(_CLOSE_ATTEMPT, {
         "b_token": token, "finished_at": to_epoch(attempt.finished_at), "exit_code": attempt.exit_code,
-        "error": attempt.error, "b_output": output})
+        "error": attempt.error, "b_output": output,
+        "outcome": attempt.outcome.value if attempt.outcome else None})
 
 
 def _swap_params(job: Job, state: JobState, token: str | None) -> dict[str, Any]:

@@ -54,4 +54,5 @@ def job_from_row(row: Any, history: list[Attempt] | None = None) -> Job:
 def attempt_from_row(row: Any) -> Attempt:
     return Attempt(attempt=row.attempt, worker=row.worker, host=row.host,
                    started_at=from_epoch(row.started_at), finished_at=from_epoch(row.finished_at),
-                   exit_code=row.exit_code, error=row.error)
+                   exit_code=row.exit_code, error=row.error,
+                   outcome=JobState(row.outcome) if row.outcome else None)

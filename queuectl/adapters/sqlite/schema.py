@@ -10,7 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
-SCHEMA_VERSION = 1
+# 2: attempts.outcome and the indexes behind ``stats``.
+SCHEMA_VERSION = 2
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
 # indexes below: a partial index is only used when the query's WHERE clause
@@ -58,6 +59,7 @@ attempts = sa.Table(
     sa.Column("exit_code", sa.Integer),
     sa.Column("error", sa.Text),
     sa.Column("output", sa.Text),  # the captured output tail
+    sa.Column("outcome", sa.Text),  # the job's state when the attempt closed (JobState word)
 )
 
 settings = sa.Table(
@@ -89,10 +91,28 @@ INDEXES = (
     sa.Index("ix_jobs_lease", jobs.c.lease_until, sqlite_where=sa.text(PROCESSING_SQL)),
     # a job's history in order
     sa.Index("ix_attempts_job", attempts.c.job_id, attempts.c.ordinal, unique=True),
+    # stats: counts per state and queue, queue depth and the oldest due job, from the index alone
+    sa.Index("ix_jobs_state_queue", jobs.c.state, jobs.c.queue, jobs.c.run_at),
+    # stats: attempts finished in a window, and the metrics' totals, from the index alone
+    sa.Index("ix_attempts_finished", attempts.c.finished_at, attempts.c.outcome, attempts.c.started_at),
 )
+
+# Columns added after version 1: an older file gets them on first use.
+ADDED_COLUMNS = (("attempts", "outcome", "TEXT"),)
 
 
 def create_statements() -> list[sa.schema.ExecutableDDLElement]:
     """Idempotent DDL: safe to run from several processes at once."""
     tables = [sa.schema.CreateTable(table, if_not_exists=True) for table in metadata.sorted_tables]
     return tables + [sa.schema.CreateIndex(index, if_not_exists=True) for index in INDEXES]
+
+
+def upgrade(conn: sa.Connection) -> None:
+    """Add the columns an older file lacks (before the indexes that use them are created).
+
+    Runs inside the schema's write transaction, so two processes never both add one.
+    """
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table})")}
+        if present and column not in present:
+            conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")

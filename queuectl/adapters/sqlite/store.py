@@ -7,6 +7,7 @@ from queuectl.domain.ports import Store
 from .database import SqliteDatabase
 from .jobs import SqliteJobRepository
 from .settings_workers import SqliteSettingsRepository, SqliteWorkerRegistry
+from .stats import SqliteStatsRepository
 
 
 class SqliteStore(Store):
@@ -22,6 +23,7 @@ class SqliteStore(Store):
         self.jobs = SqliteJobRepository(self._db)
         self.settings = SqliteSettingsRepository(self._db)
         self.workers = SqliteWorkerRegistry(self._db)
+        self.stats = SqliteStatsRepository(self._db)
 
     def close(self) -> None:
         self._db.close()

@@ -1,0 +1,107 @@
+"""SqliteStatsRepository: ``stats`` and the metrics' totals as a few SQL aggregates.
+
+Each query reads one index alone, never table rows:
+
+- jobs per state and queue: one pass over ``ix_jobs_state_queue`` (state,
+  queue, run_at), grouped in index order (no sort); then the oldest due
+  ``run_at`` of each waiting (state, queue) pair is one index seek;
+- the window: a range of ``ix_attempts_finished`` (finished_at, outcome,
+  started_at) from ``since`` to ``now``; both percentiles come from one sort
+  of the window's runs (``row_number()``, SQLite 3.25+);
+- the totals: a range of the same index grouped by outcome. The first call
+  reads every attempt (about 1 s per million); ``RunningTotals`` then asks
+  only for recent ranges.
+
+Window run times are rounded to the microsecond so that a 2 s run of epoch
+floats reads 2.0 and not 1.9999999.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy import bindparam as param
+
+from queuectl.domain.model import WAITING, JobState
+from queuectl.domain.ports import StatsRepository
+from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, rank_index
+from queuectl.domain.timeutil import from_epoch, to_epoch
+
+from . import schema
+from .database import SqliteDatabase
+
+J, A = schema.jobs, schema.attempts
+_OUTCOMES = list(JobState)
+_SLACK = 1e-6  # seconds: epoch floats make a 2 s run 1.9999999 or 2.0000001
+_RAN = A.c.outcome.in_([state.value for state in RAN])
+_RUN = sa.func.round(A.c.finished_at - A.c.started_at, 6)
+_PER_OUTCOME = [sa.func.sum(sa.case((A.c.outcome == state.value, 1), else_=0)) for state in _OUTCOMES]
+
+_BY_QUEUE = sa.select(J.c.state, J.c.queue, sa.func.count().label("n")).group_by(J.c.state, J.c.queue)
+_OLDEST_DUE = sa.select(sa.func.min(J.c.run_at)).where(
+    J.c.state == param("state"), J.c.queue == param("queue"), J.c.run_at <= param("now"))
+_IN_WINDOW = sa.and_(A.c.finished_at >= param("since"), A.c.finished_at <= param("now"))
+_WINDOW = sa.select(*_PER_OUTCOME, sa.func.max(sa.case((_RAN, _RUN)))).where(_IN_WINDOW)
+_ranked = (sa.select(_RUN.label("run"), sa.func.row_number().over(order_by=_RUN).label("position"))
+           .where(_IN_WINDOW, _RAN).subquery())
+_RANKED = (sa.select(_ranked.c.position, _ranked.c.run)
+           .where(_ranked.c.position.in_(param("positions", expanding=True))))
+
+
+class SqliteStatsRepository(StatsRepository):
+    def __init__(self, db: SqliteDatabase) -> None:
+        self._db = db
+
+    def stats(self, now: datetime, since: datetime) -> QueueStats:
+        bounds = {"now": to_epoch(now), "since": to_epoch(since)}
+        with self._db.read() as conn:  # one snapshot for every figure
+            by_queue: dict[str, dict[JobState, int]] = {}
+            for row in conn.execute(_BY_QUEUE):
+                by_queue.setdefault(row.queue, {})[JobState(row.state)] = row.n
+            oldest = _oldest_due(conn, by_queue, bounds["now"])
+            *counts, longest = conn.execute(_WINDOW, bounds).one()
+            outcomes = {state: int(n) for state, n in zip(_OUTCOMES, counts) if n}
+            ran = sum(outcomes.get(state, 0) for state in RAN)
+            p50, p95 = _percentiles(conn, bounds, ran)
+        return QueueStats(now, since, by_queue, outcomes, Durations(ran, p50, p95, longest), from_epoch(oldest))
+
+    def totals(self, buckets: Sequence[float], since: datetime | None = None,
+               until: datetime | None = None) -> AttemptTotals:
+        # Grouped by outcome, with plain comparisons (a microsecond of slack
+        # instead of rounding): the cheapest pass over every attempt there is.
+        run = A.c.finished_at - A.c.started_at
+        query = (sa.select(A.c.outcome, sa.func.count(), sa.func.sum(run),
+                           *[sa.func.sum(sa.case((run <= bound + _SLACK, 1), else_=0)) for bound in buckets])
+                 .where(A.c.finished_at.is_not(None), A.c.outcome.is_not(None)).group_by(A.c.outcome))
+        if since is not None:
+            query = query.where(A.c.finished_at >= to_epoch(since))
+        if until is not None:
+            query = query.where(A.c.finished_at < to_epoch(until))
+        outcomes: dict[JobState, int] = {}
+        cumulative, total = [0] * len(buckets), 0.0
+        with self._db.read() as conn:
+            for outcome, count, seconds, *within in conn.execute(query):
+                state = JobState(outcome)
+                outcomes[state] = int(count)
+                if state in RAN:
+                    total += seconds or 0.0
+                    cumulative = [have + int(more or 0) for have, more in zip(cumulative, within)]
+        return AttemptTotals(outcomes, tuple(zip(buckets, cumulative)),
+                             sum(outcomes.get(state, 0) for state in RAN), total)
+
+
+def _oldest_due(conn: sa.Connection, by_queue: dict[str, dict[JobState, int]], now: float) -> float | None:
+    """The earliest due ``run_at`` among waiting jobs: one index seek per waiting (state, queue)."""
+    found = [conn.execute(_OLDEST_DUE, {"state": state.value, "queue": queue, "now": now}).scalar()
+             for queue, states in by_queue.items() for state in WAITING if states.get(state)]
+    return min((value for value in found if value is not None), default=None)
+
+
+def _percentiles(conn: sa.Connection, bounds: dict[str, Any], ran: int) -> tuple[float | None, float | None]:
+    if not ran:
+        return None, None
+    wanted = {q: rank_index(ran, q) + 1 for q in (0.5, 0.95)}  # row_number() counts from 1
+    runs = dict(conn.execute(_RANKED, {**bounds, "positions": sorted(set(wanted.values()))}).all())
+    return runs.get(wanted[0.5]), runs.get(wanted[0.95])

@@ -1,0 +1,152 @@
+"""The dashboard's HTML pages and the actions their buttons post.
+
+Pages: overview (counts, figures of the last hour, queues, live workers,
+recent jobs), jobs (filtered by state and queue), one job (attempts and
+output), the DLQ. Actions (retry, cancel) exist only when not read-only.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from queuectl.domain.errors import InvalidJob, JobNotFound
+from queuectl.domain.model import Job, JobState, validate_id
+from queuectl.domain.ports import Page
+
+from .security import TOKEN_FIELD, TOKEN_HEADER, check_same_site
+from .state import dashboard
+
+WINDOW = timedelta(hours=1)
+RECENT = 12
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 1000
+OUTPUT_CHARS = 16_000  # of each attempt's stored tail, on the job page
+MAX_FORM_BYTES = 8192
+
+
+def job_id_of(request: Request) -> str:
+    """The path's job id; a malformed one is simply a job that does not exist (404)."""
+    job_id = request.path_params["job_id"]
+    try:
+        return validate_id(job_id)
+    except InvalidJob:
+        raise JobNotFound(job_id) from None
+
+
+def page_of(request: Request) -> Page:
+    """``?state=&queue=&limit=`` as a ``Page``; a bad value is a 400."""
+    params = request.query_params
+    state = JobState.parse(params["state"]) if params.get("state") else None
+    try:
+        limit = int(params.get("limit") or DEFAULT_LIMIT)
+    except ValueError:
+        raise InvalidJob(f"invalid limit '{params['limit']}': use a whole number") from None
+    if not 0 < limit <= MAX_LIMIT:
+        raise InvalidJob(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return Page(state=state, queue=params.get("queue") or None, limit=limit)
+
+
+# -- pages ----------------------------------------------------------------------
+def overview(request: Request) -> Response:
+    board = dashboard(request)
+    stats = board.stats.stats(WINDOW)
+    return board.page(request, "overview.html", stats=stats, workers=board.jobs.live_workers(),
+                      recent=board.jobs.list(Page(limit=RECENT)), states=list(JobState))
+
+
+def jobs(request: Request) -> Response:
+    board, page = dashboard(request), page_of(request)
+    return board.page(request, "jobs.html", jobs=board.jobs.list(page), filters=page, states=list(JobState))
+
+
+def job(request: Request) -> Response:
+    board, job_id = dashboard(request), job_id_of(request)
+    found = board.jobs.get(job_id)
+    logs = board.jobs.logs(job_id)
+    outputs = [_tail(entry.output) for entry in logs]
+    if logs and logs[0].attempt.finished_at is None and board.home is not None:
+        outputs[0] = _tail(_local_output(board.home, found))
+    return board.page(request, "job.html", job=found, attempts=list(zip(logs, outputs)))
+
+
+def dlq(request: Request) -> Response:
+    board = dashboard(request)
+    return board.page(request, "dlq.html", jobs=board.jobs.dead_letters(MAX_LIMIT))
+
+
+def _tail(text: str | None) -> tuple[str, bool]:
+    """The last ``OUTPUT_CHARS`` of an output, and whether anything was cut."""
+    text = text or ""
+    return (text[-OUTPUT_CHARS:], len(text) > OUTPUT_CHARS)
+
+
+def _local_output(home: Any, job: Job) -> str:
+    """The running attempt's output so far, when it runs on this host."""
+    from ..logs_cli import local_output
+
+    return local_output(home, job) or ""
+
+
+# -- actions --------------------------------------------------------------------
+async def form_token(request: Request) -> tuple[str | None, dict[str, str]]:
+    """The CSRF token (header or form field) and the urlencoded form fields."""
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM_BYTES:
+            raise HTTPException(413, "request body too large")
+    fields = dict(parse_qsl(body.decode("utf-8", "replace"))) if body else {}
+    return request.headers.get(TOKEN_HEADER) or fields.get(TOKEN_FIELD), fields
+
+
+def action(verb: str, move: Callable[[Any, str], Job]) -> Callable[[Request], Any]:
+    async def endpoint(request: Request) -> Response:
+        board = dashboard(request)
+        supplied, fields = await form_token(request)
+        check_same_site(request, supplied, board.token)
+        job_id = job_id_of(request)
+        done = await run_in_threadpool(move, board.jobs, job_id)
+        target = _local_path(fields.get("next"), f"/jobs/{job_id}")
+        return RedirectResponse(_with_notice(target, f"{verb} {done.id}: now {done.state.value}"), 303)
+
+    endpoint.__name__ = f"{verb.lower()}_job"
+    return endpoint
+
+
+def _local_path(candidate: str | None, default: str) -> str:
+    """Redirect only within the dashboard: a path, never another host."""
+    if candidate and candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate:
+        return candidate
+    return default
+
+
+def _with_notice(path: str, notice: str) -> str:
+    parts = urlsplit(path)
+    query = [(k, v) for k, v in parse_qsl(parts.query) if k != "notice"] + [("notice", notice)]
+    return urlunsplit(("", "", parts.path, urlencode(query), ""))
+
+
+def retry(jobs: Any, job_id: str) -> Job:
+    return jobs.retry_dead(job_id)
+
+
+def cancel(jobs: Any, job_id: str) -> Job:
+    return jobs.cancel(job_id)
+
+
+def routes(read_only: bool) -> list[BaseRoute]:
+    found: list[BaseRoute] = [Route("/", overview), Route("/jobs", jobs), Route("/jobs/{job_id:path}", job),
+                              Route("/dlq", dlq)]
+    if read_only:
+        return found
+    actions = [Route("/jobs/{job_id}/retry", action("Retried", retry), methods=["POST"]),
+               Route("/jobs/{job_id}/cancel", action("Cancelled", cancel), methods=["POST"])]
+    return actions + found

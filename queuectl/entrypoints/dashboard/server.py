@@ -1,0 +1,67 @@
+"""Serving the dashboard: bind the socket ourselves, then hand it to uvicorn.
+
+Binding first turns a taken port or a bad address into one ``Error:`` line
+(uvicorn would log and exit), and ``--port 0`` into a free port whose URL is
+printed before the server starts.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+from pathlib import Path
+
+from queuectl.domain.errors import QueuectlError
+from queuectl.domain.services import JobService, StatsService
+
+from .app import create_app
+from .security import LOOPBACK_HOSTS
+
+log = logging.getLogger(__name__)
+
+
+def is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def bind(host: str, port: int) -> socket.socket:
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host.strip("[]"), port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except (OSError, UnicodeError) as error:
+        raise QueuectlError(f"cannot listen on {host}:{port}: {getattr(error, 'strerror', None) or error}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as error:
+        sock.close()
+        raise QueuectlError(f"cannot listen on {host}:{port}: {error.strerror or error}") from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def serve(sock: socket.socket, jobs: JobService, stats: StatsService, *, read_only: bool,
+          home: Path | None, store_label: str) -> None:
+    """Run until SIGINT/SIGTERM (uvicorn's graceful shutdown)."""
+    import uvicorn
+
+    host = sock.getsockname()[0]
+    allowed = LOOPBACK_HOSTS if is_loopback(host) else None  # a public bind accepts any Host header
+    app = create_app(jobs, stats, read_only=read_only, allowed_hosts=allowed, home=home,
+                     store_label=store_label)
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            server_header=False, timeout_graceful_shutdown=5)
+    uvicorn.Server(config).run(sockets=[sock])

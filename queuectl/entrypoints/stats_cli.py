@@ -1,0 +1,50 @@
+"""``queuectl stats [--since 1h] [--json]``: throughput, success rate, durations, depth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import click
+
+from . import render
+from .context import AppState, pass_app
+
+
+class Window(click.ParamType):
+    """A look-back window: ``90``, ``30s``, ``15m``, ``1h``, ``7d``."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
+        if isinstance(value, timedelta):
+            return value
+        from queuectl.domain.errors import InvalidJob
+        from queuectl.domain.timeutil import parse_duration
+
+        try:
+            window = parse_duration(value)
+        except InvalidJob as error:
+            self.fail(str(error).replace("duration", "window", 1), param, ctx)
+        if window <= timedelta(0):
+            self.fail(f"the window must be longer than 0, got '{value}'", param, ctx)
+        return window
+
+
+@click.command("stats")
+@click.option("--since", "window", type=Window(), default="1h", show_default=True,
+              help="Look back this far for throughput and durations (30s, 15m, 1h, 7d).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@pass_app
+def stats(app: AppState, window: timedelta, as_json: bool) -> None:
+    """Throughput, success rate, durations, depth.
+
+    Counts per state, completed and failed attempts per minute, the success rate
+    and run-time percentiles over the window, waiting jobs per queue, the oldest
+    waiting job, scheduled retries and the DLQ size, all computed in the store.
+    """
+    result = app.stats().stats(window)
+    click.echo(render.to_json(render.stats_dict(result)) if as_json else render.stats_text(result))
+
+
+COMMANDS = [stats]

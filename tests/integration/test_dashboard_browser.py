@@ -1,0 +1,131 @@
+"""End to end: the real ``queuectl dashboard`` process, driven by headless Chromium.
+
+Debian's ``chromium`` through Playwright (never a downloaded browser). Without
+Chromium or Playwright the test is skipped with the reason, except under CI
+(``CI`` set), where ``.ci/run`` installs both and a skip would hide a failure.
+The screenshot it takes is the README's ``docs/dashboard.png``.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from queuectl.container import build_container
+
+from .dashboard_support import fill
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
+STORE_VARIABLES = ("QUEUECTL_HOME", "QUEUECTL_DB", "MONGO_URI")
+WAIT_MS = 15_000
+
+
+def _require(available: bool, reason: str) -> None:
+    if not available:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason} (CI must run the browser test: .ci/run installs it)")
+        pytest.skip(reason)
+
+
+@pytest.fixture
+def browser_page():
+    _require(CHROMIUM.exists(), f"no Chromium at {CHROMIUM}: apt-get install chromium chromium-driver")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _require(False, "Playwright is not installed: pip install -e '.[test]'")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser.new_page(viewport={"width": 1360, "height": 900})
+        finally:
+            browser.close()
+
+
+def _read_url(process: subprocess.Popen, timeout: float = 30.0) -> str:
+    """The URL the dashboard prints once it listens; fail with its stderr if it dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            line = process.stdout.readline()
+            if "http://" in line:
+                return "http://" + line.split("http://", 1)[1].split()[0]
+        if process.poll() is not None:
+            raise AssertionError(f"queuectl dashboard exited {process.returncode}: {process.stderr.read()}")
+    raise AssertionError(f"queuectl dashboard printed no URL within {timeout:g} s")
+
+
+@pytest.fixture
+def dashboard(tmp_path: Path) -> Iterator[tuple[str, object]]:
+    """A store with jobs in every state, and the dashboard serving it on a free port."""
+    home = tmp_path / "home"
+    url = f"sqlite:///{home / 'queue.db'}"
+    container = build_container(url, str(home))
+    fill(container.store(), container.clock().now())
+    env = {key: value for key, value in os.environ.items() if key not in STORE_VARIABLES}
+    process = subprocess.Popen([sys.executable, "-m", "queuectl", "--home", str(home), "--db", url, "dashboard",
+                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env=env, stdin=subprocess.DEVNULL)
+    try:
+        yield _read_url(process), container.store()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        container.store().close()
+
+
+def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(dashboard, browser_page):
+    from playwright.sync_api import expect
+
+    base, store = dashboard
+    page = browser_page
+    page.set_default_timeout(WAIT_MS)
+    page.goto(base)
+
+    counts = {state: page.locator(f'[data-count="{state}"]') for state in ("pending", "completed", "dead")}
+    expect(counts["pending"]).to_have_text("3")
+    expect(counts["completed"]).to_have_text("5")
+    expect(counts["dead"]).to_have_text("1")
+    row = page.locator('tr[data-job="backup-db"]')
+    expect(row).to_contain_text("completed")
+    expect(row).to_contain_text("pg_dump --format=custom")
+    expect(page.locator('tr[data-worker="vm-4242-a1b2"]')).to_contain_text("render-video")
+
+    # It refreshes itself: a change made elsewhere shows up without a reload.
+    expect(page.locator("#pulse")).to_contain_text("updated", timeout=WAIT_MS)
+    page.screenshot(path=str(_screenshot_path()), full_page=True)
+    store.jobs.cancel("nightly-report", datetime.now(timezone.utc))
+    expect(page.locator('[data-count="cancelled"]')).to_have_text("2")
+
+    page.get_by_role("link", name="Dead letters").click()
+    dead_row = page.locator('tr[data-job="flaky-upload"]')
+    expect(dead_row).to_contain_text("exit code 22")
+    dead_row.locator('button[data-action="retry"]').click()
+    expect(page.locator(".notice")).to_contain_text("Retried flaky-upload: now pending")
+    expect(page.locator('tr[data-job="flaky-upload"]')).to_have_count(0)
+    expect(page.locator("main")).to_contain_text("The DLQ is empty.")
+    assert store.jobs.get("flaky-upload").state.value == "pending"
+
+    page.get_by_role("link", name="Overview").click()
+    expect(counts["dead"]).to_have_text("0")
+    expect(counts["pending"]).to_have_text("3")  # one back from the DLQ, one cancelled above
+
+
+def _screenshot_path() -> Path:
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    return SCREENSHOT
