@@ -1,13 +1,18 @@
 """Runs a job's command with ``/bin/sh -c`` in a process group of its own.
 
 stdout and stderr go, combined and in the order written, to one file per
-attempt under ``<home>/output/<job id>/``; the last 64 KiB are handed back for
-the store. A kill (timeout, cancel, forced stop) signals the whole group, so
-background children die with the shell.
+attempt, ``<home>/output/<day>/<job id>.<attempt>-<token>.log`` (the day of the
+claim, UTC; an attempt that printed nothing leaves no file). The last 64 KiB
+are handed back for the store. A kill (timeout, cancel, forced stop) signals
+the whole group, so background children die with the shell.
+
+This is the worker's hot path: a ``true`` job should cost little more than
+the fork and exec, so it sticks to a few plain system calls per attempt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import select
 import signal
@@ -18,19 +23,19 @@ from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import Job
 from queuectl.domain.ports import OUTPUT_TAIL_BYTES
 
-from .processes import START_TIME_TOLERANCE, process_start_time
+from .processes import process_start_time
 from .wakeup import WakeChannel
 
 KILL_GRACE_SECONDS = 2.0
+# A process that started after its pid file was written is not the one it names.
+PID_FILE_SLACK_SECONDS = 0.05
+_RUNNING_WIDTH = 64
 
 
-def output_dir(home: Path, job_id: str) -> Path:
-    return Path(home) / "output" / job_id
-
-
-def attempt_path(home: Path, job: Job, token: str) -> Path:
+def attempt_path(home: Path | str, job: Job, token: str) -> Path:
     """Where an attempt's output goes; a ``.pid`` file beside it while it runs."""
-    return output_dir(home, job.id) / f"{job.attempts}-{token[:8]}.log"
+    day = job.started_at.strftime("%Y-%m-%d") if job.started_at else "unstarted"
+    return Path(home, "output", day, f"{job.id}.{job.attempts}-{token[:8]}.log")
 
 
 def describe_exit(returncode: int) -> tuple[int, str | None]:
@@ -51,21 +56,28 @@ def describe_exit(returncode: int) -> tuple[int, str | None]:
     return returncode, f"exit code {returncode}"
 
 
-def read_tail(path: Path, limit: int = OUTPUT_TAIL_BYTES) -> str:
+def read_tail(path: Path | str, limit: int = OUTPUT_TAIL_BYTES) -> str:
     try:
-        with open(path, "rb") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            handle.seek(max(0, size - limit))
-            return handle.read().decode("utf-8", errors="replace")
+        fd = os.open(path, os.O_RDONLY)
     except OSError:
         return ""
+    try:
+        return _tail(fd, limit)
+    finally:
+        os.close(fd)
+
+
+def _tail(fd: int, limit: int = OUTPUT_TAIL_BYTES) -> str:
+    size = os.fstat(fd).st_size
+    if size == 0:
+        return ""
+    return os.pread(fd, limit, max(0, size - limit)).decode("utf-8", errors="replace")
 
 
 class ShellCommand(RunningCommand):
-    def __init__(self, process: subprocess.Popen, log_path: Path, channel: WakeChannel | None) -> None:
-        self.process, self.log_path, self.channel = process, log_path, channel
-        self.pid_path = log_path.with_suffix(".pid")
-        self.pid_path.write_text(f"{process.pid} {process_start_time(process.pid) or 0}")
+    def __init__(self, process: subprocess.Popen, log_fd: int, log_path: str,
+                 channel: WakeChannel | None) -> None:
+        self.process, self.log_fd, self.log_path, self.channel = process, log_fd, log_path, channel
         try:
             self._pidfd: int | None = os.pidfd_open(process.pid)
         except (AttributeError, OSError):
@@ -106,46 +118,94 @@ class ShellCommand(RunningCommand):
             pass
 
     def _finish(self, exit_code: int | None, error: str | None) -> RunResult:
-        self.pid_path.unlink(missing_ok=True)
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
-        return RunResult(exit_code, error, read_tail(self.log_path))
+        output = _tail(self.log_fd)
+        os.close(self.log_fd)
+        if not output:
+            os.unlink(self.log_path)  # nothing printed: no file to keep
+        return RunResult(exit_code, error, output)
 
 
 class ShellRunner(CommandRunner):
-    def __init__(self, home: Path, channel: WakeChannel | None = None) -> None:
+    """Runs one command at a time for the worker ``name``.
+
+    While a command runs, ``<home>/running/<name>`` names its claim token and
+    process group (rewritten in place for each command), so that if this
+    worker is killed, the worker that recovers the job can kill the orphan.
+    """
+
+    def __init__(self, home: Path, channel: WakeChannel | None = None, name: str = "") -> None:
         self.home = Path(home)
         self.channel = channel
         (self.home / "output").mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._folders: dict[str, str] = {}
+        self._devnull = os.open(os.devnull, os.O_RDONLY)
+        self._running_path = self.home / "running" / name if name else None
+        self._running_fd: int | None = None
+        if self._running_path is not None:
+            self._running_path.parent.mkdir(mode=0o700, exist_ok=True)
+            self._running_fd = os.open(self._running_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+
+    def close(self) -> None:
+        os.close(self._devnull)
+        if self._running_fd is not None:
+            os.close(self._running_fd)
+            self._running_fd = None
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._running_path)
 
     def start(self, job: Job) -> RunningCommand:
-        output_dir(self.home, job.id).mkdir(mode=0o700, parents=True, exist_ok=True)
-        log_path = attempt_path(self.home, job, job.lease_token or "run")
-        fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        day = job.started_at.strftime("%Y-%m-%d") if job.started_at else "unstarted"
+        folder = self._folder(day)
+        log_path = f"{folder}/{job.id}.{job.attempts}-{(job.lease_token or 'run')[:8]}.log"  # = attempt_path
+        fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         try:
-            process = subprocess.Popen(["/bin/sh", "-c", job.command], stdin=subprocess.DEVNULL,
-                                       stdout=fd, stderr=subprocess.STDOUT, start_new_session=True,
-                                       close_fds=True)
+            process = subprocess.Popen(["/bin/sh", "-c", job.command], stdin=self._devnull,
+                                       stdout=fd, stderr=subprocess.STDOUT, start_new_session=True)
         except OSError as exc:
-            return NotStarted(f"could not start /bin/sh: {exc.strerror or exc}")
-        finally:
             os.close(fd)
-        return ShellCommand(process, log_path, self.channel)
+            os.unlink(log_path)
+            return NotStarted(f"could not start /bin/sh: {exc.strerror or exc}")
+        if self._running_fd is not None:  # one write in place, no file created per command
+            os.pwrite(self._running_fd, f"{job.lease_token} {process.pid}".ljust(_RUNNING_WIDTH).encode(), 0)
+        return ShellCommand(process, fd, log_path, self.channel)
+
+    def _folder(self, day: str) -> str:
+        """The day's output folder, created once per worker and day."""
+        folder = self._folders.get(day)
+        if folder is None:
+            folder = str(self.home / "output" / day)
+            os.makedirs(folder, mode=0o700, exist_ok=True)
+            self._folders[day] = folder
+        return folder
 
     def reap(self, job: Job, token: str) -> None:
-        """A SIGKILLed worker cannot stop its command: kill the orphaned group for it."""
-        try:
-            pid_text, started_text = attempt_path(self.home, job, token).with_suffix(".pid").read_text().split()
-            pid, started = int(pid_text), float(started_text)
-        except (OSError, ValueError):
-            return  # not run on this host, or already finished
-        start_time = process_start_time(pid)
-        if start_time is not None and abs(start_time - started) <= START_TIME_TOLERANCE:
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        """A SIGKILLed worker cannot stop its command: kill the orphaned group for it.
+
+        Only a process that started before its record was written (the file's
+        mtime) is the one the record names; a PID since reused is left alone.
+        """
+        for entry in _running_records(self.home / "running"):
+            recorded_token, pid, written = entry
+            if recorded_token != token:
+                continue
+            started = process_start_time(pid)
+            if started is not None and started <= written + PID_FILE_SLACK_SECONDS:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, signal.SIGKILL)
+
+
+def _running_records(folder: Path) -> list[tuple[str, int, float]]:
+    records = []
+    with contextlib.suppress(OSError):
+        for entry in os.scandir(folder):
+            with contextlib.suppress(OSError, ValueError):
+                with open(entry.path, encoding="ascii") as handle:
+                    token, pid = handle.read().split()
+                records.append((token, int(pid), entry.stat().st_mtime))
+    return records
 
 
 class NotStarted(RunningCommand):
@@ -159,3 +219,4 @@ class NotStarted(RunningCommand):
 
     def kill(self, reason: str) -> RunResult:
         return RunResult(None, reason)
+

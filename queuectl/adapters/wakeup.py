@@ -18,8 +18,7 @@ import signal
 import socket
 from pathlib import Path
 
-from queuectl.domain.execution import Waiter
-from queuectl.domain.ports import Notifier
+from queuectl.domain.ports import Notifier, Waiter
 
 log = logging.getLogger(__name__)
 

@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Sequence
 
 from .backoff import BackoffPolicy
 from .model import Job
-from .ports import Clock, Store, WorkerInfo, WorkerRef
+from .ports import Clock, Outcome, Store, Waiter, WorkerInfo, WorkerRef
 from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 SETTINGS_REFRESH_SECONDS = 5.0
+# A worker may claim ahead as many jobs as it expects to finish in this time
+# (from how long its recent jobs took), at most PREFETCH_MAX: short jobs then
+# cost one store transaction per batch instead of one each. If a job runs past
+# the window, the jobs claimed ahead are handed back at once, unrun and
+# uncounted, so no other worker waits behind it.
+PREFETCH_WINDOW = 0.02
+PREFETCH_MAX = 16
 
 
 @dataclass(frozen=True)
@@ -51,12 +59,6 @@ class CommandRunner(ABC):
         """Kill what is left of an attempt whose worker vanished, if it ran here."""
 
 
-class Waiter(ABC):
-    @abstractmethod
-    def wait(self, seconds: float) -> None:
-        """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
-
-
 @dataclass
 class WorkerControl:
     """Stop requests, set from signal handlers or the registry."""
@@ -84,6 +86,12 @@ class Worker:
     _settings: Settings | None = None
     _settings_at: datetime | None = None
     _beat_at: datetime | None = None
+    # Finished attempts not yet written: each is written together with the
+    # next claim, in one store transaction, right after the command ends.
+    prefetch_window: float = PREFETCH_WINDOW
+    _unsettled: list[Outcome] = field(default_factory=list)
+    _held: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
+    _typical_seconds: float = PREFETCH_WINDOW  # moving average of recent run times
 
     @property
     def ref(self) -> WorkerRef:
@@ -105,23 +113,71 @@ class Worker:
         log.info("worker %s started (pid %s, queues %s)", self.info.id, self.info.pid,
                  ", ".join(self.info.queues) or "all")
         try:
-            while not (self.control.stop or self.control.stop_now):
-                if self.run_once() is None:
+            while not self.stopping:
+                if self.run_once() is None and not self.stopping:
                     self.waiter.wait(self.settings(self.clock.now()).poll_interval)
         finally:
+            self.flush()
             self.store.workers.deregister(self.info.id)
             log.info("worker %s stopped", self.info.id)
 
     def run_once(self) -> Job | None:
-        """Beat, recover lost jobs, then claim and run one job; None when nothing was due."""
+        """Beat, recover lost jobs, write the last outcome and claim, run one job.
+
+        None when nothing was due. The outcome of the job run here is written
+        by the next call or by ``flush``.
+        """
         now = self.clock.now()
         settings = self.settings(now)
         self.beat(now, None, settings)
-        job = self.store.jobs.claim_next(self.ref, now, now + _seconds(settings.lease_seconds), self.queues)
-        if job is None:
+        if self.stopping:
             return None
-        self.execute(job, settings)
+        if not self._held:
+            outcomes, self._unsettled = self._unsettled, []
+            recorded, claimed = self.store.jobs.settle_and_claim(
+                outcomes, self.ref, now, now + _seconds(settings.lease_seconds), self.queues,
+                limit=self._batch_size())
+            _warn_discarded(outcomes, recorded)
+            self._held.extend(claimed)
+        if not self._held:
+            return None
+        job = self._held.popleft()
+        if self._still_ours(job, settings):
+            self.execute(job, settings)
         return job
+
+    def _still_ours(self, job: Job, settings: Settings) -> bool:
+        """A job claimed ahead may have waited its turn: renew a lease that has aged a third."""
+        now = self.clock.now()
+        if job.lease_until is not None and job.lease_until - now >= _seconds(settings.lease_seconds * 2 / 3):
+            return True
+        until = now + _seconds(settings.lease_seconds)
+        if not self.store.jobs.renew_lease(job.id, job.lease_token or "", until):
+            log.warning("job %s: lease lost before it started; not run", job.id)
+            return False
+        job.renew(until)
+        return True
+
+    @property
+    def stopping(self) -> bool:
+        return self.control.stop or self.control.stop_now
+
+    def _batch_size(self) -> int:
+        return max(1, min(PREFETCH_MAX, int(self.prefetch_window / max(self._typical_seconds, 1e-6))))
+
+    def flush(self) -> None:
+        """Write finished attempts still waiting for the next claim; hand back jobs claimed ahead."""
+        now = self.clock.now()
+        while self._held:
+            job = self._held.popleft()
+            token = job.lease_token or ""
+            job.release(now, "released: not started (claimed ahead)")
+            self._unsettled.append(Outcome(job, token))
+        outcomes, self._unsettled = self._unsettled, []
+        if outcomes:
+            recorded, _ = self.store.jobs.settle_and_claim(outcomes, self.ref, self.clock.now(),
+                                                           self.clock.now(), self.queues, limit=0)
+            _warn_discarded(outcomes, recorded)
 
     def beat(self, now: datetime, current_job: str | None, settings: Settings) -> None:
         """Registry heartbeat and lost-job recovery, at most every lease/3."""
@@ -146,16 +202,23 @@ class Worker:
 
     # -- one job ----------------------------------------------------------
     def execute(self, job: Job, settings: Settings) -> None:
-        now = self.clock.now()
-        lease = _Lease(job, job.lease_token or "", now + _seconds(settings.lease_seconds / 3),
-                       now + _seconds(job.timeout) if job.timeout else None)
+        started = self.clock.now()
+        lease = _Lease(job, job.lease_token or "", started + _seconds(settings.lease_seconds / 3),
+                       started + _seconds(job.timeout) if job.timeout else None)
         handle = self.runner.start(job)
         result = self._supervise(lease, handle, settings)
+        took = (self.clock.now() - started).total_seconds()
+        self._typical_seconds = 0.75 * self._typical_seconds + 0.25 * took
         if result is not None:
             self._record(lease, result, settings)
 
     def _supervise(self, lease: _Lease, handle: RunningCommand, settings: Settings) -> RunResult | None:
         """Run to the end, renewing the lease; None when the job is no longer ours."""
+        if self._held or self._unsettled:
+            result = handle.wait(self.prefetch_window)
+            if result is not None:
+                return result
+            self.flush()  # a long one: nobody should wait for what this worker holds
         while True:
             now = self.clock.now()
             until = min(t for t in (lease.renew_at, lease.deadline) if t is not None)
@@ -189,8 +252,13 @@ class Worker:
             job.succeed(now, result.exit_code or 0)
         else:
             job.fail(now, result.error, BackoffPolicy.from_settings(settings), result.exit_code)
-        if not self.store.jobs.record_outcome(job, lease.token, result.output):
-            log.warning("job %s: outcome discarded, the lease was taken over", job.id)
+        self._unsettled.append(Outcome(job, lease.token, result.output))
+
+
+def _warn_discarded(outcomes: list[Outcome], recorded: list[bool]) -> None:
+    for outcome, written in zip(outcomes, recorded):
+        if not written:
+            log.warning("job %s: outcome discarded, the lease was taken over", outcome.job.id)
 
 
 def _seconds(value: float) -> timedelta:

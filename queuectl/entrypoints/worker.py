@@ -51,9 +51,10 @@ def run_worker(container: Any, queues: tuple[str, ...]) -> None:
     control = WorkerControl()
     channel = container.wake_channel(name=info.id)
     install_stop_handlers(control)
+    runner = container.runner(channel=channel, name=info.id)
     try:
-        worker = container.worker(runner=container.runner(channel=channel), waiter=channel,
-                                  info=info, control=control)
+        worker = container.worker(runner=runner, waiter=channel, info=info, control=control)
         worker.run()
     finally:
+        runner.close()
         channel.close()

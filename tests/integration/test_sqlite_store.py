@@ -37,7 +37,7 @@ def test_the_database_and_its_folder_are_owner_only(tmp_path):
     store.jobs.add(Job.new("job-1", "true", NOW))
     assert mode(home) == 0o700
     files = sorted(home.iterdir())
-    assert [f.name for f in files] == ["queue.db", "queue.db-shm", "queue.db-wal"]
+    assert [f.name for f in files] == ["queue.db", "queue.db-lock", "queue.db-shm", "queue.db-wal"]
     assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
     store.close()
 

@@ -6,9 +6,9 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult, Waiter
+from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import Job
-from queuectl.domain.ports import Clock
+from queuectl.domain.ports import Clock, Waiter
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
 

@@ -11,6 +11,7 @@ timeout instead. Reads use a plain (deferred) ``BEGIN``.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import os
 import sqlite3
@@ -51,6 +52,7 @@ class SqliteDatabase:
         # In memory every caller shares one connection: one transaction at a time.
         self._serial: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.path is None else contextlib.nullcontext())
+        self._gate = WriterGate(self.path) if self.path is not None else contextlib.nullcontext()
 
     def _create_engine(self, url: str, busy_timeout: float) -> sa.Engine:
         if self.path is None:
@@ -85,14 +87,38 @@ class SqliteDatabase:
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction, committed when the block ends."""
-        with self._transaction(self._writer) as conn:
+        with self._transaction(self._writer, self._gate) as conn:
             yield conn
 
     @contextlib.contextmanager
-    def _transaction(self, engine: sa.Engine) -> Iterator[sa.Connection]:
+    def raw_write(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` on the pool's own DBAPI connection (the worker's hot path).
+
+        The same pooled connection and set-up as ``write``, without SQLAlchemy's
+        per-statement execution layer; committed when the block ends.
+        """
         with translate_errors(self.label):
             self._ensure_ready()
-            with self._serial, engine.begin() as conn:
+            with self._serial, self._gate:
+                pooled = self.engine.raw_connection()
+                try:
+                    driver = pooled.driver_connection
+                    driver.execute("BEGIN IMMEDIATE")
+                    try:
+                        yield driver
+                    except BaseException:
+                        driver.execute("ROLLBACK")
+                        raise
+                    driver.execute("COMMIT")
+                finally:
+                    pooled.close()  # back to the pool
+
+    @contextlib.contextmanager
+    def _transaction(self, engine: sa.Engine, gate: contextlib.AbstractContextManager[Any]
+                     = contextlib.nullcontext()) -> Iterator[sa.Connection]:
+        with translate_errors(self.label):
+            self._ensure_ready()
+            with self._serial, gate, engine.begin() as conn:
                 yield conn
 
     def close(self) -> None:
@@ -125,10 +151,44 @@ class SqliteDatabase:
         if version is not None and version >= schema.SCHEMA_VERSION:
             return
         with self._serial, self._writer.begin() as conn:
+            schema.upgrade(conn)
             for statement in schema.create_statements():
                 conn.execute(statement)
             conn.exec_driver_sql(f"PRAGMA user_version = {int(schema.SCHEMA_VERSION)}")
         log.debug("created the queuectl schema in %s", self.label)
+
+
+class WriterGate:
+    """One writer at a time across every queuectl process of a host, via ``flock``.
+
+    Two processes asking SQLite for the write lock at once make the loser
+    poll: SQLite's busy handler sleeps 1, 2, 5... ms between tries, long
+    against a transaction of a fraction of a millisecond. Queued on a lock
+    file instead, the next writer is woken by the kernel the moment the lock
+    is free. SQLite's own locking still guards against every other client.
+    """
+
+    def __init__(self, database: Path) -> None:
+        self.path = database.with_name(database.name + "-lock")
+        self._fd: int | None = None
+        self._threads = threading.Lock()
+
+    def __enter__(self) -> None:
+        self._threads.acquire()
+        try:
+            if self._fd is None:
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except OSError:
+            self._threads.release()
+            raise
+
+    def __exit__(self, *_exc: Any) -> None:
+        try:
+            if self._fd is not None:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+        finally:
+            self._threads.release()
 
 
 def _busy_timeout(url: sa.engine.URL) -> float:

@@ -1,0 +1,109 @@
+"""The worker's hot path on SQLite: write outcomes and claim, in one transaction.
+
+A worker finishing a job and taking the next one would otherwise pay for two
+``BEGIN IMMEDIATE`` transactions and a dozen statements through SQLAlchemy's
+execution layer. Here the statements are fixed SQL strings run on the DBAPI
+connection that SQLAlchemy's pool hands out (``SqliteDatabase.raw_write``),
+so each one costs what SQLite itself costs. The model still decides every
+field: the claim loads the row, calls ``Job.claim`` and writes the result.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import uuid
+from datetime import datetime
+from typing import Any, Sequence
+
+from queuectl.domain.model import Job
+from queuectl.domain.ports import Outcome, WorkerRef
+from queuectl.domain.timeutil import to_epoch
+
+from . import schema
+from .rows import MUTABLE_FIELDS, job_from_row, mutable_values
+
+_COLUMNS = tuple(schema.jobs.c.keys())
+_SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
+
+# The claim query names its index: without ANALYZE statistics SQLite prefers
+# (state, seq) and would sort every waiting job on each claim.
+_DUE = (f"SELECT {', '.join(_COLUMNS)} FROM jobs INDEXED BY ix_jobs_claim"
+        f" WHERE {schema.WAITING_SQL} AND run_at <= ?{{queues}}"
+        " ORDER BY priority DESC, run_at, seq LIMIT ?")
+_CLAIM = f"UPDATE jobs SET {_SET} WHERE seq = ?"
+_OPEN_ATTEMPT = ("INSERT INTO attempts (token, job_id, ordinal, attempt, worker, host, started_at)"
+                 " VALUES (?, ?, (SELECT coalesce(max(ordinal) + 1, 0) FROM attempts WHERE job_id = ?),"
+                 " ?, ?, ?, ?)")
+# Fenced by the lease token: a worker whose lease was taken over writes nothing.
+_RECORD = f"UPDATE jobs SET {_SET} WHERE id = ? AND lease_token = ? AND {schema.PROCESSING_SQL}"
+_CLOSE_ATTEMPT = ("UPDATE attempts SET finished_at = ?, exit_code = ?, error = ?, outcome = ?,"
+                  " output = coalesce(?, output) WHERE token = ?")
+
+
+class _Row:
+    """Attribute access to a plain tuple row, as ``job_from_row`` expects."""
+
+    __slots__ = ("_values",)
+    _index = {name: position for position, name in enumerate(_COLUMNS)}
+
+    def __init__(self, values: tuple) -> None:
+        self._values = values
+
+    def __getattr__(self, name: str) -> Any:
+        return self._values[self._index[name]]
+
+
+def _mutable(job: Job) -> tuple:
+    return tuple(mutable_values(job).values())  # in MUTABLE_FIELDS order, as _SET names them
+
+
+def record(conn: sqlite3.Connection, outcome: Outcome) -> bool:
+    return record_all(conn, [outcome])[0]
+
+
+def record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bool]:
+    """Write each outcome whose token still holds its job; whether each was written.
+
+    All of them in two ``executemany`` calls when every token holds (the normal
+    case); one by one only to find out which were refused.
+    """
+    if not outcomes:
+        return []
+    jobs = [(*_mutable(o.job), o.job.id, o.token) for o in outcomes]
+    conn.execute("SAVEPOINT settle")
+    if conn.executemany(_RECORD, jobs).rowcount == len(outcomes):
+        written = [True] * len(outcomes)
+    else:  # undo, and redo one by one to learn which tokens were refused
+        conn.execute("ROLLBACK TO settle")
+        written = [conn.execute(_RECORD, params).rowcount == 1 for params in jobs]
+    conn.execute("RELEASE settle")
+    closes = [_close_params(o) for o, ok in zip(outcomes, written) if ok and o.job.history]
+    if closes:
+        conn.executemany(_CLOSE_ATTEMPT, closes)
+    return written
+
+
+def _close_params(outcome: Outcome) -> tuple:
+    attempt = outcome.job.history[-1]
+    return (to_epoch(attempt.finished_at), attempt.exit_code, attempt.error,
+            attempt.outcome.value if attempt.outcome else None, outcome.output, outcome.token)
+
+
+def claim(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_until: datetime,
+          queues: Sequence[str] | None, limit: int) -> list[Job]:
+    marks = f" AND queue IN ({', '.join('?' * len(queues))})" if queues else ""
+    rows = conn.execute(_DUE.format(queues=marks), (to_epoch(now), *(queues or ()), limit)).fetchall()
+    claimed, updates, attempts = [], [], []
+    started = to_epoch(now)
+    for values in rows:
+        row = _Row(values)
+        job = job_from_row(row)
+        token = uuid.uuid4().hex
+        job.claim(worker.id, worker.host, token, now, lease_until)
+        updates.append((*_mutable(job), row.seq))
+        attempts.append((token, job.id, job.id, job.attempts, worker.id, worker.host, started))
+        claimed.append(job)
+    if claimed:
+        conn.executemany(_CLAIM, updates)
+        conn.executemany(_OPEN_ATTEMPT, attempts)
+    return claimed
