@@ -6,7 +6,6 @@ import click
 
 from queuectl.domain.settings import KEYS
 
-from . import render
 from .context import AppState, pass_app
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON.")
@@ -22,6 +21,8 @@ def config() -> None:
 @pass_app
 def config_show(app: AppState, as_json: bool) -> None:
     """Every key with its value (defaults included)."""
+    from . import render
+
     values = app.config().show()
     click.echo(render.to_json(render.settings_dict(values)) if as_json else render.settings_table(values))
 
@@ -32,6 +33,8 @@ def config_show(app: AppState, as_json: bool) -> None:
 @pass_app
 def config_get(app: AppState, key: str, as_json: bool) -> None:
     """One value (--json: {"KEY": value})."""
+    from . import render
+
     name, value = app.config().get(key)
     click.echo(render.to_json({name: render.natural(value)}) if as_json else render.text(value))
 
@@ -42,6 +45,8 @@ def config_get(app: AppState, key: str, as_json: bool) -> None:
 @pass_app
 def config_set(app: AppState, key: str, value: str) -> None:
     """Store a validated value; max-retries is max_retries."""
+    from . import render
+
     name, stored = app.config().set(key, value)
     click.echo(f"{name} = {render.text(stored)}")
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import click
 
-from . import render
 from .context import AppState, pass_app
 
 
@@ -20,6 +19,8 @@ def dlq() -> None:
 @pass_app
 def dlq_list(app: AppState, limit: int, as_json: bool) -> None:
     """Dead jobs with their last error, newest first."""
+    from . import render
+
     jobs = app.jobs().dead_letters(limit)
     click.echo(render.to_json([render.job_dict(j) for j in jobs]) if as_json else render.dead_table(jobs))
 

@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import IO, Any, Iterator
+from typing import IO, TYPE_CHECKING, Any, Iterator
 
 import click
 
+from queuectl.domain import timeutil
 from queuectl.domain.errors import InvalidJob, QueuectlError
-from queuectl.domain.specs import JobSpec, spec_from_json, spec_from_mapping
-from queuectl.domain.services import JobService
-from queuectl.domain.timeutil import parse_duration, parse_time
 
 from .context import AppState, pass_app
+
+if TYPE_CHECKING:  # the specs and services load when a job is enqueued, not for --help
+    from queuectl.domain.services import JobService
+    from queuectl.domain.specs import JobSpec
 
 BATCH_SIZE = 1000
 
@@ -38,8 +40,8 @@ class _DomainParam(click.ParamType):
         return value
 
 
-DURATION = _DomainParam("duration", parse_duration)
-TIME = _DomainParam("time", parse_time)
+DURATION = _DomainParam("duration", timeutil.parse_duration)
+TIME = _DomainParam("time", timeutil.parse_time)
 
 
 @click.command("enqueue", short_help="Add a job (JSON, ID COMMAND, COMMAND, or --file).")
@@ -72,6 +74,8 @@ def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **o
             raise click.UsageError("--file takes no JOB_JSON, ID, COMMAND or --id")
         _enqueue_file(app, source, options)
         return
+    from queuectl.domain.specs import spec_from_mapping
+
     job = app.jobs().enqueue(spec_from_mapping(merge_options(job_fields(words), options)))
     click.echo(f"Enqueued {job.id}")
 
@@ -90,6 +94,8 @@ def job_fields(words: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _json_object(text: str) -> dict[str, Any]:
+    from queuectl.domain.specs import spec_from_json
+
     spec_from_json(text)  # the domain's check and message for malformed JSON
     return dict(json.loads(text))
 
@@ -139,6 +145,8 @@ def _enqueue_file(app: AppState, source: IO[bytes], options: dict[str, Any]) -> 
 
 def _specs(source: IO[bytes], options: dict[str, Any]) -> Iterator[tuple[int, JobSpec | None]]:
     """(line number, spec) for each non-blank line; None after reporting a bad or repeated line."""
+    from queuectl.domain.specs import spec_from_mapping
+
     first_line: dict[str, int] = {}
     for number, raw in enumerate(source, start=1):
         if not raw.strip():

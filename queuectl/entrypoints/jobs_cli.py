@@ -5,9 +5,7 @@ from __future__ import annotations
 import click
 
 from queuectl.domain.model import JobState
-from queuectl.domain.ports import Page
 
-from . import render
 from .context import AppState, pass_app
 
 STATES = [state.value for state in JobState]
@@ -23,6 +21,10 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 @pass_app
 def list_jobs(app: AppState, state: str | None, queue: str | None, limit: int, as_json: bool) -> None:
     """Jobs, newest first."""
+    from queuectl.domain.ports import Page
+
+    from . import render
+
     page = Page(state=JobState.parse(state) if state else None, queue=queue, limit=limit)
     jobs = app.jobs().list(page)
     click.echo(render.to_json([render.job_dict(j) for j in jobs]) if as_json else render.jobs_table(jobs))
@@ -34,6 +36,8 @@ def list_jobs(app: AppState, state: str | None, queue: str | None, limit: int, a
 @pass_app
 def show(app: AppState, job_id: str, as_json: bool) -> None:
     """The whole job record with every attempt."""
+    from . import render
+
     job = app.jobs().get(job_id)
     click.echo(render.to_json(render.job_dict(job, history=True)) if as_json else render.job_detail(job))
 
@@ -52,6 +56,8 @@ def cancel(app: AppState, job_id: str) -> None:
 @pass_app
 def status(app: AppState, as_json: bool) -> None:
     """Job counts per state and every live worker."""
+    from . import render
+
     result = app.jobs().status()
     click.echo(render.to_json(render.status_dict(result)) if as_json else render.status_text(result))
 

@@ -7,7 +7,6 @@ from typing import Any
 
 import click
 
-from . import render
 from .context import AppState, pass_app
 
 
@@ -43,6 +42,8 @@ def stats(app: AppState, window: timedelta, as_json: bool) -> None:
     and run-time percentiles over the window, waiting jobs per queue, the oldest
     waiting job, scheduled retries and the DLQ size, all computed in the store.
     """
+    from . import render
+
     result = app.stats().stats(window)
     click.echo(render.to_json(render.stats_dict(result)) if as_json else render.stats_text(result))
 
