@@ -44,13 +44,18 @@ def new_job_id() -> str:
 
 
 def spec_from_json(text: str) -> JobSpec:
+    return spec_from_mapping(job_object(text))
+
+
+def job_object(text: str) -> dict[str, Any]:
+    """The JSON object a job is given as, before its fields are checked."""
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise InvalidJob(f"malformed job JSON: {exc.msg} at column {exc.colno}") from None
     if not isinstance(data, dict):
         raise InvalidJob("a job must be a JSON object such as {\"id\":\"job1\",\"command\":\"echo hi\"}")
-    return spec_from_mapping(data)
+    return data
 
 
 def spec_from_mapping(data: Mapping[str, Any]) -> JobSpec:

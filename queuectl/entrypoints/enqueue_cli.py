@@ -7,7 +7,6 @@ positional id). Every job, however given, becomes one mapping checked by
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
@@ -22,7 +21,7 @@ if TYPE_CHECKING:  # the specs and services load when a job is enqueued, not for
     from queuectl.domain.services import JobService
     from queuectl.domain.specs import JobSpec
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 5000
 
 
 class _DomainParam(click.ParamType):
@@ -94,10 +93,9 @@ def job_fields(words: tuple[str, ...]) -> dict[str, Any]:
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    from queuectl.domain.specs import spec_from_json
+    from queuectl.domain.specs import job_object
 
-    spec_from_json(text)  # the domain's check and message for malformed JSON
-    return dict(json.loads(text))
+    return job_object(text)  # the domain's check and message for malformed JSON
 
 
 def merge_options(fields: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The worker's hot path on SQLite: write outcomes and claim, in one transaction.
+"""The hot paths on SQLite: a worker's outcomes and claims, bulk enqueues.
 
 A worker finishing a job and taking the next one would otherwise pay for two
 ``BEGIN IMMEDIATE`` transactions and a dozen statements through SQLAlchemy's
@@ -20,7 +20,7 @@ from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
 from . import schema
-from .rows import MUTABLE_FIELDS, job_from_row, mutable_values
+from .rows import MUTABLE_FIELDS, job_from_row, job_values, mutable_values
 
 _COLUMNS = tuple(schema.jobs.c.keys())
 _SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
@@ -38,6 +38,26 @@ _OPEN_ATTEMPT = ("INSERT INTO attempts (token, job_id, ordinal, attempt, worker,
 _RECORD = f"UPDATE jobs SET {_SET} WHERE id = ? AND lease_token = ? AND {schema.PROCESSING_SQL}"
 _CLOSE_ATTEMPT = ("UPDATE attempts SET finished_at = ?, exit_code = ?, error = ?, outcome = ?,"
                   " output = coalesce(?, output) WHERE token = ?")
+
+
+_INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at")
+_INSERT = (f"INSERT INTO jobs ({', '.join(_INSERT_COLUMNS)})"
+           f" VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
+_ID_CHUNK = 500
+
+
+def existing_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(ids), _ID_CHUNK):
+        chunk = ids[start:start + _ID_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        found.update(row[0] for row in conn.execute(f"SELECT id FROM jobs WHERE id IN ({marks})", chunk))
+    return found
+
+
+def insert(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
+    """New job rows (``job_values`` lists the columns in ``_INSERT_COLUMNS`` order)."""
+    conn.executemany(_INSERT, [tuple(job_values(job).values()) for job in jobs])
 
 
 class _Row:

@@ -9,7 +9,7 @@ SQLAlchemy's compiled cache.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy import bindparam as param
@@ -26,7 +26,6 @@ from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, job_values, mu
 
 J, A = schema.jobs, schema.attempts
 _SET_MUTABLE = {name: param(name) for name in MUTABLE_FIELDS}
-_ID_CHUNK = 500
 
 _RENEW = (sa.update(J).where(J.c.id == param("b_id"), J.c.lease_token == param("b_token"),
                              sa.text(schema.PROCESSING_SQL)).values(lease_until=param("until")))
@@ -42,7 +41,6 @@ _EXISTS = sa.select(J.c.seq).where(J.c.id == param("id"))
 _HISTORY = sa.select(A).where(A.c.job_id == param("id")).order_by(A.c.ordinal)
 _HISTORIES = (sa.select(A).where(A.c.job_id.in_(param("ids", expanding=True)))
               .order_by(A.c.job_id, A.c.ordinal))
-_EXISTING_IDS = sa.select(J.c.id).where(J.c.id.in_(param("ids", expanding=True)))
 _EXPIRED = (sa.select(J).where(sa.text(schema.PROCESSING_SQL), J.c.lease_until < param("now"))
             .order_by(J.c.lease_until).limit(param("limit")))
 _COUNTS = sa.select(J.c.state, sa.func.count()).group_by(J.c.state)
@@ -62,11 +60,10 @@ class SqliteJobRepository(JobRepository):
             raise DuplicateJob(job.id) from None
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
-        with self._db.write() as conn:
-            existing = _existing_ids(conn, {job.id for job in jobs})
-            new, duplicates = _split_new(jobs, existing)
+        with self._db.raw_write() as conn:
+            new, duplicates = _split_new(jobs, cycle.existing_ids(conn, list({job.id for job in jobs})))
             if new:
-                conn.execute(sa.insert(J), [job_values(job) for job in new])
+                cycle.insert(conn, new)
         return duplicates
 
     # -- read --------------------------------------------------------------
@@ -178,14 +175,6 @@ def _close_attempt(conn: sa.Connection, job: Job, token: str, output: str | None
 
 def _swap_params(job: Job, state: JobState, token: str | None) -> dict[str, Any]:
     return {"b_id": job.id, "b_state": state.value, "b_token": token, **mutable_values(job)}
-
-
-def _existing_ids(conn: sa.Connection, ids: Iterable[str]) -> set[str]:
-    pending, found = list(ids), set()
-    for start in range(0, len(pending), _ID_CHUNK):
-        chunk = pending[start:start + _ID_CHUNK]
-        found.update(conn.execute(_EXISTING_IDS, {"ids": chunk}).scalars())
-    return found
 
 
 def _split_new(jobs: Sequence[Job], existing: set[str]) -> tuple[list[Job], list[str]]:
