@@ -47,8 +47,23 @@ class Durations:
     max: float | None = None
 
 
+class _OutcomeCounts:
+    """``completed`` and ``failed`` read from an ``outcomes`` mapping of attempts."""
+
+    outcomes: Mapping[JobState, int]
+
+    @property
+    def completed(self) -> int:
+        return self.outcomes.get(JobState.COMPLETED, 0)
+
+    @property
+    def failed(self) -> int:
+        """Failed attempts: those retried later and those that sent their job to the DLQ."""
+        return sum(self.outcomes.get(state, 0) for state in FAILED_OUTCOMES)
+
+
 @dataclass(frozen=True)
-class QueueStats:
+class QueueStats(_OutcomeCounts):
     now: datetime
     since: datetime
     # jobs per queue and state, zero counts left out
@@ -79,14 +94,6 @@ class QueueStats:
                  for queue, states in sorted(self.jobs_by_queue.items())}
         return {queue: count for queue, count in depth.items() if count}
 
-    @property
-    def completed(self) -> int:
-        return self.outcomes.get(JobState.COMPLETED, 0)
-
-    @property
-    def failed(self) -> int:
-        """Failed attempts: those retried later and those that sent their job to the DLQ."""
-        return sum(self.outcomes.get(state, 0) for state in FAILED_OUTCOMES)
 
     def per_minute(self, count: int) -> float:
         minutes = self.window_seconds / 60
@@ -115,7 +122,7 @@ class QueueStats:
 
 
 @dataclass(frozen=True)
-class AttemptTotals:
+class AttemptTotals(_OutcomeCounts):
     """Every attempt ever recorded, by outcome: counts that never decrease.
 
     ``buckets`` pairs each upper bound with the number of attempts that ran at
@@ -127,13 +134,6 @@ class AttemptTotals:
     duration_count: int = 0
     duration_sum: float = 0.0
 
-    @property
-    def completed(self) -> int:
-        return self.outcomes.get(JobState.COMPLETED, 0)
-
-    @property
-    def failed(self) -> int:
-        return sum(self.outcomes.get(state, 0) for state in FAILED_OUTCOMES)
 
     @property
     def dead(self) -> int:

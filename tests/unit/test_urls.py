@@ -1,0 +1,29 @@
+"""Store URLs are never shown with their password (the one redaction every layer uses)."""
+
+import pytest
+
+from queuectl.domain.urls import redact_url, scrub
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("mongodb://user:pw@host/db", "mongodb://user:****@host/db"),
+    ("mongodb+srv://user:p%40ss:w@cluster.example/q?retryWrites=true",
+     "mongodb+srv://user:****@cluster.example/q?retryWrites=true"),
+    ("mongodb://u:pw@h1:27017,h2:27017/db", "mongodb://u:****@h1:27017,h2:27017/db"),
+    ("mongodb://app:pw@db1:27017,db2/jobs?replicaSet=rs0", "mongodb://app:****@db1:27017,db2/jobs?replicaSet=rs0"),
+    ("mongodb+srv://app:pw@cluster.example.net/", "mongodb+srv://app:****@cluster.example.net/"),
+    ("mongodb://app:p/w?x@db1/jobs", "mongodb://app:****@db1/jobs"),  # an unescaped / and ? in it
+    ("mongodb://user@host/db", "mongodb://user@host/db"),
+    ("mongodb://host/db", "mongodb://host/db"),
+    ("sqlite:////tmp/q@1:2.db", "sqlite:////tmp/q@1:2.db"),
+    ("not a url", "not a url"),
+])
+def test_a_url_is_shown_with_only_its_password_hidden(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_scrub_hides_the_password_wherever_a_message_quotes_it():
+    url = "mongodb://admin:s3cret@h/db"
+    assert scrub(f"cannot reach {url}; auth admin:s3cret@h failed", url) == \
+        "cannot reach mongodb://admin:****@h/db; auth admin:****@h failed"
+    assert scrub("plain", None) == "plain"
