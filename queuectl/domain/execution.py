@@ -173,10 +173,13 @@ class Worker:
             token = job.lease_token or ""
             job.release(now, "released: not started (claimed ahead)")
             self._unsettled.append(Outcome(job, token))
+        self._write_outcomes()
+
+    def _write_outcomes(self) -> None:
         outcomes, self._unsettled = self._unsettled, []
         if outcomes:
-            recorded, _ = self.store.jobs.settle_and_claim(outcomes, self.ref, self.clock.now(),
-                                                           self.clock.now(), self.queues, limit=0)
+            now = self.clock.now()
+            recorded, _ = self.store.jobs.settle_and_claim(outcomes, self.ref, now, now, self.queues, limit=0)
             _warn_discarded(outcomes, recorded)
 
     def beat(self, now: datetime, current_job: str | None, settings: Settings) -> None:
@@ -253,6 +256,8 @@ class Worker:
         else:
             job.fail(now, result.error, BackoffPolicy.from_settings(settings), result.exit_code)
         self._unsettled.append(Outcome(job, lease.token, result.output))
+        if not self.store.jobs.settles_with_claim:
+            self._write_outcomes()  # now: the next claim may be a slow round trip away
 
 
 def _warn_discarded(outcomes: list[Outcome], recorded: list[bool]) -> None:

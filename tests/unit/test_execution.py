@@ -270,3 +270,12 @@ def test_a_job_claimed_ahead_gets_its_lease_renewed_before_it_starts(store, cloc
     worker.flush()
     assert runner.started == ["j0", "j1"]
     assert store.jobs.get("j1").state is JobState.COMPLETED
+
+
+def test_where_the_store_cannot_settle_with_a_claim_an_outcome_is_written_when_the_command_ends(
+        store, clock, runner):
+    store.jobs.settles_with_claim = False  # as the MongoDB store: each write its own round trip
+    enqueue(store, clock, "job1")
+    worker = make_worker(store, clock, runner)
+    worker.run_once()  # no flush: nothing may wait for a next claim that could come too late
+    assert store.jobs.get("job1").state is JobState.COMPLETED

@@ -48,6 +48,8 @@ _DEAD = sa.select(J).where(J.c.state == JobState.DEAD.value)
 
 
 class SqliteJobRepository(JobRepository):
+    settles_with_claim = True  # one lock / one transaction
+
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
