@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import time
 from pathlib import Path
 
@@ -59,25 +60,58 @@ def logs_command(app: AppState, job_id: str, follow: bool) -> None:
 
 
 def _follow(app: AppState, job_id: str) -> None:
-    """Print new output as it appears, attempt by attempt, until the job is final."""
+    """Print new output as it appears, attempt by attempt, until the job is final.
+
+    A running attempt on this host is read from its output file, from where
+    the last read stopped (whatever its size); an attempt that ran elsewhere
+    shows the tail the store keeps, once it has finished.
+    """
+    from queuectl.adapters.shell_runner import attempt_path
     from queuectl.domain.model import FINAL
 
     service = app.jobs()
-    shown: dict[int, int] = {}  # history position -> characters printed
+    streams: dict[int, _Stream] = {}  # history position -> what was printed of it
     while True:
         job = service.get(job_id)
         entries = service.logs(job_id)[::-1]  # oldest first while streaming
         for position, entry in enumerate(entries):
-            running = entry.attempt.finished_at is None
-            text = (local_output(app.home, job) or "") if running else entry.output
-            if position not in shown:
+            stream = streams.get(position)
+            if stream is None:
                 click.echo(attempt_header(entry))
-                shown[position] = 0
-            if len(text) > shown[position]:
-                click.echo(text[shown[position]:], nl=False)
-                shown[position] = len(text)
+                running_here = entry.attempt.finished_at is None and job.lease_token
+                path = attempt_path(app.home, job, job.lease_token) if running_here else None
+                stream = streams[position] = _Stream(path)
+            stream.show(entry.output if entry.attempt.finished_at is not None else None)
         if job.state in FINAL:
             return
         time.sleep(FOLLOW_POLL_SECONDS)
+
+
+class _Stream:
+    """One attempt's output as ``--follow`` prints it."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path, self.offset, self.done = path, 0, False
+        self.decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # chunks may split a character
+
+    def show(self, stored: str | None) -> None:
+        """Print what is new; ``stored`` is the store's tail once the attempt has finished."""
+        if self.done:
+            return
+        if self.path is not None:
+            try:
+                with open(self.path, "rb") as handle:
+                    handle.seek(self.offset)
+                    chunk = handle.read()
+            except OSError:
+                chunk = b""
+            if chunk:
+                click.echo(self.decoder.decode(chunk), nl=False)
+                self.offset += len(chunk)
+        if stored is not None:
+            if self.offset == 0 and stored:  # ran elsewhere, or its file is gone
+                click.echo(stored, nl=not stored.endswith("\n"))
+            self.done = True
+
 
 COMMANDS = [logs_command]

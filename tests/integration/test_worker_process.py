@@ -195,3 +195,22 @@ def test_worker_run_in_the_foreground_stops_gracefully_on_sigterm(queue):
         if proc.poll() is None:
             proc.kill()
         proc.communicate()
+
+
+def test_logs_follow_streams_a_running_attempt_whole_until_the_job_ends(queue, tmp_path):
+    gate = tmp_path / "gate"
+    queue.cli("enqueue", f"head -c 100000 /dev/zero | tr '\\0' x; echo; "
+                         f"while [ ! -e {gate} ]; do sleep 0.05; done; echo end", "--id", "chatty")
+    start(queue, 1)
+    queue.wait_state("chatty", "processing")
+    follower = subprocess.Popen([sys.executable, "-m", "queuectl", "logs", "chatty", "--follow"],
+                                env=queue.env(), stdout=subprocess.PIPE, text=True)
+    try:
+        assert follower.stdout.readline().startswith("=== attempt 1")
+        assert follower.stdout.readline() == "x" * 100_000 + "\n"  # more than the 64 KiB the store keeps
+        gate.touch()  # only now may the job end: the follower saw it running
+        rest, _ = follower.communicate(timeout=60)
+    finally:
+        if follower.poll() is None:
+            follower.kill()
+    assert rest == "end\n" and follower.returncode == 0
