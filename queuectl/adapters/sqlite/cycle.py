@@ -97,10 +97,15 @@ def record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bo
         conn.execute("ROLLBACK TO settle")
         written = [conn.execute(_RECORD, params).rowcount == 1 for params in jobs]
     conn.execute("RELEASE settle")
-    closes = [_close_params(o) for o, ok in zip(outcomes, written) if ok and o.job.history]
+    close_attempts(conn, [o for o, ok in zip(outcomes, written) if ok])
+    return written
+
+
+def close_attempts(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> None:
+    """Write each job's last history entry into the attempt row its claim (the token) opened."""
+    closes = [_close_params(o) for o in outcomes if o.job.history]
     if closes:
         conn.executemany(_CLOSE_ATTEMPT, closes)
-    return written
 
 
 def _close_params(outcome: Outcome) -> tuple:

@@ -33,9 +33,6 @@ _RENEW = (sa.update(J).where(J.c.id == param("b_id"), J.c.lease_token == param("
 _SWAP = (sa.update(J).where(J.c.id == param("b_id"), J.c.state == param("b_state"),
                             J.c.lease_token.is_not_distinct_from(param("b_token")))
          .values(_SET_MUTABLE))
-_CLOSE_ATTEMPT = sa.update(A).where(A.c.token == param("b_token")).values(
-    finished_at=param("finished_at"), exit_code=param("exit_code"), error=param("error"),
-    outcome=param("outcome"), output=sa.func.coalesce(param("b_output"), A.c.output))
 _BY_ID = sa.select(J).where(J.c.id == param("id"))
 _EXISTS = sa.select(J.c.seq).where(J.c.id == param("id"))
 _HISTORY = sa.select(A).where(A.c.job_id == param("id")).order_by(A.c.ordinal)
@@ -154,7 +151,8 @@ class SqliteJobRepository(JobRepository):
             if conn.execute(_SWAP, _swap_params(job, state, token)).rowcount != 1:
                 raise StoreUnavailable(f"job '{job_id}' changed while being updated; try again")
             if token is not None and job.lease_token is None and job.history:
-                _close_attempt(conn, job, token, None)  # the move ended the running attempt
+                # the move ended the running attempt: close its row, in this same transaction
+                cycle.close_attempts(conn.connection.driver_connection, [Outcome(job, token)])
         return job
 
 
@@ -164,15 +162,6 @@ def _load(conn: sa.Connection, job_id: str) -> Job:
         raise JobNotFound(job_id)
     history = [attempt_from_row(attempt) for attempt in conn.execute(_HISTORY, {"id": job_id})]
     return job_from_row(row, history)
-
-
-def _close_attempt(conn: sa.Connection, job: Job, token: str, output: str | None) -> None:
-    """Write the job's last history entry into the attempt row its claim opened."""
-    attempt = job.history[-1]
-    conn.execute(_CLOSE_ATTEMPT, {
-        "b_token": token, "finished_at": to_epoch(attempt.finished_at), "exit_code": attempt.exit_code,
-        "error": attempt.error, "b_output": output,
-        "outcome": attempt.outcome.value if attempt.outcome else None})
 
 
 def _swap_params(job: Job, state: JobState, token: str | None) -> dict[str, Any]:
