@@ -203,3 +203,30 @@ def test_the_shell_on_a_terminal_prompts_completes_keeps_history_and_ends_on_ctr
     history = home / "shell_history"
     assert stat.S_IMODE(history.stat().st_mode) == 0o600
     assert "+enqueue job1 'echo hi'" in history.read_text() and "+list" in history.read_text()
+
+
+HEAVY_PROBE = ("import atexit, sys\n"
+               "atexit.register(lambda: print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & "
+               "{'sqlalchemy', 'pymongo', 'prompt_toolkit', 'starlette'}), flush=True))\n"
+               "from queuectl.entrypoints.cli import run, AppState\nrun(sys.argv[1:], AppState())\n")
+
+
+def test_enqueue_and_a_worker_on_an_existing_store_never_import_sqlalchemy(run, tmp_path):
+    """The hot paths run on the stdlib driver: SQLAlchemy costs ~0.25 s and ~23 MB per process."""
+    home = str(tmp_path / "home")
+    env = {**{k: v for k, v in os.environ.items() if k not in STORE_VARIABLES}, "HOME": home}
+    assert run("--home", home, "config", "set", "poll_interval", "0.05").returncode == 0  # creates the schema
+    enqueued = subprocess.run([sys.executable, "-c", HEAVY_PROBE, "--home", home, "enqueue", "echo hi"],
+                              capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    assert enqueued.stdout.splitlines()[-1] == "LOADED []", enqueued.stderr
+    worker = subprocess.Popen([sys.executable, "-c", HEAVY_PROBE, "--home", home, "worker", "run"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while "completed" not in run("--home", home, "list").stdout and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "completed" in run("--home", home, "list").stdout
+    finally:
+        worker.terminate()
+        out, err = worker.communicate(timeout=TIMEOUT)
+    assert out.splitlines()[-1] == "LOADED []", err

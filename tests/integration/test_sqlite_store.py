@@ -106,3 +106,29 @@ def test_a_database_locked_past_the_busy_timeout_is_store_unavailable(tmp_path):
 def test_an_invalid_busy_timeout_is_refused():
     with pytest.raises(StoreUnavailable, match="invalid SQLite timeout"):
         SqliteStore("sqlite:///queue.db?timeout=soon")
+
+
+def test_the_plain_sql_names_match_the_sqlalchemy_tables():
+    from queuectl.adapters.sqlite import columns, schema
+
+    assert tuple(schema.jobs.c.keys()) == columns.JOB_COLUMNS
+    assert tuple(schema.attempts.c.keys()) == columns.ATTEMPT_COLUMNS
+    assert tuple(schema.workers.c.keys()) == columns.WORKER_COLUMNS
+    assert tuple(schema.settings.c.keys()) == columns.SETTING_COLUMNS
+
+
+@pytest.mark.parametrize("url, message", [
+    ("sqlite://somehost/queue.db", "has no host"),
+    ("sqlite:///queue.db?timeout=-1", "invalid SQLite timeout"),
+    ("sqlite:///queue.db?mode=ro", "unknown SQLite URL option 'mode'"),
+])
+def test_a_malformed_sqlite_url_is_refused_with_its_reason(url, message):
+    with pytest.raises(StoreUnavailable, match=message):
+        SqliteStore(url)
+
+
+def test_an_escaped_path_is_decoded_as_sqlalchemy_decodes_it(tmp_path):
+    store = SqliteStore(f"sqlite:///{tmp_path}/with%20space.db")
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    assert (tmp_path / "with space.db").exists()
+    store.close()

@@ -1,4 +1,4 @@
-"""The embedded SQLite store (SQLAlchemy Core)."""
+"""The embedded SQLite store: SQLAlchemy Core for the schema and operators, the stdlib driver for the hot paths."""
 
 from .store import SqliteStore
 

@@ -1,11 +1,10 @@
-"""The hot paths on SQLite: a worker's outcomes and claims, bulk enqueues.
+"""The hot paths on SQLite: enqueues, a worker's claims, outcomes, leases and recovery.
 
-A worker finishing a job and taking the next one would otherwise pay for two
-``BEGIN IMMEDIATE`` transactions and a dozen statements through SQLAlchemy's
-execution layer. Here the statements are fixed SQL strings run on the DBAPI
-connection that SQLAlchemy's pool hands out (``SqliteDatabase.raw_write``),
-so each one costs what SQLite itself costs. The model still decides every
-field: the claim loads the row, calls ``Job.claim`` and writes the result.
+Fixed SQL strings on the driver's own connection (``SqliteDatabase.raw_read``
+and ``raw_write``): each statement costs what SQLite itself costs, and the
+processes that run them (workers, ``enqueue``) never import SQLAlchemy. The
+model still decides every field: the claim loads the row, calls ``Job.claim``
+and writes the result.
 """
 
 from __future__ import annotations
@@ -19,23 +18,23 @@ from queuectl.domain.model import Job
 from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
-from . import schema
-from .rows import MUTABLE_FIELDS, job_from_row, job_values, mutable_values
+from .columns import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
+from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, job_values, mutable_values
 
-_COLUMNS = tuple(schema.jobs.c.keys())
+_COLUMNS = JOB_COLUMNS
 _SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
 
 # The claim query names its index: without ANALYZE statistics SQLite prefers
 # (state, seq) and would sort every waiting job on each claim.
 _DUE = (f"SELECT {', '.join(_COLUMNS)} FROM jobs INDEXED BY ix_jobs_claim"
-        f" WHERE {schema.WAITING_SQL} AND run_at <= ?{{queues}}"
+        f" WHERE {WAITING_SQL} AND run_at <= ?{{queues}}"
         " ORDER BY priority DESC, run_at, seq LIMIT ?")
 _CLAIM = f"UPDATE jobs SET {_SET} WHERE seq = ?"
 _OPEN_ATTEMPT = ("INSERT INTO attempts (token, job_id, ordinal, attempt, worker, host, started_at)"
                  " VALUES (?, ?, (SELECT coalesce(max(ordinal) + 1, 0) FROM attempts WHERE job_id = ?),"
                  " ?, ?, ?, ?)")
 # Fenced by the lease token: a worker whose lease was taken over writes nothing.
-_RECORD = f"UPDATE jobs SET {_SET} WHERE id = ? AND lease_token = ? AND {schema.PROCESSING_SQL}"
+_RECORD = f"UPDATE jobs SET {_SET} WHERE id = ? AND lease_token = ? AND {PROCESSING_SQL}"
 _CLOSE_ATTEMPT = ("UPDATE attempts SET finished_at = ?, exit_code = ?, error = ?, outcome = ?,"
                   " output = coalesce(?, output) WHERE token = ?")
 
@@ -71,6 +70,11 @@ class _Row:
 
     def __getattr__(self, name: str) -> Any:
         return self._values[self._index[name]]
+
+
+class _AttemptRow(_Row):
+    __slots__ = ()
+    _index = {name: position for position, name in enumerate(ATTEMPT_COLUMNS)}
 
 
 def _mutable(job: Job) -> tuple:
@@ -132,3 +136,27 @@ def claim(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_unti
         conn.executemany(_CLAIM, updates)
         conn.executemany(_OPEN_ATTEMPT, attempts)
     return claimed
+
+
+_RENEW = f"UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND {PROCESSING_SQL}"
+_EXPIRED = (f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE {PROCESSING_SQL} AND lease_until < ?"
+            " ORDER BY lease_until LIMIT ?")
+_HISTORIES = (f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id IN ({{marks}})"
+              " ORDER BY job_id, ordinal")
+
+
+def renew(conn: sqlite3.Connection, job_id: str, token: str, until: datetime) -> bool:
+    """Extend a lease, only while the token still holds the job."""
+    return conn.execute(_RENEW, (to_epoch(until), job_id, token)).rowcount > 0
+
+
+def expired(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Job]:
+    """Processing jobs whose lease ended before ``now``, oldest first, with their histories."""
+    rows = [_Row(values) for values in conn.execute(_EXPIRED, (to_epoch(now), limit))]
+    histories: dict[str, list] = {row.id: [] for row in rows}
+    if rows:
+        query = _HISTORIES.format(marks=", ".join("?" * len(histories)))
+        for values in conn.execute(query, list(histories)):
+            attempt = _AttemptRow(values)
+            histories[attempt.job_id].append(attempt_from_row(attempt))
+    return [job_from_row(row, histories[row.id]) for row in rows]

@@ -1,11 +1,22 @@
-"""One SQLite database: the engine, its per-connection set-up and transactions.
+"""One SQLite database: its connections, their set-up, and transactions.
 
-Transactions follow SQLAlchemy's documented recipe for pysqlite: the driver's
-own transaction handling is switched off (``isolation_level = None``) and the
-"begin" event emits ``BEGIN`` itself, so that a write transaction starts with
-``BEGIN IMMEDIATE``. Taking the write lock up front means two processes never
-both hold a read lock and then deadlock upgrading it; they queue on the busy
-timeout instead. Reads use a plain (deferred) ``BEGIN``.
+Two ways in, to the same file with the same connection set-up:
+
+- **the driver's own connection** (``raw_read`` / ``raw_write``): the stdlib
+  ``sqlite3`` module, one connection per thread, fixed SQL strings. The
+  worker's cycle, enqueue, heartbeats and settings reads use only this path,
+  so a worker or an ``enqueue`` never imports SQLAlchemy (about 0.25 s of
+  start-up and 23 MB of memory per process on the machines we measured).
+- **SQLAlchemy Core** (``read`` / ``write``): an engine created on first use,
+  fed by the same connection factory. The schema's DDL and migrations, the
+  listings, operator moves, settings writes and ``stats`` use it.
+
+Transactions follow SQLAlchemy's documented recipe for pysqlite on both
+paths: the driver's own transaction handling is off (``isolation_level =
+None``) and we emit ``BEGIN`` ourselves, so that a write transaction starts
+with ``BEGIN IMMEDIATE``. Taking the write lock up front means two processes
+never both hold a read lock and then deadlock upgrading it. Reads use a plain
+(deferred) ``BEGIN``.
 """
 
 from __future__ import annotations
@@ -15,103 +26,139 @@ import fcntl
 import logging
 import os
 import sqlite3
+import sys
 import threading
+import weakref
 from pathlib import Path
-from typing import Any, Iterator
-
-import sqlalchemy as sa
-from sqlalchemy import event, exc
-from sqlalchemy.pool import StaticPool
+from typing import TYPE_CHECKING, Any, Iterator
+from urllib.parse import parse_qs, unquote
 
 from queuectl.domain.errors import StoreUnavailable
 
-from . import schema
+from .columns import SCHEMA_VERSION
+
+if TYPE_CHECKING:  # pragma: no cover
+    import sqlalchemy as sa
 
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_SECONDS = 30.0
 _WRITE = "queuectl_write"
 _WAL_ATTEMPTS = 100
+_SCHEME = "sqlite://"
+
+
+class _Connection(sqlite3.Connection):
+    """A driver connection that can be weakly referenced (so ``close`` finds them all)."""
 
 
 class SqliteDatabase:
-    """Creates the engine at once; touches the disk only on first use."""
+    """Parses the URL at once; touches the disk only on first use."""
 
     def __init__(self, url: str) -> None:
-        try:
-            parsed = sa.engine.make_url(url)
-        except exc.ArgumentError:
-            raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH") from None
-        database = parsed.database or ""
-        self.path: Path | None = None if database in ("", ":memory:") else Path(database)
+        self.path, self._busy_timeout = parse_url(url)
         self.label = str(self.path) if self.path else "sqlite:// (memory)"
-        self.engine = self._create_engine(url, _busy_timeout(parsed))
-        self._writer = self.engine.execution_options(**{_WRITE: True})
+        self._local = threading.local()
+        self._opened: weakref.WeakSet[_Connection] = weakref.WeakSet()
+        self._shared: _Connection | None = None  # in memory every caller shares one connection
+        self._engine: sa.Engine | None = None
         self._ready = False
         self._ready_lock = threading.Lock()
-        # In memory every caller shares one connection: one transaction at a time.
+        self._open_lock = threading.Lock()
+        # In memory, one transaction at a time (they share the connection).
         self._serial: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.path is None else contextlib.nullcontext())
         self._gate = WriterGate(self.path) if self.path is not None else contextlib.nullcontext()
 
-    def _create_engine(self, url: str, busy_timeout: float) -> sa.Engine:
+    # -- connections -------------------------------------------------------
+    def _open(self) -> _Connection:
+        conn = sqlite3.connect(str(self.path) if self.path else ":memory:", timeout=self._busy_timeout,
+                               isolation_level=None, check_same_thread=False, factory=_Connection)
+        try:
+            if self.path is not None:
+                _use_wal(conn)
+            # NORMAL in WAL mode survives any process crash; only an OS crash
+            # or power loss may roll back the last transactions.
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+        except BaseException:
+            conn.close()
+            raise
+        self._opened.add(conn)
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's driver connection (the one shared connection in memory)."""
         if self.path is None:
-            engine = sa.create_engine("sqlite://", poolclass=StaticPool,
-                                      connect_args={"check_same_thread": False})
+            with self._open_lock:
+                if self._shared is None:
+                    self._shared = self._open()
+            return self._shared
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._local.conn = self._open()
+        return conn
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The SQLAlchemy engine, created (and SQLAlchemy imported) on first use."""
+        if self._engine is None:
+            with self._open_lock:
+                if self._engine is None:
+                    self._engine = self._create_engine()
+        return self._engine
+
+    def _create_engine(self) -> sa.Engine:
+        import sqlalchemy as sa
+        from sqlalchemy import event
+        from sqlalchemy.pool import QueuePool, StaticPool
+
+        if self.path is None:
+            engine = sa.create_engine(_SCHEME, creator=self.connection, poolclass=StaticPool)
         else:
-            engine = sa.create_engine(url, connect_args={"timeout": busy_timeout})
-        event.listen(engine, "connect", self._on_connect)
+            engine = sa.create_engine(_SCHEME, creator=self._open, poolclass=QueuePool)
         event.listen(engine, "begin", _on_begin)
         return engine
 
-    def _on_connect(self, dbapi_connection: Any, _record: Any) -> None:
-        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
-        cursor = dbapi_connection.cursor()
-        try:
-            if self.path is not None:
-                _use_wal(cursor)
-            # NORMAL in WAL mode survives any process crash; only an OS crash
-            # or power loss may roll back the last transactions.
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-        finally:
-            cursor.close()
-
     # -- transactions ------------------------------------------------------
     @contextlib.contextmanager
+    def raw_read(self) -> Iterator[sqlite3.Connection]:
+        """A deferred transaction on this thread's driver connection: a consistent snapshot."""
+        with self._raw_transaction("BEGIN", contextlib.nullcontext()) as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def raw_write(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` on this thread's driver connection, committed when the block ends."""
+        with self._raw_transaction("BEGIN IMMEDIATE", self._gate) as conn:
+            yield conn
+
+    @contextlib.contextmanager
+    def _raw_transaction(self, begin: str, gate: contextlib.AbstractContextManager[Any]
+                         ) -> Iterator[sqlite3.Connection]:
+        with translate_errors(self.label):
+            self._ensure_ready()
+            with self._serial, gate:
+                conn = self.connection()
+                conn.execute(begin)
+                try:
+                    yield conn
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+                conn.execute("COMMIT")
+
+    @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
-        """A deferred transaction: a consistent snapshot, no write lock."""
+        """A deferred transaction through SQLAlchemy Core."""
         with self._transaction(self.engine) as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction, committed when the block ends."""
-        with self._transaction(self._writer, self._gate) as conn:
+        """A ``BEGIN IMMEDIATE`` transaction through SQLAlchemy Core, committed when the block ends."""
+        with self._transaction(self.engine.execution_options(**{_WRITE: True}), self._gate) as conn:
             yield conn
-
-    @contextlib.contextmanager
-    def raw_write(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` on the pool's own DBAPI connection (the worker's hot path).
-
-        The same pooled connection and set-up as ``write``, without SQLAlchemy's
-        per-statement execution layer; committed when the block ends.
-        """
-        with translate_errors(self.label):
-            self._ensure_ready()
-            with self._serial, self._gate:
-                pooled = self.engine.raw_connection()
-                try:
-                    driver = pooled.driver_connection
-                    driver.execute("BEGIN IMMEDIATE")
-                    try:
-                        yield driver
-                    except BaseException:
-                        driver.execute("ROLLBACK")
-                        raise
-                    driver.execute("COMMIT")
-                finally:
-                    pooled.close()  # back to the pool
 
     @contextlib.contextmanager
     def _transaction(self, engine: sa.Engine, gate: contextlib.AbstractContextManager[Any]
@@ -122,7 +169,13 @@ class SqliteDatabase:
                 yield conn
 
     def close(self) -> None:
-        self.engine.dispose()
+        if self._engine is not None:
+            self._engine.dispose()
+        for conn in list(self._opened):
+            conn.close()
+        self._opened.clear()
+        self._shared = None
+        self._local = threading.local()
 
     # -- first use ---------------------------------------------------------
     def _ensure_ready(self) -> None:
@@ -146,15 +199,18 @@ class SqliteDatabase:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {error.strerror}") from None
 
     def _create_schema(self) -> None:
-        with self._serial, self.engine.begin() as conn:
-            version = conn.exec_driver_sql("PRAGMA user_version").scalar()
-        if version is not None and version >= schema.SCHEMA_VERSION:
+        """Create or upgrade the schema, through SQLAlchemy, only when the file needs it."""
+        with self._serial:
+            version = self.connection().execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:
             return
-        with self._serial, self._writer.begin() as conn:
+        from . import schema
+
+        with self._serial, self.engine.execution_options(**{_WRITE: True}).begin() as conn:
             schema.upgrade(conn)
             for statement in schema.create_statements():
                 conn.execute(statement)
-            conn.exec_driver_sql(f"PRAGMA user_version = {int(schema.SCHEMA_VERSION)}")
+            conn.exec_driver_sql(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
         log.debug("created the queuectl schema in %s", self.label)
 
 
@@ -191,15 +247,33 @@ class WriterGate:
             self._threads.release()
 
 
-def _busy_timeout(url: sa.engine.URL) -> float:
-    """How long a transaction waits for another process's lock: ``?timeout=S`` or 30 s."""
+def parse_url(url: str) -> tuple[Path | None, float]:
+    """``sqlite:///PATH[?timeout=S]`` -> (the file, or None for memory; the busy timeout).
+
+    Read as SQLAlchemy reads it: three slashes and a relative path, four and an
+    absolute one, percent-escapes decoded, ``sqlite://`` alone for memory.
+    """
+    if not url.lower().startswith(_SCHEME):
+        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH")
+    location, _, query = url[len(_SCHEME):].partition("?")
+    if location and not location.startswith("/"):
+        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH (a SQLite URL has no host)")
+    database = unquote(location[1:])
+    options = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(options) - {"timeout"})
+    if unknown:
+        raise StoreUnavailable(f"unknown SQLite URL option '{unknown[0]}': the one option is ?timeout=SECONDS")
+    timeout = options.get("timeout", [str(BUSY_TIMEOUT_SECONDS)])[-1]
     try:
-        return float(url.query.get("timeout", BUSY_TIMEOUT_SECONDS))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise StoreUnavailable(f"invalid SQLite timeout '{url.query['timeout']}': use seconds") from None
+        seconds = float(timeout)
+    except ValueError:
+        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds") from None
+    if not seconds >= 0:
+        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds")
+    return (None if database in ("", ":memory:") else Path(database)), seconds
 
 
-def _use_wal(cursor: sqlite3.Cursor) -> None:
+def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch the database to WAL (a lasting property of the file; once set this
     is a read).
 
@@ -210,21 +284,19 @@ def _use_wal(cursor: sqlite3.Cursor) -> None:
     """
     for _ in range(_WAL_ATTEMPTS):
         try:
-            if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
-                cursor.execute("PRAGMA journal_mode=WAL")
+            if str(conn.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                conn.execute("PRAGMA journal_mode=WAL")
             return
         except sqlite3.OperationalError as error:
             if "locked" not in str(error):
                 raise
-        cursor.execute("BEGIN IMMEDIATE")
-        cursor.execute("ROLLBACK")
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("ROLLBACK")
     raise sqlite3.OperationalError("database is locked (cannot switch it to WAL mode)")
 
 
 def _on_begin(conn: sa.Connection) -> None:
     immediate = conn.get_execution_options().get(_WRITE, False)
-    # Straight to the driver: the hot paths open a transaction per call, and
-    # going through exec_driver_sql costs as much as the BEGIN itself.
     conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -232,12 +304,23 @@ def _on_begin(conn: sa.Connection) -> None:
 def translate_errors(label: str) -> Iterator[None]:
     """Driver failures leave the adapter as one-line ``StoreUnavailable`` errors.
 
-    ``IntegrityError`` is left alone: the repositories turn it into domain errors.
+    Integrity errors are left alone: the repositories turn them into domain
+    errors. SQLAlchemy's wrappers are only looked for once it is imported.
     """
     try:
         yield
-    except exc.IntegrityError:
+    except sqlite3.IntegrityError:
         raise
-    except (exc.DBAPIError, sqlite3.Error) as error:
-        reason = str(getattr(error, "orig", None) or error).splitlines()[0]
-        raise StoreUnavailable(f"SQLite store {label} unavailable: {reason}") from None
+    except sqlite3.Error as error:
+        raise StoreUnavailable(_unavailable(label, error)) from None
+    except Exception as error:
+        sa_exc = sys.modules.get("sqlalchemy.exc")
+        if (sa_exc is None or not isinstance(error, sa_exc.DBAPIError)
+                or isinstance(error, sa_exc.IntegrityError)):
+            raise
+        raise StoreUnavailable(_unavailable(label, error.orig or error)) from None
+
+
+def _unavailable(label: str, error: BaseException) -> str:
+    reason = (str(error).splitlines() or [type(error).__name__])[0]
+    return f"SQLite store {label} unavailable: {reason}"

@@ -9,15 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-# Bumped when the schema changes; stored in ``PRAGMA user_version``.
-# 2: attempts.outcome and the indexes behind ``stats``.
-SCHEMA_VERSION = 2
-
-# Literal SQL, not bound parameters, so that SQLite can match the partial
-# indexes below: a partial index is only used when the query's WHERE clause
-# visibly implies the index's WHERE clause.
-WAITING_SQL = "state IN ('pending', 'failed')"
-PROCESSING_SQL = "state = 'processing'"
+from .columns import PROCESSING_SQL, SCHEMA_VERSION, WAITING_SQL  # noqa: F401 (re-exported)
 
 metadata = sa.MetaData()
 

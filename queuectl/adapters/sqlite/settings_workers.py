@@ -1,4 +1,10 @@
-"""SqliteSettingsRepository and SqliteWorkerRegistry."""
+"""SqliteSettingsRepository and SqliteWorkerRegistry.
+
+Reads of the settings and a worker's own rows (register, heartbeat,
+deregister) are fixed SQL on the driver's connection: every worker and
+``enqueue`` runs them. Writes of settings and the operators' views go through
+SQLAlchemy Core.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +12,20 @@ import json
 from datetime import datetime
 from typing import Any, Iterable
 
-import sqlalchemy as sa
-from sqlalchemy import bindparam as param
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
 from queuectl.domain.errors import InvalidSetting
 from queuectl.domain.ports import SettingsRepository, WorkerInfo, WorkerRegistry
 from queuectl.domain.settings import normalise_key
 from queuectl.domain.timeutil import from_epoch, to_epoch
 
-from . import schema
+from .columns import WORKER_COLUMNS
 from .database import SqliteDatabase
 
-S, W = schema.settings, schema.workers
+_SETTINGS = "SELECT key, value FROM settings ORDER BY key"
+_REGISTER = (f"INSERT INTO workers ({', '.join(WORKER_COLUMNS)}) VALUES ({', '.join('?' * len(WORKER_COLUMNS))})"
+             f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in WORKER_COLUMNS[1:])}")
+_HEARTBEAT = "UPDATE workers SET last_heartbeat = ?, current_job = ? WHERE id = ?"
+_STOP_REQUESTED = "SELECT stop_requested FROM workers WHERE id = ?"
+_DEREGISTER = "DELETE FROM workers WHERE id = ?"
 
 
 class SqliteSettingsRepository(SettingsRepository):
@@ -26,15 +33,15 @@ class SqliteSettingsRepository(SettingsRepository):
         self._db = db
 
     def load(self) -> dict[str, object]:
-        with self._db.read() as conn:
-            rows = conn.execute(sa.select(S.c.key, S.c.value).order_by(S.c.key)).all()
+        with self._db.raw_read() as conn:
+            rows = conn.execute(_SETTINGS).fetchall()
         return {_normal(key): _decode(value) for key, value in rows}
 
     def save(self, key: str, value: object) -> None:
-        upsert = sqlite_insert(S).values(key=key, value=json.dumps(value))
-        upsert = upsert.on_conflict_do_update(index_elements=[S.c.key], set_={"value": upsert.excluded.value})
+        from .statements import save_setting
+
         with self._db.write() as conn:
-            conn.execute(upsert)
+            conn.execute(save_setting(key, json.dumps(value)))
 
 
 def _normal(key: str) -> str:
@@ -51,51 +58,43 @@ def _decode(text: str) -> Any:
         return text  # edited by hand: the settings parser judges the raw text
 
 
-_HEARTBEAT = (sa.update(W).where(W.c.id == param("b_id"))
-              .values(last_heartbeat=param("last_heartbeat"), current_job=param("current_job")))
-_STOP_REQUESTED = sa.select(W.c.stop_requested).where(W.c.id == param("b_id"))
-
-
 class SqliteWorkerRegistry(WorkerRegistry):
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
     def register(self, info: WorkerInfo) -> None:
-        values = {
-            "id": info.id, "host": info.host, "pid": info.pid, "pid_started_at": info.pid_started_at,
-            "queues": json.dumps(list(info.queues)), "started_at": to_epoch(info.started_at),
-            "last_heartbeat": to_epoch(info.last_heartbeat), "current_job": info.current_job,
-            "stop_requested": info.stop_requested,
-        }
-        upsert = sqlite_insert(W).values(values)
-        upsert = upsert.on_conflict_do_update(index_elements=[W.c.id], set_={
-            name: getattr(upsert.excluded, name) for name in values if name != "id"})
-        with self._db.write() as conn:
-            conn.execute(upsert)
+        values = (info.id, info.host, info.pid, info.pid_started_at, json.dumps(list(info.queues)),
+                  to_epoch(info.started_at), to_epoch(info.last_heartbeat), info.current_job,
+                  info.stop_requested)
+        with self._db.raw_write() as conn:
+            conn.execute(_REGISTER, values)
 
     def heartbeat(self, worker_id: str, now: datetime, current_job: str | None) -> bool:
         # Two statements rather than UPDATE ... RETURNING, which needs SQLite 3.35.
-        with self._db.write() as conn:
-            conn.execute(_HEARTBEAT, {"b_id": worker_id, "last_heartbeat": to_epoch(now),
-                                      "current_job": current_job})
-            stop = conn.execute(_STOP_REQUESTED, {"b_id": worker_id}).scalar()
-        return stop is not None and not stop
+        with self._db.raw_write() as conn:
+            conn.execute(_HEARTBEAT, (to_epoch(now), current_job, worker_id))
+            row = conn.execute(_STOP_REQUESTED, (worker_id,)).fetchone()
+        return row is not None and not row[0]
 
     def workers(self) -> list[WorkerInfo]:
+        from .statements import WORKERS
+
         with self._db.read() as conn:
-            rows = conn.execute(sa.select(W).order_by(W.c.started_at, W.c.id)).all()
+            rows = conn.execute(WORKERS).all()
         return [_worker_from_row(row) for row in rows]
 
     def request_stop(self, worker_ids: Iterable[str]) -> None:
+        from .statements import request_stop
+
         ids = list(worker_ids)
         if not ids:
             return
         with self._db.write() as conn:
-            conn.execute(sa.update(W).where(W.c.id.in_(ids)).values(stop_requested=True))
+            conn.execute(request_stop(ids))
 
     def deregister(self, worker_id: str) -> None:
-        with self._db.write() as conn:
-            conn.execute(sa.delete(W).where(W.c.id == worker_id))
+        with self._db.raw_write() as conn:
+            conn.execute(_DEREGISTER, (worker_id,))
 
 
 def _worker_from_row(row: Any) -> WorkerInfo:

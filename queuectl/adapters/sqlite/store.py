@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from queuectl.domain.ports import Store
+from queuectl.domain.ports import StatsRepository, Store
 
 from .database import SqliteDatabase
 from .jobs import SqliteJobRepository
 from .settings_workers import SqliteSettingsRepository, SqliteWorkerRegistry
-from .stats import SqliteStatsRepository
 
 
 class SqliteStore(Store):
     """``sqlite:///path/to/queue.db`` (a file) or ``sqlite://`` (memory, tests only).
 
-    Building one only creates the engine; the file and the schema are created
-    on first use.
+    Building one only parses the URL; the file and the schema are created on
+    first use, and SQLAlchemy is imported on the first query that needs it.
     """
 
     def __init__(self, url: str) -> None:
@@ -23,7 +22,15 @@ class SqliteStore(Store):
         self.jobs = SqliteJobRepository(self._db)
         self.settings = SqliteSettingsRepository(self._db)
         self.workers = SqliteWorkerRegistry(self._db)
-        self.stats = SqliteStatsRepository(self._db)
+        self._stats: StatsRepository | None = None
+
+    @property
+    def stats(self) -> StatsRepository:  # type: ignore[override]
+        if self._stats is None:
+            from .stats import SqliteStatsRepository  # SQLAlchemy Core aggregates
+
+            self._stats = SqliteStatsRepository(self._db)
+        return self._stats
 
     def close(self) -> None:
         self._db.close()
