@@ -17,6 +17,11 @@ from typing import Any, Callable
 # ~10 MB in every queuectl process.
 _UNUSED_INTEGRATIONS = ("pydantic_settings", "yaml", "werkzeug", "werkzeug.local", "fastapi",
                         "fastapi.params", "fast_depends", "starlette", "starlette.requests")
+# It also imports asyncio, which imports ssl (OpenSSL: ~8 ms and ~4 MB per
+# process) only for TLS transports. No queuectl process runs TLS through
+# asyncio (the dashboard serves plain HTTP on loopback; pymongo's synchronous
+# client does its own TLS), so asyncio is loaded with ssl hidden too.
+_ASYNCIO_TLS = ("ssl",)
 
 
 def _import_dependency_injector() -> tuple[Any, Any]:
@@ -31,6 +36,8 @@ def _import_dependency_injector() -> tuple[Any, Any]:
         from dependency_injector import containers, providers
         return containers, providers
     hidden = [name for name in _UNUSED_INTEGRATIONS if name not in sys.modules]
+    if "asyncio" not in sys.modules:
+        hidden += [name for name in _ASYNCIO_TLS if name not in sys.modules]
     stand_in = "pydantic" not in sys.modules
     sys.modules.update(dict.fromkeys(hidden))  # type: ignore[arg-type]
     if stand_in:

@@ -10,7 +10,6 @@ seen at once. Where abstract sockets are missing the worker simply polls.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 import select
@@ -23,9 +22,14 @@ from queuectl.domain.ports import Notifier, Waiter
 log = logging.getLogger(__name__)
 
 
-def _address(home: Path, name: str) -> bytes:
-    digest = hashlib.sha1(str(home.resolve()).encode()).hexdigest()[:16]
-    return b"\0queuectl-" + digest.encode() + b"-" + name.encode()
+def _address(wake_dir: Path, name: str) -> bytes:
+    """A worker's socket name: its wake folder's device and inode (one per queue
+    home on this host, whatever path reached it), then its own name.
+
+    (Not a hash of the path: hashlib loads OpenSSL, 3.5 MB in every worker.)
+    """
+    folder = os.stat(wake_dir)
+    return f"\0queuectl-{folder.st_dev:x}-{folder.st_ino:x}-{name}".encode()
 
 
 def _wake_dir(home: Path) -> Path:
@@ -44,11 +48,11 @@ class WakeChannel(Waiter):
         self._sock: socket.socket | None = None
         self._marker = _wake_dir(self.home) / name
         try:
+            self._marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.bind(_address(self.home, name))
+            sock.bind(_address(self._marker.parent, name))
             sock.setblocking(False)
             self._sock = sock
-            self._marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._marker.touch(mode=0o600)
         except OSError as exc:  # not Linux, or no abstract namespace: poll only
             log.info("wake-ups unavailable (%s); polling only", exc)
@@ -93,7 +97,7 @@ def notify_workers(home: Path | str) -> int:
         sock.setblocking(False)
         for name in names:
             try:
-                sock.sendto(b"!", _address(Path(home), name))
+                sock.sendto(b"!", _address(folder, name))
                 reached += 1
             except (ConnectionRefusedError, FileNotFoundError):
                 (folder / name).unlink(missing_ok=True)  # its worker is gone
