@@ -131,15 +131,22 @@ def candidates(group: click.Group, before_cursor: str) -> tuple[list[str], str]:
 def _command_for(group: click.Group, words: list[str]) -> click.Command:
     command: click.Command = group
     for word in words:
-        if isinstance(command, click.Group) and word in command.commands:
-            command = command.commands[word]
+        children = _children(command)
+        if word in children:
+            command = children[word]
     return command
 
 
 def _subcommands(command: click.Command) -> list[str]:
+    return [name for name, sub in _children(command).items() if not sub.hidden]
+
+
+def _children(command: click.Command) -> dict[str, click.Command]:
+    """A group's commands; the root group loads its lazily imported ones first."""
     if not isinstance(command, click.Group):
-        return []
-    return [name for name, sub in command.commands.items() if not sub.hidden]
+        return {}
+    load_all = getattr(command, "load_all", None)
+    return load_all() if load_all else command.commands
 
 
 def _options(command: click.Command, top: bool) -> list[str]:

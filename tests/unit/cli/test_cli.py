@@ -254,6 +254,16 @@ def test_main_exits_1_with_one_error_line_for_an_unknown_store_scheme(tmp_path, 
     assert err.startswith("Error: unsupported store URL scheme 'redis'") and err.count("\n") == 1
 
 
+def test_each_help_summary_is_its_commands_own_and_every_command_is_listed():
+    import importlib
+
+    loaded = {}
+    for module in {module for module, _summary in cli_module.COMMANDS.values()}:
+        for command in importlib.import_module(f"queuectl.entrypoints.{module}").COMMANDS:
+            loaded[command.name] = (module, command.get_short_help_str(limit=200))
+    assert loaded == cli_module.COMMANDS
+
+
 def test_main_help_exits_0(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main(["--help"])
