@@ -132,3 +132,43 @@ def test_an_escaped_path_is_decoded_as_sqlalchemy_decodes_it(tmp_path):
     store.jobs.add(Job.new("job-1", "true", NOW))
     assert (tmp_path / "with space.db").exists()
     store.close()
+
+
+def test_the_generated_ddl_is_the_sqlalchemy_schema_compiled():
+    from pathlib import Path
+
+    from queuectl.adapters.sqlite import schema
+
+    generated = Path(schema.__file__).with_name("ddl.py").read_text()
+    assert generated == schema.ddl_module(), "run: python -m queuectl.adapters.sqlite.schema"
+
+
+def test_opening_a_new_store_for_a_worker_never_imports_sqlalchemy(tmp_path):
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom queuectl.adapters.sqlite import SqliteStore\n"
+             f"store = SqliteStore('sqlite:///{tmp_path / 'fresh.db'}')\nstore.settings.load()\n"
+             "print(sorted(m for m in sys.modules if m.startswith('sqlalchemy')))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.stdout.strip() == "[]", result.stderr
+    assert SqliteStore(f"sqlite:///{tmp_path / 'fresh.db'}").jobs.count_by_state()  # the schema is whole
+
+
+def test_a_version_1_file_gains_the_columns_and_indexes_added_since(tmp_path):
+    path = tmp_path / "queue.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    store.close()
+    old = sqlite3.connect(path, isolation_level=None)
+    old.executescript("DROP INDEX ix_attempts_finished; ALTER TABLE attempts DROP COLUMN outcome;"
+                      " PRAGMA user_version = 1;")
+    old.close()
+    reopened = SqliteStore(f"sqlite:///{path}")
+    assert reopened.jobs.get("job-1").command == "true"
+    reopened.close()
+    check = sqlite3.connect(path)
+    assert "outcome" in {row[1] for row in check.execute("PRAGMA table_info(attempts)")}
+    assert check.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ix_attempts_finished'").fetchone() == (1,)
+    assert check.execute("PRAGMA user_version").fetchone() == (2,)
+    check.close()

@@ -25,3 +25,6 @@ ATTEMPT_COLUMNS = ("token", "job_id", "ordinal", "attempt", "worker", "host", "s
 WORKER_COLUMNS = ("id", "host", "pid", "pid_started_at", "queues", "started_at", "last_heartbeat",
                   "current_job", "stop_requested")
 SETTING_COLUMNS = ("key", "value")
+
+# Columns added after version 1: an older file gets them on first use.
+ADDED_COLUMNS = (("attempts", "outcome", "TEXT"),)

@@ -8,8 +8,10 @@ Two ways in, to the same file with the same connection set-up:
   so a worker or an ``enqueue`` never imports SQLAlchemy (about 0.25 s of
   start-up and 23 MB of memory per process on the machines we measured).
 - **SQLAlchemy Core** (``read`` / ``write``): an engine created on first use,
-  fed by the same connection factory. The schema's DDL and migrations, the
-  listings, operator moves, settings writes and ``stats`` use it.
+  fed by the same connection factory. The listings, operator moves,
+  settings writes and ``stats`` use it. The schema is declared with it too
+  (``schema.py``), and created from the DDL compiled from that declaration
+  (``ddl.py``).
 
 Transactions follow SQLAlchemy's documented recipe for pysqlite on both
 paths: the driver's own transaction handling is off (``isolation_level =
@@ -35,7 +37,7 @@ from urllib.parse import parse_qs, unquote
 
 from queuectl.domain.errors import StoreUnavailable
 
-from .columns import SCHEMA_VERSION
+from .columns import ADDED_COLUMNS, SCHEMA_VERSION
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlalchemy as sa
@@ -134,10 +136,11 @@ class SqliteDatabase:
             yield conn
 
     @contextlib.contextmanager
-    def _raw_transaction(self, begin: str, gate: contextlib.AbstractContextManager[Any]
-                         ) -> Iterator[sqlite3.Connection]:
+    def _raw_transaction(self, begin: str, gate: contextlib.AbstractContextManager[Any],
+                         ready: bool = False) -> Iterator[sqlite3.Connection]:
         with translate_errors(self.label):
-            self._ensure_ready()
+            if not ready:
+                self._ensure_ready()
             with self._serial, gate:
                 conn = self.connection()
                 conn.execute(begin)
@@ -199,19 +202,31 @@ class SqliteDatabase:
             raise StoreUnavailable(f"cannot open SQLite store {self.path}: {error.strerror}") from None
 
     def _create_schema(self) -> None:
-        """Create or upgrade the schema, through SQLAlchemy, only when the file needs it."""
+        """Create or upgrade the schema when the file needs it, in one write transaction.
+
+        The DDL is ``ddl.py``'s plain SQL (generated from ``schema.py``), and
+        idempotent: processes opening a new file together all succeed.
+        """
         with self._serial:
             version = self.connection().execute("PRAGMA user_version").fetchone()[0]
         if version >= SCHEMA_VERSION:
             return
-        from . import schema
+        from .ddl import CREATE_STATEMENTS
 
-        with self._serial, self.engine.execution_options(**{_WRITE: True}).begin() as conn:
-            schema.upgrade(conn)
-            for statement in schema.create_statements():
+        with self._raw_transaction("BEGIN IMMEDIATE", self._gate, ready=True) as conn:
+            _add_missing_columns(conn)
+            for statement in CREATE_STATEMENTS:
                 conn.execute(statement)
-            conn.exec_driver_sql(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
+            conn.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
         log.debug("created the queuectl schema in %s", self.label)
+
+
+def _add_missing_columns(conn: sqlite3.Connection) -> None:
+    """Add the columns an older file lacks (before the indexes that use them are created)."""
+    for table, column, kind in ADDED_COLUMNS:
+        present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if present and column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 class WriterGate:
