@@ -210,10 +210,10 @@ class Worker:
                        started + _seconds(job.timeout) if job.timeout else None)
         handle = self.runner.start(job)
         result = self._supervise(lease, handle, settings)
-        took = (self.clock.now() - started).total_seconds()
-        self._typical_seconds = 0.75 * self._typical_seconds + 0.25 * took
+        ended = self.clock.now()  # serves the run time and the outcome alike: one clock read fewer per job
+        self._typical_seconds = 0.75 * self._typical_seconds + 0.25 * (ended - started).total_seconds()
         if result is not None:
-            self._record(lease, result, settings)
+            self._record(lease, result, settings, ended)
 
     def _supervise(self, lease: _Lease, handle: RunningCommand, settings: Settings) -> RunResult | None:
         """Run to the end, renewing the lease; None when the job is no longer ours."""
@@ -249,8 +249,8 @@ class Worker:
         lease.job.release(self.clock.now())
         self.store.jobs.record_outcome(lease.job, lease.token, result.output)
 
-    def _record(self, lease: _Lease, result: RunResult, settings: Settings) -> None:
-        job, now = lease.job, self.clock.now()
+    def _record(self, lease: _Lease, result: RunResult, settings: Settings, now: datetime) -> None:
+        job = lease.job
         if result.error is None:
             job.succeed(now, result.exit_code or 0)
         else:
