@@ -12,14 +12,14 @@ from __future__ import annotations
 import sqlite3
 import uuid
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Sequence
 
 from queuectl.domain.model import Job
 from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
 from .columns import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
-from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, job_values, mutable_values
+from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, job_values, mutable_row
 
 _COLUMNS = JOB_COLUMNS
 _SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
@@ -59,28 +59,6 @@ def insert(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
     conn.executemany(_INSERT, [tuple(job_values(job).values()) for job in jobs])
 
 
-class _Row:
-    """Attribute access to a plain tuple row, as ``job_from_row`` expects."""
-
-    __slots__ = ("_values",)
-    _index = {name: position for position, name in enumerate(_COLUMNS)}
-
-    def __init__(self, values: tuple) -> None:
-        self._values = values
-
-    def __getattr__(self, name: str) -> Any:
-        return self._values[self._index[name]]
-
-
-class _AttemptRow(_Row):
-    __slots__ = ()
-    _index = {name: position for position, name in enumerate(ATTEMPT_COLUMNS)}
-
-
-def _mutable(job: Job) -> tuple:
-    return tuple(mutable_values(job).values())  # in MUTABLE_FIELDS order, as _SET names them
-
-
 def record(conn: sqlite3.Connection, outcome: Outcome) -> bool:
     return record_all(conn, [outcome])[0]
 
@@ -93,7 +71,7 @@ def record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bo
     """
     if not outcomes:
         return []
-    jobs = [(*_mutable(o.job), o.job.id, o.token) for o in outcomes]
+    jobs = [(*mutable_row(o.job), o.job.id, o.token) for o in outcomes]
     conn.execute("SAVEPOINT settle")
     if conn.executemany(_RECORD, jobs).rowcount == len(outcomes):
         written = [True] * len(outcomes)
@@ -124,12 +102,11 @@ def claim(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_unti
     rows = conn.execute(_DUE.format(queues=marks), (to_epoch(now), *(queues or ()), limit)).fetchall()
     claimed, updates, attempts = [], [], []
     started = to_epoch(now)
-    for values in rows:
-        row = _Row(values)
+    for row in rows:
         job = job_from_row(row)
         token = uuid.uuid4().hex
         job.claim(worker.id, worker.host, token, now, lease_until)
-        updates.append((*_mutable(job), row.seq))
+        updates.append((*mutable_row(job), row[0]))  # seq
         attempts.append((token, job.id, job.id, job.attempts, worker.id, worker.host, started))
         claimed.append(job)
     if claimed:
@@ -152,11 +129,10 @@ def renew(conn: sqlite3.Connection, job_id: str, token: str, until: datetime) ->
 
 def expired(conn: sqlite3.Connection, now: datetime, limit: int) -> list[Job]:
     """Processing jobs whose lease ended before ``now``, oldest first, with their histories."""
-    rows = [_Row(values) for values in conn.execute(_EXPIRED, (to_epoch(now), limit))]
-    histories: dict[str, list] = {row.id: [] for row in rows}
-    if rows:
-        query = _HISTORIES.format(marks=", ".join("?" * len(histories)))
-        for values in conn.execute(query, list(histories)):
-            attempt = _AttemptRow(values)
-            histories[attempt.job_id].append(attempt_from_row(attempt))
-    return [job_from_row(row, histories[row.id]) for row in rows]
+    jobs = [job_from_row(row) for row in conn.execute(_EXPIRED, (to_epoch(now), limit))]
+    by_id = {job.id: job for job in jobs}
+    if jobs:
+        query = _HISTORIES.format(marks=", ".join("?" * len(by_id)))
+        for row in conn.execute(query, list(by_id)):
+            by_id[row[1]].history.append(attempt_from_row(row))  # row[1]: job_id
+    return jobs
