@@ -22,6 +22,9 @@ if TYPE_CHECKING:  # the specs and services load when a job is enqueued, not for
     from queuectl.domain.specs import JobSpec
 
 BATCH_SIZE = 5000
+# The first commit comes early, so idle workers start on the file's first jobs
+# while the rest is still being read.
+FIRST_BATCH_SIZE = 200
 
 
 class _DomainParam(click.ParamType):
@@ -127,14 +130,15 @@ def _enqueue_file(app: AppState, source: IO[bytes], options: dict[str, Any]) -> 
     """Store every valid line; report each bad one as ``Error: line N: ...``; exit 1 if any was bad."""
     jobs, tally = app.jobs(), _Tally()
     batch: list[tuple[int, JobSpec]] = []
+    limit = FIRST_BATCH_SIZE
     for number, spec in _specs(source, options):
         if spec is None:
             tally.rejected += 1
             continue
         batch.append((number, spec))
-        if len(batch) >= BATCH_SIZE:
+        if len(batch) >= limit:
             _store(jobs, batch, tally)
-            batch = []
+            batch, limit = [], BATCH_SIZE
     _store(jobs, batch, tally)
     click.echo(tally.summary())
     if tally.rejected:

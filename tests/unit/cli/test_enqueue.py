@@ -160,9 +160,11 @@ def test_enqueue_file_that_does_not_exist_is_a_usage_error(invoke, tmp_path):
 
 
 def test_enqueue_file_stores_a_file_larger_than_one_batch(invoke, store):
+    """The first commit holds 200 lines, the next ones 5,000: checks reach across them."""
     add(store, "j2050")
-    lines = "".join(f'{{"id":"j{n}","command":"true"}}\n' for n in range(1, 2101))
+    lines = "".join(f'{{"id":"j{n}","command":"true"}}\n' for n in range(1, 2101)) + '{"id":"j150","command":"x"}\n'
     result = invoke("enqueue", "--file", "-", input=lines)
-    assert error_lines(result) == ["Error: line 2050: job 'j2050' already exists"]
-    assert result.stdout == "Enqueued 2099 jobs; 1 line rejected\n"
-    assert len(all_jobs(store)) == 2100
+    assert error_lines(result) == ["Error: line 2101: job 'j150' repeats line 150",
+                                   "Error: line 2050: job 'j2050' already exists"]
+    assert result.stdout == "Enqueued 2099 jobs; 2 lines rejected\n"
+    assert len(all_jobs(store)) == 2100 and store.jobs.get("j150").command == "true"
