@@ -9,8 +9,8 @@ and writes the result.
 
 from __future__ import annotations
 
+import os
 import sqlite3
-import uuid
 from datetime import datetime
 from typing import Sequence
 
@@ -104,7 +104,7 @@ def claim(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_unti
     started = to_epoch(now)
     for row in rows:
         job = job_from_row(row)
-        token = uuid.uuid4().hex
+        token = os.urandom(16).hex()  # a random 128-bit token; uuid4 costs 5x as much
         job.claim(worker.id, worker.host, token, now, lease_until)
         updates.append((*mutable_row(job), row[0]))  # seq
         attempts.append((token, job.id, job.id, job.attempts, worker.id, worker.host, started))
