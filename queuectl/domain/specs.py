@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import uuid
+import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
@@ -40,7 +40,8 @@ class JobSpec:
 
 
 def new_job_id() -> str:
-    return uuid.uuid4().hex[:16]
+    """16 random hex digits (64 bits): unique enough for any one queue's lifetime."""
+    return os.urandom(8).hex()
 
 
 def spec_from_json(text: str) -> JobSpec:

@@ -19,7 +19,7 @@ from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
 from .columns import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
-from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, job_values, mutable_row
+from .rows import INSERT_COLUMNS, MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row, new_row
 
 _COLUMNS = JOB_COLUMNS
 _SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
@@ -39,9 +39,8 @@ _CLOSE_ATTEMPT = ("UPDATE attempts SET finished_at = ?, exit_code = ?, error = ?
                   " output = coalesce(?, output) WHERE token = ?")
 
 
-_INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at")
-_INSERT = (f"INSERT INTO jobs ({', '.join(_INSERT_COLUMNS)})"
-           f" VALUES ({', '.join('?' * len(_INSERT_COLUMNS))})")
+_INSERT = (f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)})"
+           f" VALUES ({', '.join('?' * len(INSERT_COLUMNS))})")
 _ID_CHUNK = 500
 
 
@@ -55,8 +54,8 @@ def existing_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
 
 
 def insert(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
-    """New job rows (``job_values`` lists the columns in ``_INSERT_COLUMNS`` order)."""
-    conn.executemany(_INSERT, [tuple(job_values(job).values()) for job in jobs])
+    """New job rows."""
+    conn.executemany(_INSERT, [new_row(job) for job in jobs])
 
 
 def record(conn: sqlite3.Connection, outcome: Outcome) -> bool:

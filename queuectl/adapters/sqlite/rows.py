@@ -16,16 +16,17 @@ MUTABLE_FIELDS = ("state", "attempts", "run_at", "updated_at", "started_at", "fi
                   "exit_code", "last_error", "worker", "lease_token", "lease_until")
 
 
-def job_values(job: Job) -> dict[str, Any]:
-    """Every column of a new job row (``seq`` is assigned by the store)."""
+# The columns of a new row, in the order ``new_row`` gives them (``seq`` is the store's).
+INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at")
+
+
+def new_row(job: Job) -> tuple:
+    """Every column of a new job row, in ``INSERT_COLUMNS`` order."""
     for name in ("priority", "max_retries"):
         if getattr(job, name) not in _INT64:
             raise InvalidJob(f"job '{job.id}': {name} {getattr(job, name)} is out of range (64-bit integers)")
-    return {
-        "id": job.id, "command": job.command, "queue": job.queue, "priority": job.priority,
-        "max_retries": job.max_retries, "timeout": job.timeout,
-        **mutable_values(job), "created_at": to_epoch(job.created_at),
-    }
+    return (job.id, job.command, job.queue, job.priority, job.max_retries, job.timeout, *mutable_row(job),
+            to_epoch(job.created_at))
 
 
 def mutable_values(job: Job) -> dict[str, Any]:
