@@ -22,14 +22,14 @@ from queuectl.domain.ports import Notifier, Waiter
 log = logging.getLogger(__name__)
 
 
-def _address(wake_dir: Path, name: str) -> bytes:
-    """A worker's socket name: its wake folder's device and inode (one per queue
-    home on this host, whatever path reached it), then its own name.
+def _address_prefix(wake_dir: Path) -> str:
+    """What every worker socket of one queue home starts with: its wake folder's
+    device and inode (one per queue home on this host, whatever path reached it).
 
     (Not a hash of the path: hashlib loads OpenSSL, 3.5 MB in every worker.)
     """
     folder = os.stat(wake_dir)
-    return f"\0queuectl-{folder.st_dev:x}-{folder.st_ino:x}-{name}".encode()
+    return f"\0queuectl-{folder.st_dev:x}-{folder.st_ino:x}-"
 
 
 def _wake_dir(home: Path) -> Path:
@@ -49,8 +49,13 @@ class WakeChannel(Waiter):
         self._marker = _wake_dir(self.home) / name
         try:
             self._marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            address = (_address_prefix(self._marker.parent) + name).encode()
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.bind(_address(self._marker.parent, name))
+            try:
+                sock.bind(address)
+            except OSError:
+                sock.close()
+                raise
             sock.setblocking(False)
             self._sock = sock
             self._marker.touch(mode=0o600)
@@ -90,6 +95,7 @@ def notify_workers(home: Path | str) -> int:
     folder = _wake_dir(Path(home))
     try:
         names = os.listdir(folder)
+        prefix = _address_prefix(folder)
     except OSError:
         return 0
     reached = 0
@@ -97,7 +103,7 @@ def notify_workers(home: Path | str) -> int:
         sock.setblocking(False)
         for name in names:
             try:
-                sock.sendto(b"!", _address(folder, name))
+                sock.sendto(b"!", (prefix + name).encode())
                 reached += 1
             except (ConnectionRefusedError, FileNotFoundError):
                 (folder / name).unlink(missing_ok=True)  # its worker is gone

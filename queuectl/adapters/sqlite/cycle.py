@@ -21,12 +21,11 @@ from queuectl.domain.timeutil import to_epoch
 from .columns import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
 from .rows import INSERT_COLUMNS, MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row, new_row
 
-_COLUMNS = JOB_COLUMNS
 _SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
 
 # The claim query names its index: without ANALYZE statistics SQLite prefers
 # (state, seq) and would sort every waiting job on each claim.
-_DUE = (f"SELECT {', '.join(_COLUMNS)} FROM jobs INDEXED BY ix_jobs_claim"
+_DUE = (f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs INDEXED BY ix_jobs_claim"
         f" WHERE {WAITING_SQL} AND run_at <= ?{{queues}}"
         " ORDER BY priority DESC, run_at, seq LIMIT ?")
 _CLAIM = f"UPDATE jobs SET {_SET} WHERE seq = ?"
@@ -115,7 +114,7 @@ def claim(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_unti
 
 
 _RENEW = f"UPDATE jobs SET lease_until = ? WHERE id = ? AND lease_token = ? AND {PROCESSING_SQL}"
-_EXPIRED = (f"SELECT {', '.join(_COLUMNS)} FROM jobs WHERE {PROCESSING_SQL} AND lease_until < ?"
+_EXPIRED = (f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE {PROCESSING_SQL} AND lease_until < ?"
             " ORDER BY lease_until LIMIT ?")
 _HISTORIES = (f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id IN ({{marks}})"
               " ORDER BY job_id, ordinal")
