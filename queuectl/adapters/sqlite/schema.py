@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from .columns import PROCESSING_SQL, SCHEMA_VERSION, WAITING_SQL  # noqa: F401 (re-exported)
+from .columns import PROCESSING_SQL, WAITING_SQL
 
 metadata = sa.MetaData()
 
