@@ -5,13 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from . import defaults
 from .settings import Settings
 
 
 @dataclass(frozen=True)
 class BackoffPolicy:
-    base: float = 2.0
-    maximum: float = 3600.0
+    base: float = defaults.BACKOFF_BASE
+    maximum: float = defaults.BACKOFF_MAX
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "BackoffPolicy":

@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import Enum
 
+from . import defaults
 from .backoff import BackoffPolicy
 from .errors import InvalidJob, InvalidTransition
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
-DEFAULT_QUEUE = "default"
+DEFAULT_QUEUE = defaults.DEFAULT_QUEUE
 WORKER_LOST = "worker lost (lease expired)"
-PRIORITY_LIMIT = 1_000_000_000  # every store keeps it in a 64-bit integer with room to spare
-MAX_RETRIES_LIMIT = 1_000_000
+PRIORITY_LIMIT = defaults.PRIORITY_LIMIT
+MAX_RETRIES_LIMIT = defaults.MAX_RETRIES_LIMIT
 
 
 class JobState(str, Enum):
@@ -85,7 +86,7 @@ class Job:
     updated_at: datetime
     queue: str = DEFAULT_QUEUE
     priority: int = 0
-    max_retries: int = 3
+    max_retries: int = defaults.MAX_RETRIES
     timeout: float = 0.0
     state: JobState = JobState.PENDING
     attempts: int = 0
@@ -100,7 +101,7 @@ class Job:
 
     @classmethod
     def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
-            priority: int = 0, max_retries: int = 3, timeout: float = 0.0,
+            priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = 0.0,
             run_at: datetime | None = None) -> "Job":
         validate_id(job_id)
         validate_id(queue, "queue name")

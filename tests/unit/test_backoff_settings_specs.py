@@ -28,10 +28,28 @@ def test_dash_and_underscore_spellings_name_the_same_key():
 
 @pytest.mark.parametrize("key, raw", [("max_retries", "-1"), ("max_retries", "1.5"), ("backoff_base", "0.5"),
                                       ("lease_seconds", "0"), ("poll_interval", "0"), ("job_timeout", "nan"),
-                                      ("backoff_max", "lots")])
+                                      ("backoff_max", "lots"), ("lease_seconds", "1e308"),
+                                      ("poll_interval", "1e9"), ("poll_interval", "0.001"),
+                                      ("job_timeout", "inf"), ("job_timeout", "2592001"),
+                                      ("backoff_max", "1e400"), ("backoff_base", "Infinity"),
+                                      ("max_retries", "99999999999999999999"), ("output_max", "1e9"),
+                                      ("output_max", "2TiB"), ("output_max", "12"), ("retention", "-1d"),
+                                      ("retention", "nan"), ("history_max", "0")])
 def test_invalid_values_are_rejected_with_the_rule(key, raw):
     with pytest.raises(InvalidSetting, match=f"invalid value '{raw}' for {key}: expected"):
         parse_value(key, raw)
+
+
+@pytest.mark.parametrize("key, raw, value", [("output_max", "64MiB", 64 * 1024 ** 2), ("output_max", "2048", 2048),
+                                             ("retention", "30d", 30 * 86400.0), ("retention", "0", 0.0),
+                                             ("history_max", "10", 10), ("lease_seconds", "3600", 3600.0)])
+def test_sizes_and_durations_take_units(key, raw, value):
+    assert parse_value(key, raw) == value
+
+
+def test_stored_values_out_of_bounds_fall_back_to_the_default_rather_than_stop_a_worker():
+    settings = Settings.from_stored({"lease_seconds": 1e308, "poll_interval": 1e9, "job_timeout": float("inf")})
+    assert (settings.lease_seconds, settings.poll_interval, settings.job_timeout) == (30.0, 0.5, 0.0)
 
 
 def test_unknown_keys_are_rejected_naming_the_known_ones():
