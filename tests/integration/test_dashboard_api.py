@@ -20,6 +20,7 @@ from queuectl.entrypoints.dashboard.security import LOOPBACK_HOSTS  # noqa: E402
 from .dashboard_support import fill  # noqa: E402
 
 BASE = "http://127.0.0.1:8080"
+TOKEN = "test-token-0123456789abcdef"
 STATS_KEYS = ["now", "since", "window_seconds", "jobs", "completed", "failed", "completed_per_minute",
               "failed_per_minute", "success_rate", "duration_seconds", "queue_depth",
               "oldest_waiting_age_seconds", "retries_scheduled", "dlq_size", "queues"]
@@ -35,7 +36,11 @@ def container(tmp_path: Path):
 
 
 def client_for(container, **options) -> TestClient:
-    return TestClient(create_app(container.jobs(), container.stats(), **options), base_url=BASE)
+    """A client logged in as a browser is: through the printed URL, which sets the cookie."""
+    client = TestClient(create_app(container.jobs(), container.stats(), token=TOKEN, **options), base_url=BASE)
+    login = client.get(f"/?token={TOKEN}", follow_redirects=False)
+    assert login.status_code == 303, login.text
+    return client
 
 
 @pytest.fixture

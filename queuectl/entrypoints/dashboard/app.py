@@ -24,22 +24,29 @@ from queuectl.domain.errors import (InvalidJob, InvalidTransition, JobNotFound, 
 from queuectl.domain.services import JobService, StatsService
 
 from . import api, pages
+from .auth import TokenGate
 from .security import Guard
 from .state import HERE, REFRESH_SECONDS, Dashboard, dashboard
 
 log = logging.getLogger(__name__)
 
 
-def create_app(jobs: JobService, stats: StatsService, *, read_only: bool = False,
-               allowed_hosts: Iterable[str] | None = None, home: Path | None = None,
-               store_label: str = "", refresh_seconds: float = REFRESH_SECONDS) -> Starlette:
-    """The dashboard around these services. ``allowed_hosts`` None accepts any Host header."""
+def create_app(jobs: JobService, stats: StatsService, *, token: str, metrics_public: bool = False,
+               read_only: bool = False, allowed_hosts: Iterable[str] | None = None,
+               home: Path | None = None, store_label: str = "",
+               refresh_seconds: float = REFRESH_SECONDS) -> Starlette:
+    """The dashboard around these services, open to requests carrying ``token``.
+
+    ``allowed_hosts``: the host names a Host header may name besides IP
+    addresses (None accepts any, for tests).
+    """
     state = Dashboard(jobs, stats, read_only, home=home, store_label=store_label,
                       refresh_seconds=refresh_seconds)
     routes: list[BaseRoute] = [*pages.routes(read_only), *api.routes(read_only),
                                Route("/metrics", api.metrics),
                                Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
-    app = Starlette(routes=routes, middleware=[Middleware(Guard, allowed_hosts=allowed_hosts)],
+    app = Starlette(routes=routes, middleware=[Middleware(Guard, allowed_hosts=allowed_hosts),
+                                           Middleware(TokenGate, token=token, metrics_public=metrics_public)],
                     exception_handlers={QueuectlError: _domain_error, HTTPException: _http_error,
                                         Exception: _internal_error})
     app.state.dashboard = state

@@ -1,8 +1,10 @@
 """What keeps the dashboard's actions to its own pages.
 
-- **Host check** (when bound to a loopback address): a request must name a
-  loopback host, so a DNS-rebinding page cannot read the API through the
-  victim's browser.
+- **Host check**: a request's Host must be an IP address or one of the names
+  this host answers to (``localhost``; on a public bind also its host names),
+  so a DNS-rebinding page (a name of the attacker's pointed at us) cannot
+  reach the dashboard through the victim's browser, token cookie included.
+- **Token**: see ``auth``; no request gets past it without the token.
 - **CSRF**: every action is a POST that must carry the per-process token (form
   field ``csrf_token`` or header ``X-CSRF-Token``), embedded only in the
   dashboard's own pages; and a request whose ``Origin`` (or, without one,
@@ -14,6 +16,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 from typing import Any, Iterable
 from urllib.parse import urlsplit
 
@@ -22,7 +25,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
 
-LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+LOOPBACK_NAMES = frozenset({"localhost"})
+LOOPBACK_HOSTS = LOOPBACK_NAMES | {"127.0.0.1", "::1"}
 TOKEN_HEADER = "x-csrf-token"
 TOKEN_FIELD = "csrf_token"
 SECURITY_HEADERS = (
@@ -33,6 +37,22 @@ SECURITY_HEADERS = (
     ("referrer-policy", "same-origin"),
     ("cache-control", "no-store"),
 )
+
+
+def is_ip_literal(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+def host_allowed(host_header: str, allowed: frozenset[str] | None) -> bool:
+    """Any IP literal (a rebinding attack needs a name), or a name in ``allowed`` (None: any)."""
+    if allowed is None:
+        return True
+    name = hostname(host_header)
+    return bool(name) and (name in allowed or is_ip_literal(name))
 
 
 def hostname(host_header: str) -> str:
@@ -54,7 +74,7 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        if self.allowed_hosts is not None and hostname(Headers(scope=scope).get("host", "")) not in self.allowed_hosts:
+        if not host_allowed(Headers(scope=scope).get("host", ""), self.allowed_hosts):
             await PlainTextResponse("Invalid host header", status_code=400)(scope, receive, send)
             return
 

@@ -16,7 +16,7 @@ from queuectl.domain.errors import QueuectlError
 from queuectl.domain.services import JobService, StatsService
 
 from .app import create_app
-from .security import LOOPBACK_HOSTS
+from .security import LOOPBACK_NAMES
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,26 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def url_of(sock: socket.socket) -> str:
+def url_of(sock: socket.socket, path: str = "") -> str:
     host, port = sock.getsockname()[:2]
-    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+    return f"http://[{host}]:{port}/{path}" if ":" in host else f"http://{host}:{port}/{path}"
 
 
-def serve(sock: socket.socket, jobs: JobService, stats: StatsService, *, read_only: bool,
-          home: Path | None, store_label: str) -> None:
+def allowed_hosts(host: str) -> frozenset[str]:
+    """The names a Host header may carry besides IP addresses: ``localhost``, and on a
+    public bind this machine's own names too."""
+    if is_loopback(host):
+        return LOOPBACK_NAMES
+    return LOOPBACK_NAMES | {name.lower() for name in (socket.gethostname(), socket.getfqdn()) if name}
+
+
+def serve(sock: socket.socket, jobs: JobService, stats: StatsService, *, token: str, metrics_public: bool,
+          read_only: bool, home: Path | None, store_label: str) -> None:
     """Run until SIGINT/SIGTERM (uvicorn's graceful shutdown)."""
     import uvicorn
 
-    host = sock.getsockname()[0]
-    allowed = LOOPBACK_HOSTS if is_loopback(host) else None  # a public bind accepts any Host header
-    app = create_app(jobs, stats, read_only=read_only, allowed_hosts=allowed, home=home,
-                     store_label=store_label)
+    app = create_app(jobs, stats, token=token, metrics_public=metrics_public, read_only=read_only,
+                     allowed_hosts=allowed_hosts(sock.getsockname()[0]), home=home, store_label=store_label)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             server_header=False, timeout_graceful_shutdown=5)
     uvicorn.Server(config).run(sockets=[sock])
