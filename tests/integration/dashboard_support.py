@@ -8,7 +8,13 @@ queues.
 
 from __future__ import annotations
 
+import os
+import select
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.model import Job
@@ -65,3 +71,39 @@ def fill(store: Store, now: datetime) -> None:
     for worker, job in ((WORKER, "render-video"), (IDLE_WORKER, None)):
         store.workers.register(WorkerInfo(worker.id, worker.host, int(worker.id.split("-")[1]), 1.0, (),
                                           now - timedelta(minutes=30), now, current_job=job))
+
+
+# -- the real ``queuectl dashboard`` process ------------------------------------------
+STORE_VARIABLES = ("QUEUECTL_HOME", "QUEUECTL_DB", "MONGO_URI")
+
+
+def start_dashboard(home: Path, url: str, *options: str) -> subprocess.Popen:
+    env = {key: value for key, value in os.environ.items() if key not in STORE_VARIABLES}
+    return subprocess.Popen([sys.executable, "-m", "queuectl", "--home", str(home), "--db", url, "dashboard",
+                             "--port", "0", *options], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env, stdin=subprocess.DEVNULL)
+
+
+def read_url(process: subprocess.Popen, timeout: float = 30.0) -> str:
+    """The first URL the dashboard prints once it listens; fail with its stderr if it dies first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([process.stdout], [], [], 0.1)
+        if ready:
+            line = process.stdout.readline()
+            if "http://" in line:
+                return "http://" + line.split("http://", 1)[1].split()[0]
+        if process.poll() is not None:
+            raise AssertionError(f"queuectl dashboard exited {process.returncode}: {process.stderr.read()}")
+    raise AssertionError(f"queuectl dashboard printed no URL within {timeout:g} s")
+
+
+def stop_dashboard(process: subprocess.Popen) -> str:
+    """Stop it (SIGTERM, then SIGKILL after 15 s) and return what it wrote on stderr."""
+    process.terminate()
+    try:
+        _, stderr = process.communicate(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        _, stderr = process.communicate()
+    return stderr

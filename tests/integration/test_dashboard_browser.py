@@ -9,10 +9,6 @@ The screenshot it takes is the README's ``docs/dashboard.png``.
 from __future__ import annotations
 
 import os
-import select
-import subprocess
-import sys
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Iterator
@@ -21,12 +17,11 @@ import pytest
 
 from queuectl.container import build_container
 
-from .dashboard_support import fill
+from .dashboard_support import fill, read_url, start_dashboard, stop_dashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "dashboard.png"
-STORE_VARIABLES = ("QUEUECTL_HOME", "QUEUECTL_DB", "MONGO_URI")
 WAIT_MS = 15_000
 
 
@@ -52,20 +47,6 @@ def browser_page():
             browser.close()
 
 
-def _read_url(process: subprocess.Popen, timeout: float = 30.0) -> str:
-    """The URL the dashboard prints once it listens; fail with its stderr if it dies first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([process.stdout], [], [], 0.1)
-        if ready:
-            line = process.stdout.readline()
-            if "http://" in line:
-                return "http://" + line.split("http://", 1)[1].split()[0]
-        if process.poll() is not None:
-            raise AssertionError(f"queuectl dashboard exited {process.returncode}: {process.stderr.read()}")
-    raise AssertionError(f"queuectl dashboard printed no URL within {timeout:g} s")
-
-
 @pytest.fixture
 def dashboard(tmp_path: Path) -> Iterator[tuple[str, object]]:
     """A store with jobs in every state, and the dashboard serving it on a free port."""
@@ -73,29 +54,24 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, object]]:
     url = f"sqlite:///{home / 'queue.db'}"
     container = build_container(url, str(home))
     fill(container.store(), container.clock().now())
-    env = {key: value for key, value in os.environ.items() if key not in STORE_VARIABLES}
-    process = subprocess.Popen([sys.executable, "-m", "queuectl", "--home", str(home), "--db", url, "dashboard",
-                                "--port", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               env=env, stdin=subprocess.DEVNULL)
+    process = start_dashboard(home, url)
     try:
-        yield _read_url(process), container.store()
+        yield read_url(process), container.store()
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_dashboard(process)
         container.store().close()
 
 
 def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(dashboard, browser_page):
     from playwright.sync_api import expect
 
-    base, store = dashboard
+    printed, store = dashboard
+    base, token = printed.split("?token=")
     page = browser_page
     page.set_default_timeout(WAIT_MS)
-    page.goto(base)
+    assert page.goto(base).status == 401  # without the token: nothing
+    page.goto(printed)
+    assert page.url == base  # the cookie is set and the token left the address bar
 
     counts = {state: page.locator(f'[data-count="{state}"]') for state in ("pending", "completed", "dead")}
     expect(counts["pending"]).to_have_text("3")
