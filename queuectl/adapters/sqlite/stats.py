@@ -2,9 +2,9 @@
 
 Each query reads one index alone, never table rows:
 
-- jobs per state and queue: one pass over ``ix_jobs_state_queue`` (state,
-  queue, run_at), grouped in index order (no sort); then the oldest due
-  ``run_at`` of each waiting (state, queue) pair is one index seek;
+- jobs per state and queue, and the oldest due ``run_at`` of each waiting
+  pair: one pass over ``ix_jobs_state_queue`` (state, queue, run_at), grouped
+  in index order (no sort); one statement however many queues there are;
 - the window: a range of ``ix_attempts_finished`` (finished_at, outcome,
   started_at) from ``since`` to ``now``; both percentiles come from one sort
   of the window's runs (``row_number()``, SQLite 3.25+);
@@ -39,9 +39,10 @@ _RAN = A.c.outcome.in_([state.value for state in RAN])
 _RUN = sa.func.round(A.c.finished_at - A.c.started_at, 6)
 _PER_OUTCOME = [sa.func.sum(sa.case((A.c.outcome == state.value, 1), else_=0)) for state in _OUTCOMES]
 
-_BY_QUEUE = sa.select(J.c.state, J.c.queue, sa.func.count().label("n")).group_by(J.c.state, J.c.queue)
-_OLDEST_DUE = sa.select(sa.func.min(J.c.run_at)).where(
-    J.c.state == param("state"), J.c.queue == param("queue"), J.c.run_at <= param("now"))
+_DUE = sa.and_(J.c.state.in_([state.value for state in WAITING]), J.c.run_at <= param("now"))
+_BY_QUEUE = (sa.select(J.c.state, J.c.queue, sa.func.count().label("n"),
+                       sa.func.min(sa.case((_DUE, J.c.run_at))).label("oldest_due"))
+             .group_by(J.c.state, J.c.queue))
 _IN_WINDOW = sa.and_(A.c.finished_at >= param("since"), A.c.finished_at <= param("now"))
 _WINDOW = sa.select(*_PER_OUTCOME, sa.func.max(sa.case((_RAN, _RUN)))).where(_IN_WINDOW)
 _ranked = (sa.select(_RUN.label("run"), sa.func.row_number().over(order_by=_RUN).label("position"))
@@ -58,9 +59,11 @@ class SqliteStatsRepository(StatsRepository):
         bounds = {"now": to_epoch(now), "since": to_epoch(since)}
         with self._db.read() as conn:  # one snapshot for every figure
             by_queue: dict[str, dict[JobState, int]] = {}
-            for row in conn.execute(_BY_QUEUE):
+            oldest: float | None = None
+            for row in conn.execute(_BY_QUEUE, bounds):
                 by_queue.setdefault(row.queue, {})[JobState(row.state)] = row.n
-            oldest = _oldest_due(conn, by_queue, bounds["now"])
+                if row.oldest_due is not None and (oldest is None or row.oldest_due < oldest):
+                    oldest = row.oldest_due
             *counts, longest = conn.execute(_WINDOW, bounds).one()
             outcomes = {state: int(n) for state, n in zip(_OUTCOMES, counts) if n}
             ran = sum(outcomes.get(state, 0) for state in RAN)
@@ -90,13 +93,6 @@ class SqliteStatsRepository(StatsRepository):
                     cumulative = [have + int(more or 0) for have, more in zip(cumulative, within)]
         return AttemptTotals(outcomes, tuple(zip(buckets, cumulative)),
                              sum(outcomes.get(state, 0) for state in RAN), total)
-
-
-def _oldest_due(conn: sa.Connection, by_queue: dict[str, dict[JobState, int]], now: float) -> float | None:
-    """The earliest due ``run_at`` among waiting jobs: one index seek per waiting (state, queue)."""
-    found = [conn.execute(_OLDEST_DUE, {"state": state.value, "queue": queue, "now": now}).scalar()
-             for queue, states in by_queue.items() for state in WAITING if states.get(state)]
-    return min((value for value in found if value is not None), default=None)
 
 
 def _percentiles(conn: sa.Connection, bounds: dict[str, Any], ran: int) -> tuple[float | None, float | None]:

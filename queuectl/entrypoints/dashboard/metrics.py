@@ -4,6 +4,10 @@ A custom collector in a registry of its own (nothing in prometheus_client's
 global registry): each scrape asks the store once for the current jobs and
 once for the attempt totals. The counters are counts of stored attempts by
 outcome, which never decrease (attempts are not rewritten or deleted).
+
+The ``queue`` label is bounded: the ``TOP_QUEUES`` deepest queues get their
+own series, every other queue is summed under ``queue="_other"``, so a store
+with thousands of queues still makes a scrape of a few hundred series.
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ from prometheus_client.registry import Collector
 from queuectl.domain.model import JobState
 from queuectl.domain.services import StatsService
 
+from .queues import OTHER, rank
+
+TOP_QUEUES = 50
 GAUGE_WINDOW = timedelta(minutes=1)  # the gauges need no window; keep the one they compute small
 
 
@@ -31,7 +38,11 @@ class StoreCollector(Collector):
         totals = self.stats.totals()
         jobs = GaugeMetricFamily("queuectl_jobs", "Jobs in the store, per state and queue.",
                                  labels=["state", "queue"])
-        for queue, states in sorted(current.jobs_by_queue.items()):
+        ranking = rank(current.jobs_by_queue, TOP_QUEUES, reserved=OTHER)
+        series = [(row.name, row.counts) for row in ranking.top]
+        if ranking.rest:
+            series.append((OTHER, ranking.rest_counts))
+        for queue, states in sorted(series):
             for state in JobState:
                 jobs.add_metric([state.value, queue], states.get(state, 0))
         yield jobs

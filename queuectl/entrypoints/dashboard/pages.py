@@ -21,11 +21,13 @@ from queuectl.domain.errors import InvalidJob, JobNotFound
 from queuectl.domain.model import Job, JobState, validate_id
 from queuectl.domain.ports import Page
 
+from .queues import rank
 from .security import TOKEN_FIELD, TOKEN_HEADER, check_same_site
 from .state import dashboard
 
 WINDOW = timedelta(hours=1)
 RECENT = 12
+TOP_QUEUES = 20  # the overview's queue table
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
 OUTPUT_CHARS = 16_000  # of each attempt's stored tail, on the job page
@@ -56,9 +58,11 @@ def page_of(request: Request) -> Page:
 
 # -- pages ----------------------------------------------------------------------
 def overview(request: Request) -> Response:
+    """One store aggregate for every figure; the page lists only the deepest queues."""
     board = dashboard(request)
     stats = board.stats.stats(WINDOW)
-    return board.page(request, "overview.html", stats=stats, workers=board.jobs.live_workers(),
+    return board.page(request, "overview.html", stats=stats, totals=stats.jobs,
+                      queues=rank(stats.jobs_by_queue, TOP_QUEUES), workers=board.jobs.live_workers(),
                       recent=board.jobs.list(Page(limit=RECENT)), states=list(JobState))
 
 

@@ -41,7 +41,8 @@ class Dashboard:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         env.filters.update(ts=format_time, secs=render.seconds_text, short=render.truncate)
-        env.globals.update(cancellable=lambda job: job.state in CANCELLABLE, DEAD=JobState.DEAD)
+        env.globals.update(cancellable=lambda job: job.state in CANCELLABLE, DEAD=JobState.DEAD,
+                           FAILED=JobState.FAILED)
         self.templates = Jinja2Templates(env=env)
 
     def now(self) -> datetime:
