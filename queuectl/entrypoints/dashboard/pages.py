@@ -21,6 +21,7 @@ from queuectl.domain.errors import InvalidJob, JobNotFound
 from queuectl.domain.model import Job, JobState, validate_id
 from queuectl.domain.ports import Page
 
+from .links import ALIAS, job_url
 from .queues import rank
 from .security import TOKEN_FIELD, TOKEN_HEADER, check_same_site
 from .state import dashboard
@@ -35,8 +36,11 @@ MAX_FORM_BYTES = 8192
 
 
 def job_id_of(request: Request) -> str:
-    """The path's job id; a malformed one is simply a job that does not exist (404)."""
+    """The path's job id (or ``?id=`` after ``/jobs/~``, see ``links``); a malformed one is
+    simply a job that does not exist (404)."""
     job_id = request.path_params["job_id"]
+    if job_id == ALIAS:
+        job_id = request.query_params.get("id", "")
     try:
         return validate_id(job_id)
     except InvalidJob:
@@ -118,7 +122,7 @@ def action(verb: str, move: Callable[[Any, str], Job]) -> Callable[[Request], An
         check_same_site(request, supplied, board.token)
         job_id = job_id_of(request)
         done = await run_in_threadpool(move, board.jobs, job_id)
-        target = _local_path(fields.get("next"), f"/jobs/{job_id}")
+        target = _local_path(fields.get("next"), job_url(job_id))
         return RedirectResponse(_with_notice(target, f"{verb} {done.id}: now {done.state.value}"), 303)
 
     endpoint.__name__ = f"{verb.lower()}_job"

@@ -18,6 +18,7 @@ from queuectl.domain.services import JobService, StatsService
 from queuectl.domain.timeutil import format_time
 
 from .. import render
+from .links import job_url
 
 HERE = Path(__file__).parent
 REFRESH_SECONDS = 2.0
@@ -42,7 +43,7 @@ class Dashboard:
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         env.filters.update(ts=format_time, secs=render.seconds_text, short=render.truncate)
         env.globals.update(cancellable=lambda job: job.state in CANCELLABLE, DEAD=JobState.DEAD,
-                           FAILED=JobState.FAILED)
+                           FAILED=JobState.FAILED, job_url=job_url)
         self.templates = Jinja2Templates(env=env)
 
     def now(self) -> datetime:
