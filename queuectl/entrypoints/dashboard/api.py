@@ -1,8 +1,10 @@
 """The JSON API under ``/api/`` and ``/metrics``.
 
 Shapes are the CLI's ``--json`` shapes (``render``): ``/api/jobs`` is ``list
---json``, ``/api/jobs/{id}`` is ``show --json``, ``/api/status`` is ``status
---json``, ``/api/stats`` is ``stats --json``. Errors are ``{"error", "status"}``
+--json``, ``/api/jobs/{id}`` is ``show --json`` with one page of its
+``history`` (``?page=1``: the newest 50 attempts, oldest first as in ``show``;
+``history_total`` and ``links`` to the newer and older pages), ``/api/status``
+is ``status --json``, ``/api/stats`` is ``stats --json``. Errors are ``{"error", "status"}``
 with 400, 403, 404, 409 or 503 (the store is unreachable).
 """
 
@@ -19,6 +21,7 @@ from queuectl.domain.errors import InvalidJob
 from queuectl.domain.timeutil import parse_duration
 
 from .. import render
+from .attempts import attempt_page, page_number
 from .metrics import metrics_text
 from .pages import WINDOW, cancel, form_token, job_id_of, page_of, retry
 from .security import check_same_site
@@ -51,8 +54,12 @@ def jobs(request: Request) -> Response:
 
 
 def job(request: Request) -> Response:
+    number = page_number(request)
     found = dashboard(request).jobs.get(job_id_of(request))
-    return JSONResponse(render.job_dict(found, history=True))
+    page = attempt_page(len(found.history), number)
+    return JSONResponse({**render.job_dict(found),
+                         "history": [render.attempt_dict(a) for a in page.oldest_first(found.history)],
+                         "history_total": page.total, "links": page.links(found.id, prefix="/api")})
 
 
 def dead(request: Request) -> Response:

@@ -11,16 +11,18 @@ redirect a link, whatever ids a store holds.
 from __future__ import annotations
 
 import re
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 ALIAS = "~"
 _PLAIN = re.compile(r"[A-Za-z0-9._:-]+")
 _DOT_SEGMENTS = frozenset({".", ".."})
 
 
-def job_url(job_id: str, verb: str = "", prefix: str = "") -> str:
-    """``/jobs/<id>`` (or ``/jobs/<id>/<verb>``), under ``prefix`` (``/api``)."""
+def job_url(job_id: str, verb: str = "", prefix: str = "", **query: object) -> str:
+    """``/jobs/<id>`` (or ``/jobs/<id>/<verb>``), under ``prefix`` (``/api``), with ``query``."""
     tail = f"/{verb}" if verb else ""
     if job_id in _DOT_SEGMENTS or not _PLAIN.fullmatch(job_id):
-        return f"{prefix}/jobs/{ALIAS}{tail}?id={quote(job_id, safe='')}"
-    return f"{prefix}/jobs/{quote(job_id, safe='')}{tail}"
+        path, query = f"{prefix}/jobs/{ALIAS}{tail}", {"id": job_id, **query}
+    else:
+        path = f"{prefix}/jobs/{quote(job_id, safe='')}{tail}"
+    return f"{path}?{urlencode(query, quote_via=quote)}" if query else path

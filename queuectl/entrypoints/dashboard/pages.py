@@ -14,13 +14,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from queuectl.domain.errors import InvalidJob, JobNotFound
 from queuectl.domain.model import Job, JobState, validate_id
 from queuectl.domain.ports import Page
 
+from .attempts import attempt_number, attempt_page, page_number, tail
 from .links import ALIAS, job_url
 from .queues import rank
 from .security import TOKEN_FIELD, TOKEN_HEADER, check_same_site
@@ -31,7 +32,6 @@ RECENT = 12
 TOP_QUEUES = 20  # the overview's queue table
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 1000
-OUTPUT_CHARS = 16_000  # of each attempt's stored tail, on the job page
 MAX_FORM_BYTES = 8192
 
 
@@ -76,24 +76,38 @@ def jobs(request: Request) -> Response:
 
 
 def job(request: Request) -> Response:
-    board, job_id = dashboard(request), job_id_of(request)
+    """The job and one page of its attempts, newest first, each output a capped tail."""
+    board, job_id, number = dashboard(request), job_id_of(request), page_number(request)
     found = board.jobs.get(job_id)
     logs = board.jobs.logs(job_id)
-    outputs = [_tail(entry.output) for entry in logs]
-    if logs and logs[0].attempt.finished_at is None and board.home is not None:
-        outputs[0] = _tail(_local_output(board.home, found))
-    return board.page(request, "job.html", job=found, attempts=list(zip(logs, outputs)))
+    page = attempt_page(len(logs), number)
+    shown = page.newest_first(logs)
+    outputs = [tail(_output(board, found, entry, first=number == 1 and i == 0)) for i, entry in enumerate(shown)]
+    return board.page(request, "job.html", job=found, attempts=list(zip(shown, outputs)), pager=page,
+                      pager_links=page.links(found.id))
+
+
+def output(request: Request) -> Response:
+    """One attempt's stored output (the tail the store keeps), as plain text."""
+    board, job_id, number = dashboard(request), job_id_of(request), attempt_number(request)
+    logs = board.jobs.logs(job_id)
+    entry = next((entry for entry in logs if entry.attempt.attempt == number), None)
+    if entry is None:
+        raise HTTPException(404, f"job '{job_id}' has no attempt {number}")
+    found = board.jobs.get(job_id) if entry is logs[0] else None
+    return PlainTextResponse(_output(board, found, entry, first=found is not None))
+
+
+def _output(board: Any, job: Job | None, entry: Any, first: bool) -> str:
+    """An attempt's stored output; for the running attempt on this host, its file's tail."""
+    if first and job is not None and entry.attempt.finished_at is None and board.home is not None:
+        return _local_output(board.home, job)
+    return entry.output or ""
 
 
 def dlq(request: Request) -> Response:
     board = dashboard(request)
     return board.page(request, "dlq.html", jobs=board.jobs.dead_letters(MAX_LIMIT))
-
-
-def _tail(text: str | None) -> tuple[str, bool]:
-    """The last ``OUTPUT_CHARS`` of an output, and whether anything was cut."""
-    text = text or ""
-    return (text[-OUTPUT_CHARS:], len(text) > OUTPUT_CHARS)
 
 
 def _local_output(home: Any, job: Job) -> str:
@@ -151,8 +165,8 @@ def cancel(jobs: Any, job_id: str) -> Job:
 
 
 def routes(read_only: bool) -> list[BaseRoute]:
-    found: list[BaseRoute] = [Route("/", overview), Route("/jobs", jobs), Route("/jobs/{job_id:path}", job),
-                              Route("/dlq", dlq)]
+    found: list[BaseRoute] = [Route("/", overview), Route("/jobs", jobs), Route("/jobs/{job_id}/output", output),
+                              Route("/jobs/{job_id:path}", job), Route("/dlq", dlq)]
     if read_only:
         return found
     actions = [Route("/jobs/{job_id}/retry", action("Retried", retry), methods=["POST"]),
