@@ -95,3 +95,69 @@ def test_metrics_keep_the_50_deepest_queues_and_sum_the_rest_under_other(tmp_pat
     assert sum(sample.value for sample in jobs) == sum(i % 7 + 1 for i in range(MANY))
     other = {s.labels["state"]: s.value for s in jobs if s.labels["queue"] == "_other"}
     assert other["pending"] == sum(i % 7 + 1 for i in range(MANY)) - 50 * 7
+
+
+# -- a job with many attempts -------------------------------------------------------------
+ATTEMPTS = 90  # under history_max (100), so every attempt keeps its output
+OUTPUT = "".join(f"line {n:05d} of a chatty job\n" for n in range(800))  # 22,400 characters
+
+
+@pytest.fixture
+def chatty(tmp_path: Path):
+    """A job that failed ``ATTEMPTS`` times, each attempt with ``OUTPUT``."""
+    from queuectl.domain.backoff import BackoffPolicy
+
+    from .dashboard_support import WORKER
+
+    home = tmp_path / "home"
+    container = build_container(f"sqlite:///{home / 'queue.db'}", str(home))
+    jobs, start = container.store().jobs, container.clock().now() - timedelta(hours=2)
+    jobs.add(Job.new("chatty", "./flaky.sh", start, max_retries=ATTEMPTS))
+    for n in range(ATTEMPTS):
+        at = start + timedelta(minutes=n)
+        job = jobs.claim_next(WORKER, at, at + timedelta(seconds=30))
+        token = job.lease_token
+        job.fail(at + timedelta(seconds=0.5), "exit code 1", BackoffPolicy(base=1, maximum=0), exit_code=1)
+        assert jobs.record_outcome(job, token, OUTPUT)
+    client = TestClient(create_app(container.jobs(), container.stats(), token=TOKEN), base_url=BASE,
+                        headers={"authorization": f"Bearer {TOKEN}"})
+    with client:
+        yield client
+    container.store().close()
+
+
+def shown_attempts(page: str) -> list[int]:
+    return [int(n) for n in re.findall(r'data-attempt="(\d+)"', page)]
+
+
+def test_the_job_page_shows_the_newest_50_attempts_with_capped_outputs_and_pages_to_older(chatty):
+    first = chatty.get("/jobs/chatty")
+    assert shown_attempts(first.text) == list(range(ATTEMPTS, ATTEMPTS - 50, -1))
+    assert "41–90 of 90" in first.text and len(first.text) < 50 * 17_000
+    assert first.text.count("line 00799 of a chatty job") == 50 and "line 00000 of" not in first.text
+    older = re.search(r'href="([^"]+)" rel="next">older', first.text).group(1)
+    assert older == "/jobs/chatty?page=2"
+    second = chatty.get(older).text
+    assert shown_attempts(second) == list(range(40, 0, -1)) and 'rel="next"' not in second
+    assert "No attempts on this page" in chatty.get("/jobs/chatty?page=3").text
+    for bad in ("0", "-1", "two", "99999999", "1e3"):
+        assert chatty.get("/jobs/chatty", params={"page": bad}).status_code == 400, bad
+
+
+def test_a_cut_output_links_to_the_stored_output(chatty):
+    page = chatty.get("/jobs/chatty").text
+    link = re.search(r'href="([^"]+)">the stored output', page).group(1)
+    assert link == f"/jobs/chatty/output?attempt={ATTEMPTS}"
+    stored = chatty.get(link)
+    assert stored.headers["content-type"].startswith("text/plain") and stored.text == OUTPUT
+    assert chatty.get("/jobs/chatty/output?attempt=500").status_code == 404
+    assert chatty.get("/jobs/chatty/output?attempt=x").status_code == 400
+
+
+def test_the_api_pages_a_jobs_history_with_links(chatty):
+    first = chatty.get("/api/jobs/chatty").json()
+    assert [a["attempt"] for a in first["history"]] == list(range(41, ATTEMPTS + 1))
+    assert first["history_total"] == ATTEMPTS
+    assert first["links"] == {"self": "/api/jobs/chatty?page=1", "newer": None, "older": "/api/jobs/chatty?page=2"}
+    second = chatty.get(first["links"]["older"]).json()
+    assert [a["attempt"] for a in second["history"]] == list(range(1, 41)) and second["links"]["older"] is None
