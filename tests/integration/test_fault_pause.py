@@ -12,6 +12,7 @@ import os
 import signal
 import sqlite3
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -70,7 +71,9 @@ def test_a_worker_paused_past_its_lease_kills_its_command_when_it_wakes_and_its_
         assert pid_alive(command_a)  # the job now runs twice at once: the window this test closes
         with store_locked(a.url):  # A cannot reach the store when it wakes
             os.kill(worker_a, signal.SIGCONT)
+            woken = time.monotonic()
             wait_for(lambda: not pid_alive(command_a), timeout=30, what="A's command to be killed")
+            print(f"\npaused worker: its command was gone {time.monotonic() - woken:.2f} s after SIGCONT")
     finally:
         os.kill(worker_a, signal.SIGCONT)
 
