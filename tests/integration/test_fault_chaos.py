@@ -114,6 +114,7 @@ def test_workers_killed_every_few_seconds_lose_no_job_and_every_rerun_follows_a_
         assert all(a.error == WORKER_LOST or a.outcome is JobState.PENDING for a in earlier), job.id
         assert 1 <= ran[job.id] <= job.attempts, job.id  # no attempt ran twice
     report(q.kind, total, chaos, finished, ran, elapsed)
+    assert any(job.attempts > 1 for job in finished)  # the kills did hit work in progress
 
 
 def worker_pid(worker_id: str) -> int:
