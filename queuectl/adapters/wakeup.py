@@ -5,7 +5,9 @@ and leaves a marker file named after it in ``<home>/wake/``. A process that
 enqueued work sends one byte to every marker's socket after its commit, so a
 waiting worker claims within milliseconds instead of at its next poll.
 Signals wake the same wait (``signal.set_wakeup_fd``), so a stop request is
-seen at once. Where abstract sockets are missing the worker simply polls.
+seen at once; SIGCONT too, so a worker paused (SIGSTOP, a suspended VM)
+checks its lease the moment it continues, not at its next renewal. Where
+abstract sockets are missing the worker simply polls.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ class WakeChannel(Waiter):
         for end in (self._signal_r, self._signal_w):
             end.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._signal_w.fileno(), warn_on_full_buffer=False)
+        self._previous_cont = signal.signal(signal.SIGCONT, _wake_only)
         self._sock: socket.socket | None = None
         self._marker = _wake_dir(self.home) / name
         try:
@@ -84,10 +87,15 @@ class WakeChannel(Waiter):
 
     def close(self) -> None:
         signal.set_wakeup_fd(self._previous_fd)
+        signal.signal(signal.SIGCONT, self._previous_cont)
         self._marker.unlink(missing_ok=True)
         for end in (self._sock, self._signal_r, self._signal_w):
             if end is not None:
                 end.close()
+
+
+def _wake_only(_signum: int, _frame: object) -> None:
+    """A handler that does nothing: its signal only writes to the wake-up fd."""
 
 
 def notify_workers(home: Path | str) -> int:

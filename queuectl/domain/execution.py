@@ -73,6 +73,10 @@ class _Lease:
     token: str
     renew_at: datetime
     deadline: datetime | None
+    expires: datetime | None  # the lease last granted: past it, another worker may run the job
+
+    def lapsed(self, now: datetime) -> bool:
+        return self.expires is not None and now >= self.expires
 
 
 @dataclass
@@ -207,7 +211,7 @@ class Worker:
     def execute(self, job: Job, settings: Settings) -> None:
         started = self.clock.now()
         lease = _Lease(job, job.lease_token or "", started + _seconds(settings.lease_seconds / 3),
-                       started + _seconds(job.timeout) if job.timeout else None)
+                       started + _seconds(job.timeout) if job.timeout else None, job.lease_until)
         handle = self.runner.start(job)
         result = self._supervise(lease, handle, settings)
         ended = self.clock.now()  # serves the run time and the outcome alike: one clock read fewer per job
@@ -221,7 +225,8 @@ class Worker:
             result = handle.wait(self.prefetch_window)
             if result is not None:
                 return result
-            self.flush()  # a long one: nobody should wait for what this worker holds
+            if not lease.lapsed(self.clock.now()):
+                self.flush()  # a long one: nobody should wait for what this worker holds
         while True:
             now = self.clock.now()
             until = min(t for t in (lease.renew_at, lease.deadline) if t is not None)
@@ -229,6 +234,9 @@ class Worker:
             if result is not None:
                 return result
             now = self.clock.now()
+            if lease.lapsed(now):
+                self._abandon(lease, handle, settings)
+                return None
             if self.control.stop_now:
                 self._release(lease, handle.kill("released: worker stopped"))
                 return None
@@ -243,7 +251,22 @@ class Worker:
     def _renew(self, lease: _Lease, now: datetime, settings: Settings) -> bool:
         lease.renew_at = now + _seconds(settings.lease_seconds / 3)
         self.beat(now, lease.job.id, settings)
-        return self.store.jobs.renew_lease(lease.job.id, lease.token, now + _seconds(settings.lease_seconds))
+        until = now + _seconds(settings.lease_seconds)
+        if not self.store.jobs.renew_lease(lease.job.id, lease.token, until):
+            return False
+        lease.expires = until
+        return True
+
+    def _abandon(self, lease: _Lease, handle: RunningCommand, settings: Settings) -> None:
+        """Woken past the lease (paused): kill first, as another host may run the job already, then
+        ask the store. The attempt counts as lost, unless whoever took the job over said so first."""
+        result = handle.kill("lease lost")
+        lease.job.lose_lease(self.clock.now(), BackoffPolicy.from_settings(settings))
+        if self.store.jobs.record_outcome(lease.job, lease.token, result.output):
+            log.warning("job %s: lease ran out while this worker was paused; command killed", lease.job.id)
+        else:
+            log.warning("job %s: taken over while this worker was paused; command killed, "
+                        "outcome discarded", lease.job.id)
 
     def _release(self, lease: _Lease, result: RunResult) -> None:
         lease.job.release(self.clock.now())
