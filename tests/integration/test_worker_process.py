@@ -73,12 +73,18 @@ def test_a_job_whose_worker_is_killed_runs_again_after_its_lease_expires(queue, 
     assert marks.read_text().split() == ["start", "start", "end"]  # the killed attempt's shell died too
 
 
-def test_a_graceful_stop_lets_the_running_job_finish_and_takes_no_new_one(queue):
-    queue.cli("enqueue", "sleep 2; echo finished", "--id", "running")
+def test_a_graceful_stop_lets_the_running_job_finish_and_takes_no_new_one(queue, tmp_path):
+    gate = tmp_path / "gate"  # the job ends only once the stop is under way, however loaded the machine
+    queue.cli("enqueue", f"while [ ! -e {gate} ]; do sleep 0.05; done; echo finished", "--id", "running")
     start(queue, 1)
     queue.wait_state("running", "processing")
     queue.cli("enqueue", "true", "--id", "waiting")
-    out = queue.cli("worker", "stop", timeout=60).stdout
+    stopper = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "stop"], env=queue.env(),
+                               stdout=subprocess.PIPE, text=True)
+    first = stopper.stdout.readline()
+    assert "Waiting for 1 worker(s)" in first, first
+    gate.touch()
+    out = first + stopper.communicate(timeout=60)[0]
     assert "All workers stopped" in out
     assert queue.state("running") == "completed" and queue.state("waiting") == "pending"
     assert queue.store.workers.workers() == []
