@@ -31,6 +31,7 @@ def run_command(app: AppState, queues: tuple[str, ...]) -> None:
     if handed:
         app.db_option = handed
     app.home  # created before the worker needs it for output files
+    app.container.store().create()  # a worker writes: its store is created if missing
     run_worker(app.container, queues)
 
 
@@ -45,6 +46,7 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...]) -> None:
     from .worker_admin import start_workers
 
     _check_queues(queues)
+    app.container.store().create()  # before the workers: each would race to create it
     launched = start_workers(app.container, app.home, app.locations.url, count, queues)
     for worker in launched:
         if worker.error is None:

@@ -196,6 +196,11 @@ class SqliteDatabase:
         event.listen(engine, "begin", _on_begin)
         return engine
 
+    def create(self) -> None:
+        """Create the file (in an existing folder) and its schema if they are missing."""
+        with translate_errors(self.label):
+            self._ensure_ready(write=True)
+
     def close(self) -> None:
         if self._engine is not None:
             self._engine.dispose()

@@ -34,5 +34,8 @@ class SqliteStore(Store):
             self._stats = SqliteStatsRepository(self._db)
         return self._stats
 
+    def create(self) -> None:
+        self._db.create()
+
     def close(self) -> None:
         self._db.close()
