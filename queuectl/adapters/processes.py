@@ -171,3 +171,12 @@ def take_handed_url(environ: MutableMapping[str, str] = os.environ) -> str | Non
     if not data or len(data) > MAX_URL_BYTES:
         raise QueuectlError(f"no store URL on descriptor {named}")
     return data.decode("utf-8", errors="replace")
+
+
+def process_running(pid: int) -> bool:
+    """True while ``pid`` runs; False once it exited, also as a zombie nobody reaped yet
+    (a container's PID 1 may never reap the workers it inherits)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return False

@@ -42,7 +42,7 @@ def start_workers(container: Any, home: Path, url: str, count: int,
     deadline = time.monotonic() + START_DEADLINE_SECONDS
     while waiting:
         waiting -= {w.pid for w in registry.workers() if processes.is_local(w)}
-        for pid in [pid for pid in waiting if processes.process_start_time(pid) is None]:
+        for pid in [pid for pid in waiting if not processes.process_running(pid)]:
             failed[pid] = "exited while starting" + _last_line(logs[pid])
             waiting.discard(pid)
         if waiting and time.monotonic() > deadline:
