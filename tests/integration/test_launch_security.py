@@ -83,7 +83,8 @@ def output_of(cli: Cli, job_id: str, *global_options: str) -> str:
 # -- issue 10.5: a folder named queuectl in the working directory -------------------
 
 def test_worker_start_count_2_beside_a_queuectl_folder_prints_both_pids_and_both_run_jobs(cli, tmp_path):
-    (cli.cwd / "queuectl").mkdir()  # the folder above a clone
+    (cli.cwd / "queuectl").mkdir()  # a project of that name, or the folder above a clone
+    (cli.cwd / "queuectl" / "__init__.py").write_text("")
     home = ("--home", str(tmp_path / "home"))
     barrier = tmp_path / "barrier"
     barrier.mkdir()
