@@ -86,20 +86,18 @@ def spawn_detached(argv: list[str], log_path: Path, env: dict[str, str], url: st
     log_path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     url_fd = _url_pipe(url)
     read_end, write_end = os.pipe()
-    try:
-        child = os.fork()
-        if child == 0:  # pragma: no cover - runs in the forked child
-            try:
-                os.close(read_end)
-                os.setsid()
-                grandchild = os.fork()
-                if grandchild == 0:
-                    _exec_worker(argv, log_path, env, url_fd)
-                os.write(write_end, str(grandchild).encode())
-            finally:
-                os._exit(0)
-    finally:
-        os.close(url_fd)
+    child = os.fork()
+    if child == 0:  # pragma: no cover - runs in the forked child
+        try:
+            os.close(read_end)
+            os.setsid()
+            grandchild = os.fork()
+            if grandchild == 0:
+                _exec_worker(argv, log_path, env, url_fd)
+            os.write(write_end, str(grandchild).encode())
+        finally:
+            os._exit(0)
+    os.close(url_fd)
     os.close(write_end)
     os.waitpid(child, 0)
     with os.fdopen(read_end) as pipe:
@@ -113,8 +111,12 @@ def _url_pipe(url: str) -> int:
         raise QueuectlError(f"the store URL is longer than {MAX_URL_BYTES} bytes")
     read_end, write_end = os.pipe()
     try:
-        os.write(write_end, data)  # fits the pipe's buffer: the reader sees it, then end of file
+        os.set_blocking(write_end, False)  # all of it into the pipe's buffer now, or an error
+        if os.write(write_end, data) != len(data):
+            raise BlockingIOError
         return fcntl.fcntl(read_end, fcntl.F_DUPFD_CLOEXEC, URL_FD + 1)
+    except BlockingIOError:
+        raise QueuectlError("the store URL does not fit in a pipe's buffer") from None
     finally:
         os.close(read_end)
         os.close(write_end)
