@@ -210,10 +210,15 @@ def test_a_dotenv_planted_by_another_user_is_ignored_so_root_never_runs_their_jo
     listed = cli("list", "--json")
     assert listed.returncode == 0 and json.loads(listed.stdout) == []
     assert listed.stderr == f"warning: ignoring {cli.cwd / '.env'}: owned by uid {NOBODY}, not by you (uid 0)\n"
-    started = cli("worker", "start")
-    assert started.returncode == 0, started.stderr
     assert cli("enqueue", "--id", "mine", "true").returncode == 0
-    wait_completed(cli, "mine")
+    worker = subprocess.Popen([sys.executable, "-P", "-m", "queuectl", "worker", "run"], cwd=cli.cwd,
+                              env=cli.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        wait_completed(cli, "mine")
+    finally:
+        worker.terminate()
+        _, worker_stderr = worker.communicate(timeout=TIMEOUT)
+    assert f"warning: ignoring {cli.cwd / '.env'}" in worker_stderr
     assert not pwned.exists() and (own_home / "queue.db").is_file()
 
 
