@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from queuectl.adapters import processes
+from queuectl.domain.errors import QueuectlError
 from queuectl.domain.ports import WorkerInfo
 
 START_DEADLINE_SECONDS = 20.0
