@@ -5,6 +5,7 @@ Store behaviour itself is the contract's (test_store_contract.py).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 from datetime import datetime, timezone
@@ -216,3 +217,16 @@ def test_a_version_1_file_gains_the_columns_and_indexes_added_since(tmp_path):
     assert check.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ix_attempts_finished'").fetchone() == (1,)
     assert check.execute("PRAGMA user_version").fetchone() == (2,)
     check.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_journal_planted_beside_the_database_by_another_user_is_refused(tmp_path):
+    from queuectl.domain.errors import UnsafeLocation
+
+    path = tmp_path / "queue.db"
+    SqliteStore(f"sqlite:///{path}").create()
+    planted = tmp_path / "queue.db-wal"
+    planted.write_bytes(b"")
+    os.chown(planted, 65534, 65534)
+    with pytest.raises(UnsafeLocation, match=f"refusing the SQLite store {planted}: owned by uid 65534"):
+        SqliteStore(f"sqlite:///{path}").jobs.count_by_state()

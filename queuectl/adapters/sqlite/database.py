@@ -217,7 +217,7 @@ class SqliteDatabase:
             return True
         with self._ready_lock:
             if not self._ready:
-                if self.path is not None and not locate(self.path, write, self._home_store):
+                if self.path is not None and locate(self.path, write, self._home_store) is None:
                     return False
                 self._create_schema()
                 self._ready = True

@@ -21,11 +21,12 @@ from queuectl.domain.safety import untrusted_because
 COMPANIONS = ("-wal", "-shm", "-journal")
 
 
-def locate(path: Path, write: bool, home_store: bool) -> bool:
-    """True when ``path`` is there (created now for a write) and trusted; False: a missing home store, read."""
+def locate(path: Path, write: bool, home_store: bool) -> os.stat_result | None:
+    """The file's status once it is there (created now for a write) and trusted; None: a missing
+    home store, read."""
     if not os.path.exists(path):
         if not write and home_store:
-            return False
+            return None
         _check_folder(path, create=write and home_store)
         if not write:
             raise StoreUnavailable(f"no store at {path}")
@@ -33,8 +34,7 @@ def locate(path: Path, write: bool, home_store: bool) -> bool:
             os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
         except OSError as error:
             raise StoreUnavailable(f"cannot open SQLite store {path}: {error.strerror}") from None
-    check_trusted(path)
-    return True
+    return check_trusted(path)
 
 
 def _check_folder(path: Path, create: bool) -> None:
@@ -47,18 +47,23 @@ def _check_folder(path: Path, create: bool) -> None:
         raise StoreUnavailable(f"cannot open SQLite store {path}: the directory {folder} {why}")
 
 
-def check_trusted(path: Path) -> None:
-    """Refuse a database, or a journal beside it, that another user could have written."""
+def check_trusted(path: Path) -> os.stat_result:
+    """The database's status; refuse it, or a journal beside it, if another user could have written it."""
+    found = []
     for name in (path.name, *(path.name + suffix for suffix in COMPANIONS)):
         try:
             info = os.stat(path.with_name(name))
         except FileNotFoundError:
+            if name == path.name:
+                raise StoreUnavailable(f"no store at {path}") from None
             continue
         except OSError as error:
             raise StoreUnavailable(f"cannot open SQLite store {path}: {error.strerror}") from None
         reason = untrusted_because(info.st_uid, info.st_mode, os.geteuid())
         if reason:
             raise UnsafeLocation(f"refusing the SQLite store {path.with_name(name)}: {reason}")
+        found.append(info)
+    return found[0]
 
 
 def empty_database() -> sqlite3.Connection:
