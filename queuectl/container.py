@@ -54,6 +54,7 @@ containers, providers = _import_dependency_injector()
 
 from queuectl.domain.errors import UnsupportedStore  # noqa: E402
 from queuectl.domain.services import ConfigService, JobService, StatsService  # noqa: E402
+from queuectl.domain.urls import home_store_url  # noqa: E402
 
 STORE_KINDS = {"sqlite": "sqlite", "mongodb": "mongodb", "mongodb+srv": "mongodb", "memory": "memory"}
 
@@ -85,7 +86,8 @@ class Container(containers.DeclarativeContainer):
     clock = providers.Singleton(_lazy("queuectl.adapters.clock", "SystemClock"))
     store = providers.Selector(
         config.store_kind,
-        sqlite=providers.Singleton(_lazy("queuectl.adapters.sqlite", "SqliteStore"), url=config.url),
+        sqlite=providers.Singleton(_lazy("queuectl.adapters.sqlite", "SqliteStore"), url=config.url,
+                                   home_store=config.home_store),
         mongodb=providers.Singleton(_lazy("queuectl.adapters.mongo", "MongoStore"), url=config.url),
         memory=providers.Singleton(_lazy("queuectl.adapters.memory", "InMemoryStore"), url=config.url),
     )
@@ -96,11 +98,13 @@ class Container(containers.DeclarativeContainer):
 
     # The worker process: called with the worker's own name / channel / info.
     wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
-    runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home)
+    runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
+                               store_url=config.url)
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock)
 
 
 def build_container(url: str, home: str) -> Container:
     container = Container()
-    container.config.from_dict({"url": url, "home": home, "store_kind": store_kind(url)})
+    container.config.from_dict({"url": url, "home": home, "store_kind": store_kind(url),
+                                "home_store": url == home_store_url(home)})
     return container

@@ -16,20 +16,25 @@ some 40 % to the worker's CPU cost of each spawn.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import signal
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+from urllib.parse import unquote, unquote_plus
 
 from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import Job
 from queuectl.domain.ports import OUTPUT_TAIL_BYTES
+from queuectl.domain.urls import STORE_URL_VARIABLES, password_of
 
 from .processes import process_start_time
 from .wakeup import WakeChannel
+
+log = logging.getLogger(__name__)
 
 KILL_GRACE_SECONDS = 2.0
 # A process that started after its pid file was written is not the one it names.
@@ -157,7 +162,8 @@ class ShellRunner(CommandRunner):
     worker is killed, the worker that recovers the job can kill the orphan.
     """
 
-    def __init__(self, home: Path, channel: WakeChannel | None = None, name: str = "") -> None:
+    def __init__(self, home: Path, channel: WakeChannel | None = None, name: str = "",
+                 store_url: str | None = None) -> None:
         self.home = Path(home)
         self.channel = channel
         (self.home / "output").mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -167,7 +173,7 @@ class ShellRunner(CommandRunner):
         # os.environ (a Python-level mapping) costs about as much as the spawn
         # itself; nothing in a worker changes its environment, so one copy
         # serves every command.
-        self._environ = dict(os.environ)
+        self._environ = job_environment(os.environ, store_url)
         self._session: dict[str, Any] = {"setsid": True}
         _close_inherited_on_exec()
         self._running_path = self.home / "running" / name if name else None
@@ -237,6 +243,25 @@ class ShellRunner(CommandRunner):
             if started is not None and started <= written + PID_FILE_SLACK_SECONDS:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
+
+
+def job_environment(environ: Mapping[str, str], store_url: str | None) -> dict[str, str]:
+    """The worker's environment as its jobs get it: never the store URL nor its password.
+
+    ``QUEUECTL_DB`` and ``MONGO_URI`` are dropped whatever they hold, and so is
+    any variable whose value holds the store URL's password (SPEC 9.1).
+    """
+    password = password_of(store_url) if store_url else ""
+    secrets = sorted({password, unquote(password), unquote_plus(password)} - {""})
+    kept = {}
+    for name, value in environ.items():
+        if name in STORE_URL_VARIABLES:
+            continue
+        if any(secret in value for secret in secrets):
+            log.warning("not passing %s to jobs: its value holds the store password", name)
+            continue
+        kept[name] = value
+    return kept
 
 
 def _close_inherited_on_exec() -> None:

@@ -43,3 +43,7 @@ class StoreUnavailable(QueuectlError):
 
 class UnsupportedStore(QueuectlError):
     """The store URL names a scheme queuectl cannot use."""
+
+
+class UnsafeLocation(QueuectlError):
+    """A queue home or store file another user could have written: refused, never used."""

@@ -222,5 +222,8 @@ class Store(ABC):
     workers: WorkerRegistry
     stats: StatsRepository
 
+    def create(self) -> None:
+        """Make sure the store exists: a writing command's first step (a read never creates one)."""
+
     def close(self) -> None:  # pragma: no cover - default does nothing
         """Release connections."""

@@ -38,14 +38,18 @@ class JobService:
     def settings(self) -> Settings:
         return Settings.from_stored(self.store.settings.load())
 
+    def _settings_to_write(self) -> Settings:
+        self.store.create()  # a writing use case creates a missing store; a read never does
+        return self.settings()
+
     def enqueue(self, spec: JobSpec) -> Job:
-        job = spec.to_job(self.clock.now(), self.settings())
+        job = spec.to_job(self.clock.now(), self._settings_to_write())
         self.store.jobs.add(job)
         self._wake()
         return job
 
     def enqueue_many(self, specs: Iterable[JobSpec]) -> BulkResult:
-        now, settings = self.clock.now(), self.settings()
+        now, settings = self.clock.now(), self._settings_to_write()
         jobs = [spec.to_job(now, settings) for spec in specs]
         duplicates = set(self.store.jobs.add_many(jobs))
         self._wake()

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import os
 from urllib.parse import unquote_plus
 
 REDACTED = "****"
+HOME_DB_FILE = "queue.db"
+# The variables that name a store: a job's environment never holds them (SPEC 9.1).
+STORE_URL_VARIABLES = ("QUEUECTL_DB", "MONGO_URI")
+
+
+def home_store_url(home: str) -> str:
+    """The store a queue home holds when no other is named: ``sqlite:///<home>/queue.db``."""
+    return f"sqlite:///{os.path.join(home, HOME_DB_FILE)}"
 
 
 def split_credentials(url: str) -> tuple[str, str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -14,31 +15,53 @@ from queuectl.domain.ports import WorkerInfo
 START_DEADLINE_SECONDS = 20.0
 STOP_POLL_SECONDS = 0.1
 REPORT_EVERY_SECONDS = 5.0
+LAST_LINE_BYTES = 300
+
+
+@dataclass(frozen=True)
+class Launched:
+    """One worker of ``worker start``: its PID and log, and why it failed (None: it registered)."""
+
+    pid: int
+    log_path: Path
+    error: str | None = None
 
 
 def start_workers(container: Any, home: Path, url: str, count: int,
-                  queues: tuple[str, ...]) -> list[tuple[int, Path]]:
-    """Spawn ``count`` workers; return once each has registered (or failed to)."""
+                  queues: tuple[str, ...]) -> list[Launched]:
+    """Spawn ``count`` workers; return once each has registered or failed, every one reported."""
     registry = container.store().workers
-    argv, env = processes.worker_command(home, url, queues)
+    argv, env = processes.worker_command(home, queues)
     stamp = time.strftime("%Y%m%dT%H%M%S")
-    started = []
+    logs = {}
     for index in range(1, count + 1):
         log_path = home / "logs" / f"worker-{stamp}-{index}.log"
-        started.append((processes.spawn_detached(argv, log_path, env), log_path))
-    waiting = {pid for pid, _ in started}
+        logs[processes.spawn_detached(argv, log_path, env, url)] = log_path
+    failed: dict[int, str] = {}
+    waiting = set(logs)
     deadline = time.monotonic() + START_DEADLINE_SECONDS
     while waiting:
         waiting -= {w.pid for w in registry.workers() if processes.is_local(w)}
-        dead = [pid for pid in waiting if processes.process_start_time(pid) is None]
-        if dead:
-            log = dict(started)[dead[0]]
-            raise QueuectlError(f"worker PID {dead[0]} exited while starting; see {log}")
+        for pid in [pid for pid in waiting if not processes.process_running(pid)]:
+            failed[pid] = "exited while starting" + _last_line(logs[pid])
+            waiting.discard(pid)
         if waiting and time.monotonic() > deadline:
-            raise QueuectlError(f"workers {sorted(waiting)} did not register within {START_DEADLINE_SECONDS:g}s")
+            failed.update(dict.fromkeys(waiting, f"did not register within {START_DEADLINE_SECONDS:g}s"))
+            waiting.clear()
         if waiting:
             time.sleep(STOP_POLL_SECONDS)
-    return started
+    return [Launched(pid, log_path, failed.get(pid)) for pid, log_path in logs.items()]
+
+
+def _last_line(log_path: Path) -> str:
+    """``: <the log's last line>`` (the error a worker died of), or nothing."""
+    try:
+        with log_path.open("rb") as log:
+            log.seek(max(0, log.seek(0, 2) - LAST_LINE_BYTES))
+            lines = log.read().decode("utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return ""
+    return f": {lines[-1].strip()[:LAST_LINE_BYTES]}" if lines else ""
 
 
 def stop_workers(container: Any, timeout: float | None, say: Callable[[str], None]) -> None:

@@ -33,11 +33,12 @@ import threading
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 from queuectl.domain.errors import StoreUnavailable
 
 from .columns import ADDED_COLUMNS, SCHEMA_VERSION
+from .location import empty_database, locate
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlalchemy as sa
@@ -57,8 +58,12 @@ class _Connection(sqlite3.Connection):
 class SqliteDatabase:
     """Parses the URL at once; touches the disk only on first use."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, home_store: bool = False) -> None:
         self.path, self._busy_timeout = parse_url(url)
+        # The queue home's own file: a read of it while missing sees an empty
+        # store, and a write creates the home. Any other file must exist to be
+        # read, and its folder to be written.
+        self._home_store = home_store
         self.label = str(self.path) if self.path else "sqlite:// (memory)"
         self._local = threading.local()
         self._opened: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -74,7 +79,9 @@ class SqliteDatabase:
 
     # -- connections -------------------------------------------------------
     def _open(self) -> _Connection:
-        conn = sqlite3.connect(str(self.path) if self.path else ":memory:", timeout=self._busy_timeout,
+        # mode=rw: SQLite itself never creates a file; only a write does (``_locate``).
+        target = f"file:{quote(str(self.path))}?mode=rw" if self.path else ":memory:"
+        conn = sqlite3.connect(target, timeout=self._busy_timeout, uri=self.path is not None,
                                isolation_level=None, check_same_thread=False, factory=_Connection)
         try:
             if self.path is not None:
@@ -126,7 +133,13 @@ class SqliteDatabase:
     @contextlib.contextmanager
     def raw_read(self) -> Iterator[sqlite3.Connection]:
         """A deferred transaction on this thread's driver connection: a consistent snapshot."""
-        with self._raw_transaction("BEGIN", contextlib.nullcontext()) as conn:
+        with translate_errors(self.label):
+            ready = self._ensure_ready(write=False)
+        if not ready:
+            with contextlib.closing(empty_database()) as conn:
+                yield conn
+            return
+        with self._raw_transaction("BEGIN", contextlib.nullcontext(), ready=True) as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -140,7 +153,7 @@ class SqliteDatabase:
                          ready: bool = False) -> Iterator[sqlite3.Connection]:
         with translate_errors(self.label):
             if not ready:
-                self._ensure_ready()
+                self._ensure_ready(write=True)
             with self._serial, gate:
                 conn = self.connection()
                 conn.execute(begin)
@@ -154,22 +167,39 @@ class SqliteDatabase:
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A deferred transaction through SQLAlchemy Core."""
-        with self._transaction(self.engine) as conn:
+        with self._transaction(self.engine, write=False) as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction through SQLAlchemy Core, committed when the block ends."""
-        with self._transaction(self.engine.execution_options(**{_WRITE: True}), self._gate) as conn:
+        with self._transaction(self.engine.execution_options(**{_WRITE: True}), write=True,
+                               gate=self._gate) as conn:
             yield conn
 
     @contextlib.contextmanager
-    def _transaction(self, engine: sa.Engine, gate: contextlib.AbstractContextManager[Any]
+    def _transaction(self, engine: sa.Engine, write: bool, gate: contextlib.AbstractContextManager[Any]
                      = contextlib.nullcontext()) -> Iterator[sa.Connection]:
         with translate_errors(self.label):
-            self._ensure_ready()
+            if not self._ensure_ready(write):
+                engine = self._empty_engine()
             with self._serial, gate, engine.begin() as conn:
                 yield conn
+
+    def _empty_engine(self) -> sa.Engine:
+        """An engine on a fresh empty database per connection: the missing home store, read."""
+        import sqlalchemy as sa
+        from sqlalchemy import event
+        from sqlalchemy.pool import NullPool
+
+        engine = sa.create_engine(_SCHEME, creator=empty_database, poolclass=NullPool)
+        event.listen(engine, "begin", _on_begin)
+        return engine
+
+    def create(self) -> None:
+        """Create the file (in an existing folder) and its schema if they are missing."""
+        with translate_errors(self.label):
+            self._ensure_ready(write=True)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -181,25 +211,17 @@ class SqliteDatabase:
         self._local = threading.local()
 
     # -- first use ---------------------------------------------------------
-    def _ensure_ready(self) -> None:
+    def _ensure_ready(self, write: bool) -> bool:
+        """Open the file (a write creates it) and its schema; False: a missing home store, read."""
         if self._ready:
-            return
+            return True
         with self._ready_lock:
             if not self._ready:
-                self._prepare_file()
+                if self.path is not None and locate(self.path, write, self._home_store) is None:
+                    return False
                 self._create_schema()
                 self._ready = True
-
-    def _prepare_file(self) -> None:
-        """The parent directory and the file itself, owner-only (SQLite gives
-        the -wal and -shm files the database file's permissions)."""
-        if self.path is None:
-            return
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        except OSError as error:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {error.strerror}") from None
+        return True
 
     def _create_schema(self) -> None:
         """Create or upgrade the schema when the file needs it, in one write transaction.
