@@ -2,20 +2,26 @@
 
 A registry entry names a PID, the process start time and the host. Before any
 signal is sent the PID must still be alive on this host, started at that same
-moment, and be running queuectl; a recycled PID or a stale record is never
-signalled.
+moment, run as this user, and its command line must be exactly a queuectl
+worker's (``worker_argv`` builds the one ``worker start`` launches;
+``is_worker_argv`` recognises it and the other ways a user runs a worker). A
+recycled PID, a stale or planted record, or another user's process is never
+signalled. The signal goes through a pidfd opened before the checks, so the
+PID cannot be recycled between the check and the signal.
 """
 
 from __future__ import annotations
 
+import enum
 import fcntl
 import os
+import re
 import signal
 import socket
 import stat
 import sys
 from pathlib import Path
-from typing import MutableMapping
+from typing import MutableMapping, Sequence
 
 import psutil
 
@@ -28,9 +34,18 @@ START_TIME_TOLERANCE = 0.05
 URL_FD = 3
 URL_FD_ENV = "QUEUECTL_URL_FD"
 MAX_URL_BYTES = 16 * 1024
-# ``python -P -m queuectl`` (3.11+); before -P existed, the same by hand.
-_PACKAGE_LAUNCH = (("-P", "-m", "queuectl") if sys.version_info >= (3, 11) else
-                   ("-c", "import sys; del sys.path[0]; from queuectl.entrypoints.cli import main; main()"))
+_PYTHON = re.compile(r"python3?(\.[0-9]+)?")
+_INTERPRETER_FLAGS = re.compile(r"-[BEIOPSsu]+")  # -P, -I, -u... before ``-m queuectl``
+_GLOBAL_OPTIONS = ("--home", "--db")
+
+
+class ProcessCheck(enum.Enum):
+    """What a worker record's PID turned out to be."""
+
+    OURS = "ours"  # a live queuectl worker of this user on this host: may be signalled
+    GONE = "gone"  # no such process any more, or its PID now runs something else
+    FOREIGN = "foreign"  # a queuectl worker of another user (or one we may not inspect)
+    REMOTE = "remote"  # on another host: reached through the store only
 
 
 def hostname() -> str:
@@ -48,34 +63,124 @@ def is_local(info: WorkerInfo) -> bool:
     return info.host == hostname()
 
 
-def is_our_worker(info: WorkerInfo) -> bool:
-    """True only if ``info`` still describes a live queuectl worker on this host."""
+def worker_argv(queues: Sequence[str]) -> list[str]:
+    """The whole command line (``argv[0]`` included) of a detached worker.
+
+    ``is_worker_argv`` must accept whatever this returns; a unit test holds
+    the two together. ``-P`` keeps the working directory off ``sys.path``, so
+    a folder named ``queuectl`` there (the folder above a clone, say) cannot
+    shadow the installed package; ``PYTHONPATH`` keeps its meaning.
+    """
+    argv = [sys.executable, "-P", "-m", "queuectl", "worker", "run"]
+    for queue in queues:
+        argv += ["--queue", queue]
+    return argv
+
+
+def is_worker_argv(argv: Sequence[str]) -> bool:
+    """True only for exactly a queuectl worker's command line::
+
+        LAUNCHER [--home DIR | --db URL]... worker run [--queue NAME]...
+        LAUNCHER [--home DIR | --db URL]...       (the shell, which can run a worker)
+
+    where LAUNCHER is ``PYTHON [-FLAGS] -m queuectl``, ``PYTHON .../queuectl``
+    (the console script) or ``.../queuectl``. Anything else, such as
+    ``less queuectl-notes.txt``, is not a worker.
+    """
+    rest = _skip_options(_after_launcher(list(argv)), _GLOBAL_OPTIONS)
+    if rest is None or rest == []:
+        return rest == []
+    return rest[:2] == ["worker", "run"] and _skip_options(rest[2:], ("--queue",)) == []
+
+
+def _after_launcher(argv: list[str]) -> list[str] | None:
+    if argv and _is_script(argv[0]):
+        return argv[1:]
+    if not argv or not (argv[0] == sys.executable or _PYTHON.fullmatch(os.path.basename(argv[0]))):
+        return None
+    index = 1
+    while index < len(argv) and _INTERPRETER_FLAGS.fullmatch(argv[index]):
+        index += 1
+    if argv[index:index + 2] == ["-m", "queuectl"]:
+        return argv[index + 2:]
+    if index < len(argv) and _is_script(argv[index]):
+        return argv[index + 1:]
+    return None
+
+
+def _is_script(path: str) -> bool:
+    return os.path.basename(path) == "queuectl"
+
+
+def _skip_options(tokens: list[str] | None, names: tuple[str, ...]) -> list[str] | None:
+    """``tokens`` after the leading ``NAME VALUE`` / ``NAME=VALUE`` options; None if one lacks its value."""
+    while tokens:
+        if tokens[0] in names:
+            if len(tokens) < 2:
+                return None
+            tokens = tokens[2:]
+        elif any(tokens[0].startswith(name + "=") for name in names):
+            tokens = tokens[1:]
+        else:
+            break
+    return tokens
+
+
+def check_worker(info: WorkerInfo) -> ProcessCheck:
+    """What ``info``'s PID is now; only ``OURS`` may be signalled."""
     if not is_local(info):
-        return False
+        return ProcessCheck.REMOTE
     try:
         process = psutil.Process(info.pid)
-        if abs(process.create_time() - info.pid_started_at) > START_TIME_TOLERANCE:
-            return False
-        if process.status() == psutil.STATUS_ZOMBIE:
-            return False
-        return any("queuectl" in part for part in process.cmdline())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-        return False
+        with process.oneshot():
+            if abs(process.create_time() - info.pid_started_at) > START_TIME_TOLERANCE:
+                return ProcessCheck.GONE
+            if process.status() == psutil.STATUS_ZOMBIE:
+                return ProcessCheck.GONE
+            uids = process.uids()
+            argv = process.cmdline()
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
+        return ProcessCheck.GONE
+    except psutil.AccessDenied:
+        return ProcessCheck.FOREIGN
+    if not is_worker_argv(argv):
+        return ProcessCheck.GONE
+    ours = uids.real == uids.effective == os.getuid()
+    return ProcessCheck.OURS if ours else ProcessCheck.FOREIGN
+
+
+def is_our_worker(info: WorkerInfo) -> bool:
+    """True only if ``info`` still describes a live queuectl worker of this user on this host."""
+    return check_worker(info) is ProcessCheck.OURS
 
 
 def signal_worker(info: WorkerInfo, sig: int = signal.SIGTERM) -> bool:
     """Send ``sig`` if the record is verified; False (and nothing sent) otherwise."""
-    if not is_our_worker(info):
-        return False
     try:
-        os.kill(info.pid, sig)
+        pidfd = os.pidfd_open(info.pid)
+    except ProcessLookupError:
+        return False
+    except (AttributeError, OSError):  # no pidfds (old kernel): os.kill after the checks
+        pidfd = None
+    try:
+        if not is_our_worker(info):
+            return False
+        if pidfd is None:
+            os.kill(info.pid, sig)
+        else:
+            signal.pidfd_send_signal(pidfd, sig)
         return True
     except ProcessLookupError:
         return False
+    except PermissionError:
+        raise QueuectlError(f"not allowed to signal worker {info.id} (PID {info.pid})") from None
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
 def spawn_detached(argv: list[str], log_path: Path, env: dict[str, str], url: str) -> int:
-    """Start ``argv`` in a new session, reparented to init, output to ``log_path``.
+    """Start ``argv`` (``argv[0]`` the program) in a new session, reparented to init, output to ``log_path``.
 
     A double fork: the intermediate child exits at once so the worker never
     becomes a zombie of a long-lived parent such as the interactive shell.
@@ -132,24 +237,20 @@ def _exec_worker(argv: list[str], log_path: Path, env: dict[str, str],
         os.dup2(log_fd, 2)
         os.dup2(url_fd, URL_FD)  # url_fd is above URL_FD: never the same descriptor
         os.closerange(URL_FD + 1, 1024)
-        os.execve(sys.executable, [sys.executable, *argv], env)
+        os.execve(argv[0], argv, env)
     finally:
         os._exit(127)
 
 
 def worker_command(home: Path, queues: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
-    """Arguments and environment of a detached worker (its store URL comes by ``spawn_detached``'s pipe).
+    """Command line (``worker_argv``) and environment of a detached worker.
 
-    ``-P`` keeps the working directory off ``sys.path``, so a folder named
-    ``queuectl`` there (the folder above a clone, say) cannot shadow the
-    installed package; ``PYTHONPATH`` keeps its meaning.
+    Its store URL comes by ``spawn_detached``'s pipe: never the command line,
+    where ``ps`` shows it to every user, nor the environment its jobs inherit.
     """
-    args = [*_PACKAGE_LAUNCH, "worker", "run"]
-    for queue in queues:
-        args += ["--queue", queue]
     env = {name: value for name, value in os.environ.items() if name not in STORE_URL_VARIABLES}
     env.update(QUEUECTL_HOME=str(home), **{URL_FD_ENV: str(URL_FD)})
-    return args, env
+    return worker_argv(queues), env
 
 
 def take_handed_url(environ: MutableMapping[str, str] = os.environ) -> str | None:

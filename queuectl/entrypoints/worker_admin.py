@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from queuectl.adapters import processes
+from queuectl.adapters.processes import ProcessCheck
 from queuectl.domain.errors import QueuectlError
 from queuectl.domain.ports import WorkerInfo
 
@@ -65,24 +66,42 @@ def _last_line(log_path: Path) -> str:
 
 
 def stop_workers(container: Any, timeout: float | None, say: Callable[[str], None]) -> None:
-    """Ask every worker to stop, wait for them, and force after ``timeout`` seconds."""
+    """Ask every worker to stop, wait for them, and force after ``timeout`` seconds.
+
+    Every local PID is checked before any signal is sent; another user's
+    workers are left alone and named in one error once ours have stopped.
+    """
     registry = container.store().workers
     now, lease = container.clock().now(), container.jobs().settings().lease_seconds
     workers = [w for w in registry.workers() if processes.is_local(w) or w.is_live(now, lease)]
+    checks = {w.id: processes.check_worker(w) for w in workers}
+    foreign = [w for w in workers if checks[w.id] is ProcessCheck.FOREIGN]
+    mine = [w for w in workers if checks[w.id] is not ProcessCheck.FOREIGN]
     if not workers:
         say("No workers are running.")
-        return
+    if mine:
+        _stop(container, mine, checks, timeout, say)
+    if foreign:
+        names = ", ".join(f"{w.id} (PID {w.pid})" for w in foreign)
+        raise QueuectlError(f"not stopped: {len(foreign)} worker(s) of another user on this host: {names}; "
+                            "stop them as that user")
+
+
+def _stop(container: Any, workers: list[WorkerInfo], checks: dict[str, ProcessCheck], timeout: float | None,
+          say: Callable[[str], None]) -> None:
+    registry = container.store().workers
     registry.request_stop(w.id for w in workers)
     live = []
     for info in workers:
-        if processes.signal_worker(info, signal.SIGTERM) or not processes.is_local(info):
+        if checks[info.id] is ProcessCheck.REMOTE or (
+                checks[info.id] is ProcessCheck.OURS and processes.signal_worker(info, signal.SIGTERM)):
             live.append(info)
         else:  # a stale record: the process is gone or its PID now belongs to another
             say(f"Worker {info.id} (PID {info.pid}) is not running; removed its stale record.")
             registry.deregister(info.id)
     _wait_for_exit(container, live, timeout, say)
     for info in live:  # killed meanwhile (SIGKILL): drop the record it could not remove
-        if processes.is_local(info) and not processes.is_our_worker(info):
+        if processes.check_worker(info) is ProcessCheck.GONE:
             registry.deregister(info.id)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+import queuectl
+
 from .processes import wait_for
 
 NOBODY = 65534
@@ -124,8 +126,10 @@ def test_when_one_of_two_workers_dies_at_start_both_are_reported_and_the_exit_co
     (broken / "queuectl" / "__init__.py").write_text("")
     (broken / "queuectl" / "__main__.py").write_text(
         BROKEN_MAIN.format(flag=str(tmp_path / "first-failed"), broken=str(broken)))
-    real = os.pathsep.join(sys.path[1:])
-    launcher = (sys.executable, "-P", "-c", f"import sys; sys.path[:0] = {sys.path[1:]!r}; "
+    package_root = str(Path(queuectl.__file__).resolve().parents[1])  # also where an editable install lives
+    real_path = [package_root, *sys.path[1:]]
+    real = os.pathsep.join(real_path)
+    launcher = (sys.executable, "-P", "-c", f"import sys; sys.path[:0] = {real_path!r}; "
                 "from queuectl.entrypoints.cli import main; main()")
     env = {"PYTHONPATH": f"{broken}{os.pathsep}{real}"}  # the workers find the broken package first
     home = ("--home", str(tmp_path / "home"))
@@ -299,12 +303,12 @@ def test_a_started_worker_gets_its_url_by_pipe_never_by_environment_or_command_l
              "'handed': handed, 'fd_open': os.path.exists('/proc/self/fd/3'), "
              "'left': os.environ.get('QUEUECTL_URL_FD')}))")
     log = tmp_path / "probe.log"
-    processes.spawn_detached(["-c", probe], log, {**env, "QUEUECTL_DB": url}, url)
+    processes.spawn_detached([sys.executable, "-c", probe], log, {**env, "QUEUECTL_DB": url}, url)
     seen = json.loads(wait_for(lambda: log.exists() and log.read_text().strip(), what="the probe's report"))
     assert seen["handed"] == url
     assert (seen["fd_open"], seen["left"]) == (False, None)
     assert "s3cret" not in seen["cmdline"]
-    assert argv[:3] == ["-P", "-m", "queuectl"] and "QUEUECTL_DB" not in env and "MONGO_URI" not in env
+    assert argv[1:4] == ["-P", "-m", "queuectl"] and "QUEUECTL_DB" not in env and "MONGO_URI" not in env
 
 
 def test_a_mongodb_password_given_to_worker_start_never_reaches_a_job_nor_ps(cli, tmp_path):
