@@ -78,10 +78,14 @@ def record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bo
     """
     if not outcomes:
         return []
+    conn.execute("SAVEPOINT record")
     try:
         return _record_all(conn, outcomes)
     except _PERMANENT as error:
+        conn.execute("ROLLBACK TO record")
         raise OutcomeRejected(_refused(conn, outcomes), f"SQLite refused it: {error}") from None
+    finally:
+        conn.execute("RELEASE record")
 
 
 def _refused(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> str:
