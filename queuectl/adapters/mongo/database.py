@@ -166,7 +166,8 @@ class MongoDatabase:
         except (PyMongoError, BSONError) as error:
             if not refused_for_good(error):
                 raise
-            raise OutcomeRejected(job_id, f"MongoDB refused it: {self._line(error)}") from None
+            reason = self._line(error).split(", full error:")[0]  # pymongo appends the whole reply
+            raise OutcomeRejected(job_id, f"MongoDB refused it: {reason}") from None
 
     def _invalid_url(self, error: Exception) -> StoreUnavailable:
         return StoreUnavailable(f"invalid MongoDB store URL {self.label}: {self._line(error)}")
