@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from .backoff import BackoffPolicy
-from .errors import OutcomeRejected
+from .errors import JobNotFound, OutcomeRejected
 from .model import WAITING, Job
 from .ports import Clock, Outcome, Store, Waiter, WorkerInfo, WorkerRef
 from .settings import Settings
@@ -282,7 +282,10 @@ class Worker:
     def _bury(self, rejected: OutcomeRejected, outcomes: list[Outcome]) -> list[Outcome]:
         """Close ``dead`` the job whose outcome (or claim) was refused; returns the other outcomes."""
         mine = next((o for o in outcomes if o.job.id == rejected.job_id), None)
-        job = mine.job if mine else self.store.jobs.get(rejected.job_id)
+        try:
+            job = mine.job if mine else self.store.jobs.get(rejected.job_id)
+        except JobNotFound:  # removed meanwhile: nothing left to close
+            return outcomes
         if mine is not None or job.state in WAITING:
             job.refuse(self.clock.now(), rejected.reason, ran=mine is not None)
             if self.store.jobs.bury(job, mine.token if mine else None):
