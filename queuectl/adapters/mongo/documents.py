@@ -70,13 +70,14 @@ def closing_history(closing: Mapping[str, Any] | None, token: str, history_max: 
     """The stored ``history`` with the entry ``token`` opened updated by ``closing``, and every
     entry older than the newest ``history_max`` reduced to its summary (``model.trim_history``):
     an aggregation expression, so the write that closes an attempt also trims, atomically."""
-    entry = {"$arrayElemAt": ["$history", "$$i"]}
-    older = {"$lt": ["$$i", {"$subtract": [{"$size": "$history"}, history_max]}]}
+    history = {"$ifNull": ["$history", []]}
+    entry = {"$arrayElemAt": [history, "$$i"]}
+    older = {"$lt": ["$$i", {"$subtract": [{"$size": history}, history_max]}]}
     summary = {part: None for part in BULKY_PARTS}
     changes = [{"$cond": [older, summary, {}]}]
     if closing is not None:
         changes.append({"$cond": [{"$eq": ["$$e.token", {"$literal": token}]}, {"$literal": dict(closing)}, {}]})
-    return {"$map": {"input": {"$range": [0, {"$size": "$history"}]}, "as": "i",
+    return {"$map": {"input": {"$range": [0, {"$size": history}]}, "as": "i",
                      "in": {"$let": {"vars": {"e": entry}, "in": {"$mergeObjects": ["$$e", *changes]}}}}}
 
 
