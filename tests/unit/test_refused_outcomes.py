@@ -107,3 +107,13 @@ def test_the_worker_keeps_history_max_attempts_in_full_and_the_summary_of_older_
         (1, JobState.FAILED, None)] * 3 + [(1, JobState.FAILED, "exit code 1"), (1, JobState.DEAD, "exit code 1")]
     assert [log.output for log in store.jobs.logs("flaky")] == ["attempt output\n"] * 2 + [""] * 3
 
+
+
+def test_the_log_header_of_a_lost_attempt_kept_in_summary_names_its_outcome(clock):
+    from queuectl.domain.model import Attempt
+    from queuectl.domain.ports import AttemptLog
+    from queuectl.entrypoints.logs_cli import attempt_header
+
+    lost = Attempt(1, "w1", "host", clock.now(), clock.now(), None, None, JobState.FAILED)
+    assert "· failed ·" in attempt_header(AttemptLog(lost, ""))
+    assert "· exit 1 ·" in attempt_header(AttemptLog(Attempt(2, "w1", "host", clock.now(), clock.now(), 1), ""))
