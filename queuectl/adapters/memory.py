@@ -128,9 +128,14 @@ class InMemoryJobRepository(JobRepository):
     def bury(self, job: Job, token: str | None) -> bool:
         with self._lock:
             stored = self._jobs.get(job.id)
-            if not (self._holds(job.id, token) if token else stored is not None and stored.state in WAITING):
+            if token is None:
+                if stored is None or stored.state not in WAITING:
+                    return False
+                history = stored.history
+            elif self._holds(job.id, token):
+                history = stored.history[:-1] + job.history[-1:]
+            else:
                 return False
-            history = stored.history[:-1] + job.history[-1:] if token else stored.history
             self._jobs[job.id] = replace(copy.deepcopy(job), history=history)
             return True
 

@@ -182,10 +182,10 @@ class MongoJobRepository(JobRepository):
     def bury(self, job: Job, token: str | None) -> bool:
         """Dead with the refusal, every stored output dropped (they are what grows); if even that is
         refused, only the state and the lease, a write that can only shrink the document."""
-        fence: dict[str, Any] = ({"_id": job.id, "lease_token": token, "state": _PROCESSING} if token
-                                 else {"_id": job.id, "state": {"$in": _WAITING}})
+        fence: dict[str, Any] = ({"_id": job.id, "state": {"$in": _WAITING}} if token is None
+                                 else {"_id": job.id, "lease_token": token, "state": _PROCESSING})
         fields, options = mutable_fields(job), {}
-        if token and job.history:
+        if token is not None and job.history:
             fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]
         try:
