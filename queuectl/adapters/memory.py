@@ -16,7 +16,8 @@ from datetime import datetime
 from typing import Iterable, Iterator, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
-from queuectl.domain.model import WAITING, Attempt, Job, JobState
+from queuectl.domain import defaults
+from queuectl.domain.model import WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
                                    Store, WorkerInfo, WorkerRef, WorkerRegistry)
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
@@ -94,7 +95,7 @@ class InMemoryJobRepository(JobRepository):
                          limit: int = 1) -> tuple[list[bool], list[Job]]:
         """Atomic under the store's lock, a batch like the SQLite store's."""
         with self._lock:
-            recorded = [self.record_outcome(o.job, o.token, o.output) for o in outcomes]
+            recorded = [self.record_outcome(o.job, o.token, o.output, o.history_max) for o in outcomes]
             claimed: list[Job] = []
             while len(claimed) < limit:
                 job = self.claim_next(worker, now, lease_until, queues)
@@ -111,16 +112,36 @@ class InMemoryJobRepository(JobRepository):
             job.renew(until)
             return True
 
-    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
         with self._lock:
-            stored = self._jobs.get(job.id)
-            if stored is None or stored.lease_token != token or stored.state is not JobState.PROCESSING:
+            if not self._holds(job.id, token):
                 return False
-            history = stored.history[:-1] + job.history[-1:]
+            history = trim_history(self._jobs[job.id].history[:-1] + job.history[-1:], history_max)
             self._jobs[job.id] = replace(copy.deepcopy(job), history=history)
             if output is not None and history:
                 self._outputs[(job.id, len(history) - 1)] = output
+            for position in range(len(history) - history_max):
+                self._outputs.pop((job.id, position), None)
             return True
+
+    def bury(self, job: Job, token: str | None) -> bool:
+        with self._lock:
+            stored = self._jobs.get(job.id)
+            if token is None:
+                if stored is None or stored.state not in WAITING:
+                    return False
+                history = stored.history
+            elif self._holds(job.id, token):
+                history = stored.history[:-1] + job.history[-1:]
+            else:
+                return False
+            self._jobs[job.id] = replace(copy.deepcopy(job), history=history)
+            return True
+
+    def _holds(self, job_id: str, token: str) -> bool:
+        stored = self._jobs.get(job_id)
+        return stored is not None and stored.lease_token == token and stored.state is JobState.PROCESSING
 
     def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
         with self._lock:

@@ -87,7 +87,10 @@ def _tail(fd: int, limit: int = OUTPUT_TAIL_BYTES) -> str:
     size = os.fstat(fd).st_size
     if size == 0:
         return ""
-    return os.pread(fd, limit, max(0, size - limit)).decode("utf-8", errors="replace")
+    text = os.pread(fd, limit, max(0, size - limit)).decode("utf-8", errors="replace")
+    # An undecodable byte becomes U+FFFD, three bytes once stored: the stored tail stays within limit too.
+    encoded = text.encode()
+    return text if len(encoded) <= limit else encoded[-limit:].decode("utf-8", errors="ignore")
 
 
 class ShellCommand(RunningCommand):

@@ -31,6 +31,7 @@ POLL_INTERVAL_RANGE = (0.01, 60.0)
 OUTPUT_MAX_RANGE = (1024, 1024 ** 4)  # 1 KiB to 1 TiB
 RETENTION_LIMIT = 3650 * DAY_SECONDS
 HISTORY_MAX_RANGE = (1, 10_000)
+ERROR_MAX = 1024  # characters kept of an error text (an attempt's error, a job's last_error)
 COMMAND_MAX_BYTES = 128 * 1024  # a longer argument cannot reach /bin/sh -c (Linux MAX_ARG_STRLEN)
 ID_MAX_LENGTH = 128
 LATEST_YEAR = 9999  # run_at and --delay must land within it

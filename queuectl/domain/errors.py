@@ -47,3 +47,15 @@ class UnsupportedStore(QueuectlError):
 
 class UnsafeLocation(QueuectlError):
     """A queue home or store file another user could have written: refused, never used."""
+
+class OutcomeRejected(QueuectlError):
+    """The store refused for good to record a job's outcome (or its claim): it can never be written.
+
+    A MongoDB document at its 16 MiB limit, say. Retrying cannot help; the worker closes the job
+    ``dead`` with ``reason`` as its ``last_error`` instead (SPEC 9.4).
+    """
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job '{job_id}': the store refused its outcome: {reason}")
+        self.job_id = job_id
+        self.reason = reason

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from typing import Sequence
 
 from .backoff import BackoffPolicy
-from .model import Job
+from .errors import JobNotFound, OutcomeRejected
+from .model import WAITING, Job
 from .ports import Clock, Outcome, Store, Waiter, WorkerInfo, WorkerRef
 from .settings import Settings
 
@@ -138,11 +139,8 @@ class Worker:
             return None
         if not self._held:
             outcomes, self._unsettled = self._unsettled, []
-            recorded, claimed = self.store.jobs.settle_and_claim(
-                outcomes, self.ref, now, now + _seconds(settings.lease_seconds), self.queues,
-                limit=self._batch_size())
-            _warn_discarded(outcomes, recorded)
-            self._held.extend(claimed)
+            self._held.extend(self._settle(outcomes, now, now + _seconds(settings.lease_seconds),
+                                           self._batch_size()))
         if not self._held:
             return None
         job = self._held.popleft()
@@ -183,8 +181,7 @@ class Worker:
         outcomes, self._unsettled = self._unsettled, []
         if outcomes:
             now = self.clock.now()
-            recorded, _ = self.store.jobs.settle_and_claim(outcomes, self.ref, now, now, self.queues, limit=0)
-            _warn_discarded(outcomes, recorded)
+            self._settle(outcomes, now, now, 0)
 
     def beat(self, now: datetime, current_job: str | None, settings: Settings) -> None:
         """Registry heartbeat and lost-job recovery, at most every lease/3."""
@@ -202,7 +199,7 @@ class Worker:
             if token:
                 self.runner.reap(job, token)
             job.lose_lease(now, BackoffPolicy.from_settings(settings))
-            if token and self.store.jobs.record_outcome(job, token):
+            if token and self._write(Outcome(job, token, None, settings.history_max)):
                 log.warning("job %s: worker %s lost; attempt %d failed", job.id, job.worker, job.attempts)
                 recovered += 1
         return recovered
@@ -269,8 +266,9 @@ class Worker:
                         "outcome discarded", lease.job.id)
 
     def _release(self, lease: _Lease, result: RunResult) -> None:
-        lease.job.release(self.clock.now())
-        self.store.jobs.record_outcome(lease.job, lease.token, result.output)
+        now = self.clock.now()
+        lease.job.release(now)
+        self._write(Outcome(lease.job, lease.token, result.output, self.settings(now).history_max))
 
     def _record(self, lease: _Lease, result: RunResult, settings: Settings, now: datetime) -> None:
         job = lease.job
@@ -278,9 +276,44 @@ class Worker:
             job.succeed(now, result.exit_code or 0)
         else:
             job.fail(now, result.error, BackoffPolicy.from_settings(settings), result.exit_code)
-        self._unsettled.append(Outcome(job, lease.token, result.output))
+        self._unsettled.append(Outcome(job, lease.token, result.output, settings.history_max))
         if not self.store.jobs.settles_with_claim:
             self._write_outcomes()  # now: the next claim may be a slow round trip away
+
+
+    # -- what the store refuses for good (SPEC 9.4) ------------------------
+    def _settle(self, outcomes: list[Outcome], now: datetime, lease_until: datetime, limit: int) -> list[Job]:
+        """Write ``outcomes``, then claim up to ``limit`` jobs; a job the store refuses is closed dead."""
+        while True:
+            try:
+                recorded, claimed = self.store.jobs.settle_and_claim(
+                    outcomes, self.ref, now, lease_until, self.queues, limit=limit)
+            except OutcomeRejected as rejected:
+                outcomes = self._bury(rejected, outcomes)
+                continue
+            _warn_discarded(outcomes, recorded)
+            return claimed
+
+    def _write(self, outcome: Outcome) -> bool:
+        """One outcome written at once (a lost job's, a released one's)."""
+        try:
+            return self.store.jobs.record_outcome(outcome.job, outcome.token, outcome.output, outcome.history_max)
+        except OutcomeRejected as rejected:
+            self._bury(rejected, [outcome])
+            return False
+
+    def _bury(self, rejected: OutcomeRejected, outcomes: list[Outcome]) -> list[Outcome]:
+        """Close ``dead`` the job whose outcome (or claim) was refused; returns the other outcomes."""
+        mine = next((o for o in outcomes if o.job.id == rejected.job_id), None)
+        try:
+            job = mine.job if mine else self.store.jobs.get(rejected.job_id)
+        except JobNotFound:  # removed meanwhile: nothing left to close
+            return outcomes
+        if mine is not None or job.state in WAITING:
+            job.refuse(self.clock.now(), rejected.reason, ran=mine is not None)
+            if self.store.jobs.bury(job, mine.token if mine else None):
+                log.error("%s; job %s is dead", rejected, job.id)
+        return [o for o in outcomes if o is not mine]
 
 
 def _warn_discarded(outcomes: list[Outcome], recorded: list[bool]) -> None:

@@ -7,7 +7,7 @@ methods decide. A move that is not allowed raises ``InvalidTransition``.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import Enum
 
@@ -20,6 +20,11 @@ DEFAULT_QUEUE = defaults.DEFAULT_QUEUE
 WORKER_LOST = "worker lost (lease expired)"
 PRIORITY_LIMIT = defaults.PRIORITY_LIMIT
 MAX_RETRIES_LIMIT = defaults.MAX_RETRIES_LIMIT
+# What an attempt loses once it is older than the newest ``history_max`` of its job (SPEC 9.4):
+# its error text, and the captured output the stores keep beside it. Its summary stays: attempt
+# number, worker, host, times, exit code, outcome. The stores derive their trimming from this.
+BULKY_PARTS = ("error", "output")
+CLIP_MARKER = " [... {n} more characters cut]"
 
 
 class JobState(str, Enum):
@@ -64,6 +69,25 @@ class Attempt:
     exit_code: int | None = None
     error: str | None = None
     outcome: JobState | None = None
+
+    def summary(self) -> "Attempt":
+        """This attempt without its bulky parts."""
+        bulky = {f.name: None for f in fields(self) if f.name in BULKY_PARTS and getattr(self, f.name) is not None}
+        return Attempt(**{**self.__dict__, **bulky}) if bulky else self
+
+
+def trim_history(history: list[Attempt], history_max: int) -> list[Attempt]:
+    """The history as stored: the newest ``history_max`` attempts in full, the older ones in summary."""
+    cut = len(history) - history_max
+    return [attempt.summary() if position < cut else attempt for position, attempt in enumerate(history)]
+
+
+def clip(text: str, limit: int = defaults.ERROR_MAX) -> str:
+    """``text`` cut to at most ``limit`` characters, with a marker saying how much went."""
+    if len(text) <= limit:
+        return text
+    kept = limit - len(CLIP_MARKER.format(n=len(text)))
+    return text[:kept] + CLIP_MARKER.format(n=len(text) - kept)
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:
@@ -145,6 +169,7 @@ class Job:
     def fail(self, now: datetime, error: str, backoff: BackoffPolicy, exit_code: int | None = None) -> None:
         """The attempt failed: retry later (``failed``) or give up (``dead``)."""
         self._require({JobState.PROCESSING}, "fail")
+        error = clip(error)
         self.last_error = error
         if self.attempts > self.max_retries:
             self.state = JobState.DEAD
@@ -163,6 +188,24 @@ class Job:
         self.attempts -= 1
         self.state = JobState.PENDING
         self._close_attempt(now, None, reason)
+
+    def refuse(self, now: datetime, reason: str, *, ran: bool = True) -> None:
+        """The store refused for good to record this job's outcome (``ran``) or its claim: it ends ``dead``.
+
+        Follows whatever move the worker made, which the store never recorded. The attempt that
+        ran, if any, is closed ``dead`` with the same error.
+        """
+        self._require(set(JobState) - {JobState.CANCELLED}, "be closed dead")
+        self.state = JobState.DEAD
+        self.last_error = clip(f"outcome not recorded: {reason}")
+        self.lease_token = None
+        self.lease_until = None
+        self.finished_at = now
+        self.updated_at = now
+        if ran and self.history:
+            last = self.history[-1]
+            self.history[-1] = Attempt(last.attempt, last.worker, last.host, last.started_at,
+                                       last.finished_at or now, last.exit_code, self.last_error, JobState.DEAD)
 
     def cancel(self, now: datetime) -> None:
         self._require(WAITING | {JobState.PROCESSING}, "cancel")

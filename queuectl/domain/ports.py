@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Iterable, Sequence
 
+from . import defaults
 from .model import Attempt, Job, JobState
 from .stats import AttemptTotals, QueueStats
 
@@ -50,11 +51,15 @@ class AttemptLog:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished attempt waiting to be written: the moved job and its claim's token."""
+    """A finished attempt waiting to be written: the moved job and its claim's token.
+
+    ``history_max``: the job's history keeps that many newest attempts in full when this is written.
+    """
 
     job: Job
     token: str
     output: str | None = None
+    history_max: int = defaults.HISTORY_MAX
 
 
 @dataclass(frozen=True)
@@ -107,11 +112,25 @@ class JobRepository(ABC):
         """Extend the lease if ``token`` still holds it; False otherwise."""
 
     @abstractmethod
-    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
         """Persist ``job`` (after a model move) only if ``token`` still holds its lease.
 
-        ``output`` is the attempt's captured output tail. False, and nothing
-        written, when the lease was taken over, the job cancelled, or it is gone.
+        ``output`` is the attempt's captured output tail. The stored history then
+        keeps its newest ``history_max`` attempts in full, the older ones in
+        summary (``model.trim_history``). False, and nothing written, when the
+        lease was taken over, the job cancelled, or it is gone.
+        ``OutcomeRejected`` when the store refuses the write for good.
+        """
+
+    @abstractmethod
+    def bury(self, job: Job, token: str | None) -> bool:
+        """Persist ``job`` after ``Job.refuse``: ``dead``, the refusal as ``last_error``, no lease.
+
+        The smallest write the store can make (no output; where stored outputs
+        are what made the job too big, they go). Fenced by ``token`` like
+        ``record_outcome``; with no token (its claim was refused) only while the
+        job is waiting. False when nothing was written.
         """
 
     @abstractmethod
@@ -145,9 +164,11 @@ class JobRepository(ABC):
         taken one round trip at a time saves nothing and only holds leases
         longer. Returns whether each outcome was recorded (see
         ``record_outcome``) and the claimed jobs (at least one when any is due
-        and ``limit`` > 0).
+        and ``limit`` > 0). ``OutcomeRejected`` names a job whose outcome or
+        claim the store refused for good; neither the outcomes after it nor
+        the claim are then written (those before it may be).
         """
-        recorded = [self.record_outcome(o.job, o.token, o.output) for o in outcomes]
+        recorded = [self.record_outcome(o.job, o.token, o.output, o.history_max) for o in outcomes]
         job = self.claim_next(worker, now, lease_until, queues) if limit > 0 else None
         return recorded, [job] if job is not None else []
 

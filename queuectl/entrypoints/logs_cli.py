@@ -19,8 +19,8 @@ def attempt_header(log) -> str:
     attempt = log.attempt
     if attempt.finished_at is None:
         outcome = "running"
-    elif attempt.error is None:
-        outcome = f"exit {attempt.exit_code}"
+    elif attempt.error is None:  # succeeded, or an older attempt kept in summary (history_max)
+        outcome = f"exit {attempt.exit_code}" if attempt.exit_code is not None else str(attempt.outcome)
     elif attempt.exit_code is None or attempt.error.startswith(("exit code", "command not")):
         outcome = attempt.error
     else:

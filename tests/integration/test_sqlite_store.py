@@ -13,9 +13,10 @@ from datetime import datetime, timezone
 import pytest
 
 from queuectl.adapters.sqlite import SqliteStore
-from queuectl.domain.errors import StoreUnavailable
+from queuectl.domain.backoff import BackoffPolicy
+from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
 from queuectl.domain.model import Job, JobState
-from queuectl.domain.ports import Page
+from queuectl.domain.ports import Outcome, Page, WorkerRef
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -230,3 +231,19 @@ def test_a_journal_planted_beside_the_database_by_another_user_is_refused(tmp_pa
     os.chown(planted, 65534, 65534)
     with pytest.raises(UnsafeLocation, match=f"refusing the SQLite store {planted}: owned by uid 65534"):
         SqliteStore(f"sqlite:///{path}").jobs.count_by_state()
+
+def test_an_outcome_sqlite_refuses_for_good_is_outcome_rejected_naming_its_job_and_nothing_is_written(tmp_path):
+    store = SqliteStore(f"sqlite:///{tmp_path / 'queue.db'}")
+    store.jobs.add_many([Job.new("fine", "true", NOW), Job.new("huge", "true", NOW)])
+    _, jobs = store.jobs.settle_and_claim([], WorkerRef("w1", "h"), NOW, NOW.replace(hour=13), limit=2)
+    outcomes = []
+    for job in jobs:
+        token = job.lease_token
+        job.fail(NOW, "exit code 1", BackoffPolicy(2, 60), exit_code=1)
+        outcomes.append(Outcome(job, token, "x" * (50_000 if job.id == "huge" else 10)))
+    store._db.connection().setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 20_000)  # as if past SQLite's 1 GB limit
+    with pytest.raises(OutcomeRejected, match="job 'huge': the store refused its outcome: SQLite refused it: "):
+        store.jobs.settle_and_claim(outcomes, WorkerRef("w1", "h"), NOW, NOW, limit=0)
+    assert [store.jobs.get(job.id).state for job in jobs] == [JobState.PROCESSING] * 2
+    assert store.jobs.settle_and_claim(outcomes[:1], WorkerRef("w1", "h"), NOW, NOW, limit=0)[0] == [True]
+    store.close()

@@ -486,3 +486,63 @@ def test_settle_and_claim_refuses_only_the_outcome_whose_lease_was_taken_over(st
     assert recorded == [True, False]
     assert store.jobs.get("kept").state is JobState.COMPLETED
     assert store.jobs.get("stolen").state is JobState.FAILED
+
+
+# -- bounded histories and refused outcomes (SPEC 9.4) ----------------------------
+def fail_with_output(store: Store, now: datetime, history_max: int, output: str = "its output\n") -> None:
+    job = claim(store, now)
+    token = job.lease_token
+    job.fail(now, f"exit code 1 at attempt {job.attempts}", BACKOFF, exit_code=1)
+    assert store.jobs.record_outcome(job, token, output, history_max)
+
+
+def test_a_history_keeps_its_newest_history_max_attempts_in_full_and_the_summary_of_older_ones(store):
+    store.jobs.add(new_job("job-1", max_retries=10))
+    for n in range(5):
+        fail_with_output(store, NOW + seconds(100 * n), history_max=2)
+    history = store.jobs.get("job-1").history
+    assert [(a.attempt, a.worker, a.started_at, a.exit_code, a.outcome) for a in history] == [
+        (n, "worker-1", NOW + seconds(100 * (n - 1)), 1, JobState.FAILED) for n in range(1, 6)]
+    assert [a.error for a in history] == [None, None, None, "exit code 1 at attempt 4", "exit code 1 at attempt 5"]
+    assert [log.output for log in store.jobs.logs("job-1")] == ["its output\n"] * 2 + [""] * 3
+
+
+def test_a_smaller_history_max_trims_every_older_attempt_at_the_next_outcome(store):
+    store.jobs.add(new_job("job-1", max_retries=10))
+    for n in range(3):
+        fail_with_output(store, NOW + seconds(100 * n), history_max=100)
+    assert all(a.error for a in store.jobs.get("job-1").history)
+    fail_with_output(store, NOW + seconds(300), history_max=1)
+    assert [a.error is None for a in store.jobs.get("job-1").history] == [True, True, True, False]
+    assert [log.output for log in store.jobs.logs("job-1")] == ["its output\n", "", "", ""]
+
+
+def test_a_refused_outcome_is_buried_dead_with_the_refusal_fenced_by_the_lease_token(store):
+    store.jobs.add(new_job("job-1", max_retries=5))
+    job = claim(store)
+    token = job.lease_token
+    job.fail(NOW + seconds(1), "exit code 1", BACKOFF, exit_code=1)
+    job.refuse(NOW + seconds(1), "document too large")
+    assert not store.jobs.bury(job, "stale-token")
+    assert store.jobs.get("job-1").state is JobState.PROCESSING
+    assert store.jobs.bury(job, token)
+    stored = store.jobs.get("job-1")
+    assert (stored.state, stored.last_error, stored.lease_token, stored.lease_until, stored.attempts) == (
+        JobState.DEAD, "outcome not recorded: document too large", None, None, 1)
+    assert [(a.outcome, a.error, a.exit_code, a.finished_at) for a in stored.history] == [
+        (JobState.DEAD, stored.last_error, 1, NOW + seconds(1))]
+    assert not store.jobs.bury(job, token) and claim(store, NOW + seconds(3600)) is None
+
+
+def test_a_refused_claim_is_buried_dead_only_while_the_job_waits(store):
+    store.jobs.add_many([new_job("running"), new_job("waiting")])
+    token = claim(store).lease_token
+    running, waiting = store.jobs.get("running"), store.jobs.get("waiting")
+    for job in (running, waiting):
+        job.refuse(NOW, "document too large", ran=False)
+    assert not store.jobs.bury(running, None)
+    assert store.jobs.get("running").lease_token == token
+    assert store.jobs.bury(waiting, None)
+    stored = store.jobs.get("waiting")
+    assert (stored.state, stored.last_error, stored.history) == (
+        JobState.DEAD, "outcome not recorded: document too large", [])

@@ -1,4 +1,4 @@
-"""Test doubles with real behaviour: a settable clock, a scripted command runner."""
+"""Test doubles with real behaviour: a settable clock, a scripted command runner, a store that refuses."""
 
 from __future__ import annotations
 
@@ -6,8 +6,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
+from queuectl.adapters.memory import InMemoryJobRepository, InMemoryStatsRepository, InMemoryStore
+from queuectl.domain import defaults
+from queuectl.domain.errors import OutcomeRejected
 from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
-from queuectl.domain.model import Job
+from queuectl.domain.model import WAITING, Job
 from queuectl.domain.ports import Clock, Waiter
 
 T0 = datetime(2026, 1, 1, 12, 0, 0, tzinfo=timezone.utc)
@@ -82,3 +85,36 @@ class ClockWaiter(Waiter):
     def wait(self, seconds: float) -> None:
         self.waits.append(seconds)
         self.clock.advance(seconds)
+
+
+class RefusingJobRepository(InMemoryJobRepository):
+    """The in-memory store, except that it refuses for good (as MongoDB refuses a document past
+    16 MiB) to record the outcomes of the jobs in ``poisoned`` and to claim those in ``unclaimable``."""
+
+    REASON = "document too large (16 MiB)"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.poisoned: set[str] = set()
+        self.unclaimable: set[str] = set()
+
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
+        if job.id in self.poisoned:
+            raise OutcomeRejected(job.id, self.REASON)
+        return super().record_outcome(job, token, output, history_max)
+
+    def claim_next(self, worker, now, lease_until, queues=None):
+        with self._lock:
+            due = sorted((j for j in self._jobs.values() if j.state in WAITING and j.run_at <= now),
+                         key=lambda j: (-j.priority, j.run_at, self._seq[j.id]))
+            if due and due[0].id in self.unclaimable:
+                raise OutcomeRejected(due[0].id, self.REASON)
+            return super().claim_next(worker, now, lease_until, queues)
+
+
+def refusing_store() -> InMemoryStore:
+    store = InMemoryStore()
+    store.jobs = RefusingJobRepository()
+    store.stats = InMemoryStatsRepository(store.jobs)
+    return store

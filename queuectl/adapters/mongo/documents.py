@@ -16,7 +16,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from queuectl.domain.model import Attempt, Job, JobState
+from queuectl.domain.model import BULKY_PARTS, Attempt, Job, JobState
 from queuectl.domain.ports import WorkerInfo
 
 # The fields a model move may change; every write-back persists exactly these.
@@ -59,6 +59,26 @@ def _attempt_value(attempt: Attempt, name: str) -> Any:
 
 def attempt_document(attempt: Attempt, token: str | None = None) -> dict[str, Any]:
     return {**{name: _attempt_value(attempt, name) for name in ATTEMPT_FIELDS}, "token": token}
+
+
+def literals(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as a pipeline stage's fields: a string starting with ``$`` is never a field path."""
+    return {name: {"$literal": value} for name, value in values.items()}
+
+
+def closing_history(closing: Mapping[str, Any] | None, token: str, history_max: int) -> dict[str, Any]:
+    """The stored ``history`` with the entry ``token`` opened updated by ``closing``, and every
+    entry older than the newest ``history_max`` reduced to its summary (``model.trim_history``):
+    an aggregation expression, so the write that closes an attempt also trims, atomically."""
+    history = {"$ifNull": ["$history", []]}
+    entry = {"$arrayElemAt": [history, "$$i"]}
+    older = {"$lt": ["$$i", {"$subtract": [{"$size": history}, history_max]}]}
+    summary = {part: None for part in BULKY_PARTS}
+    changes = [{"$cond": [older, summary, {}]}]
+    if closing is not None:
+        changes.append({"$cond": [{"$eq": ["$$e.token", {"$literal": token}]}, {"$literal": dict(closing)}, {}]})
+    return {"$map": {"input": {"$range": [0, {"$size": history}]}, "as": "i",
+                     "in": {"$let": {"vars": {"e": entry}, "in": {"$mergeObjects": ["$$e", *changes]}}}}}
 
 
 def attempt_fields(attempt: Attempt, prefix: str) -> dict[str, Any]:

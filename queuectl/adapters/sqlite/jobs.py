@@ -13,6 +13,7 @@ import sqlite3
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
@@ -105,9 +106,14 @@ class SqliteJobRepository(JobRepository):
         with self._db.raw_write() as conn:
             return cycle.renew(conn, job_id, token, until)
 
-    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
         with self._db.raw_write() as conn:
-            return cycle.record(conn, Outcome(job, token, output))
+            return cycle.record(conn, Outcome(job, token, output, history_max))
+
+    def bury(self, job: Job, token: str | None) -> bool:
+        with self._db.raw_write() as conn:
+            return cycle.bury(conn, job, token)
 
     # -- operator moves ----------------------------------------------------
     def cancel(self, job_id: str, now: datetime) -> Job:
