@@ -109,7 +109,11 @@ class Worker:
         return self.info.queues or None
 
     def settings(self, now: datetime) -> Settings:
-        """The stored settings, re-read every few seconds; the last ones read while the store is out."""
+        """The stored settings, re-read every few seconds; the last ones read while the store is out.
+
+        A read that succeeds does not end an outage: SQLite serves reads while
+        another process holds the write lock.
+        """
         if self._settings is not None and (now - self._settings_at).total_seconds() < SETTINGS_REFRESH_SECONDS:
             return self._settings
         if self._settings is None:
@@ -121,7 +125,6 @@ class Worker:
                 self.outage.failed(error, now)
                 self._settings_at = now
                 return self._settings
-            self._answered()
         self._settings, self._settings_at = Settings.from_stored(stored), now
         return self._settings
 
@@ -157,15 +160,18 @@ class Worker:
         lost = False
         try:
             while not self.stopping:
-                if self.run_once() is None and not self.stopping:
+                try:
+                    idle = self.run_once() is None
+                except StoreUnavailable as error:  # stopping, or a call not retried in place: the loop retries
+                    if not self.stopping:
+                        self.waiter.wait(self.outage.failed(error, self.clock.now()))
+                    continue
+                if idle and not self.stopping:
                     self.waiter.wait(self._idle_seconds())
         except StoreLost as error:
             lost = True
             log.error("stopping: %s", error)
             raise
-        except StoreUnavailable:
-            if not self.stopping:
-                raise
         finally:
             if not lost:
                 self._leave()

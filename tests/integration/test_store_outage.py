@@ -272,3 +272,60 @@ def test_a_mongodb_server_stopped_for_ten_seconds_kills_no_worker_and_loses_no_j
            recovery_after_restart_s=[round(b - restarted, 2) for b in backs], jobs_lost=0, jobs_run_twice=len(twice))
     assert [w.stop() for w in workers] == [0, 0]
     queue.close()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """An 8 MB tmpfs (needs the right to mount, as root in a container): a disk that fills up."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "tmpfs", str(mount)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip()}")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def fill(disk: Path) -> Path:
+    filler = disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for size in (65536, 4096, 512, 1):
+            try:
+                while True:
+                    os.write(fd, b"\0" * size)
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    return filler
+
+
+def test_a_full_disk_kills_no_worker_and_work_resumes_once_space_is_freed(small_disk, tmp_path, workers):
+    queue = Queue(small_disk / "home", f"sqlite:///{small_disk / 'home' / 'queue.db'}")
+    queue.cli("config", "set", "poll_interval", "0.1")
+    ran = tmp_path / "ran.txt"
+    ids = enqueue_marking(queue, ran, 60)
+    start_workers(queue, tmp_path, workers)
+    wait_for(lambda: queue.counts()["completed"] >= 8, timeout=120, what="8 jobs done")
+    filled = time.time()
+    filler = fill(small_disk)
+    wait_for(lambda: all(w.lines("store unavailable:") for w in workers), timeout=60,
+             what="both workers to meet the full disk")
+    time.sleep(3)  # the outage itself: nothing to wait for
+    filler.unlink()
+    freed = time.time()
+    wait_for(lambda: queue.counts()["completed"] == len(ids), timeout=240, what="every job done")
+
+    assert [w.alive for w in workers] == [True, True]
+    assert runs_per_job(ran) == {i: 1 for i in ids}
+    assert all(queue.store.jobs.get(i).attempts == 1 for i in ids)
+    for worker in workers:
+        assert "database or disk is full" in worker.lines("store unavailable:")[0]
+        assert len(worker.lines("store back after")) == len(worker.lines("store unavailable:"))
+    backs = [logged_at(w.lines("store back after")[-1]) for w in workers]
+    report("sqlite disk full", outage_s=round(freed - filled, 1),
+           recovery_after_freed_s=[round(b - freed, 2) for b in backs], jobs_lost=0, jobs_run_twice=0,
+           outages_logged=[len(w.lines("store unavailable:")) for w in workers])
+    assert [w.stop() for w in workers] == [0, 0]
