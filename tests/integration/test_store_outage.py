@@ -72,10 +72,12 @@ def workers():
 
 
 def start_workers(queue: Queue, tmp_path: Path, started: list, count: int = 2) -> list[WorkerProcess]:
-    for index in range(count):
-        started.append(WorkerProcess(queue, tmp_path / f"worker-{index}.log"))
-    wait_for(lambda: len(queue.store.workers.workers()) == count, timeout=60, what="the workers to register")
-    return started
+    new = [WorkerProcess(queue, tmp_path / f"worker-{len(started) + index}.log") for index in range(count)]
+    started.extend(new)
+    pids = {w.proc.pid for w in new}
+    wait_for(lambda: pids <= {w.pid for w in queue.store.workers.workers()}, timeout=60,
+             what="the workers to register")
+    return new
 
 
 def enqueue_marking(queue: Queue, ran: Path, count: int, seconds: float = 0.2) -> list[str]:
@@ -138,6 +140,31 @@ def test_a_write_lock_held_for_ten_seconds_kills_no_worker_and_runs_every_job_on
            recovery_after_release_s=[round(b - float(times["released"]), 2) for b in backs],
            jobs_lost=0, jobs_run_twice=0)
     assert [w.stop() for w in workers] == [0, 0]
+
+
+def test_a_graceful_stop_during_an_outage_exits_and_the_job_is_recovered_after_its_lease(
+        sqlite_queue, tmp_path, workers):
+    sqlite_queue.cli("config", "set", "lease_seconds", "3")
+    [worker] = start_workers(sqlite_queue, tmp_path, workers, count=1)
+    sqlite_queue.cli("enqueue", "sleep 1", "--id", "held")
+    sqlite_queue.wait_state("held", "processing", timeout=60)
+    locker = subprocess.Popen([sys.executable, "-c", LOCKER, str(sqlite_queue.home / "queue.db"), "600"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert locker.stdout.readline().startswith("locked")
+        wait_for(lambda: worker.lines("store unavailable:"), timeout=60, what="the worker to meet the lock")
+        worker.proc.send_signal(signal.SIGTERM)
+        assert worker.proc.wait(timeout=300) == 0
+        assert locker.poll() is None  # it left while the store was still out
+        assert worker.lines("exiting while the store is unavailable")
+    finally:
+        locker.kill()
+        locker.wait()
+    sqlite_queue.wait_state("held", "processing", timeout=60)  # not recorded: leased to the worker that left
+    start_workers(sqlite_queue, tmp_path, workers, count=1)
+    sqlite_queue.wait_state("held", "completed", timeout=120)
+    job = sqlite_queue.store.jobs.get("held")
+    assert job.attempts == 2 and job.history[0].error.startswith("worker lost")
 
 
 def make_unwritable(folder: Path) -> None:
