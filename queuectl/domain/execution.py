@@ -276,7 +276,8 @@ class Worker:
             return
         try:
             alive = self.store.workers.heartbeat(self.info.id, now, current_job)
-            self.recover_lost(now, settings)
+            if not self.outage.settling(now):  # just back: let live workers renew their leases first
+                self.recover_lost(now, settings)
         except StoreUnavailable as error:
             self._beat_at = now + _seconds(self.outage.failed(error, now))
             return

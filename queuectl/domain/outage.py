@@ -23,6 +23,11 @@ log = logging.getLogger("queuectl.domain.execution")
 
 RETRY_FIRST_SECONDS = 0.1
 RETRY_CAP_SECONDS = 5.0
+# After an outage, a worker leaves other workers' expired leases alone this
+# long: every live worker retries at least every RETRY_CAP_SECONDS, so each
+# renews its own lease first, and a job whose lease ran out only because the
+# store was away is not run twice.
+RECOVERY_GRACE_SECONDS = 2 * RETRY_CAP_SECONDS
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,7 @@ class Outage:
     fraction: Callable[[], float] = random.random
     since: datetime | None = None
     failures: int = 0
+    ended: datetime | None = None
 
     @property
     def down(self) -> bool:
@@ -62,4 +68,9 @@ class Outage:
         if self.since is not None:
             log.warning("store back after %.1f s (%d failed tries)", (now - self.since).total_seconds(),
                         self.failures)
-            self.since, self.failures = None, 0
+            self.since, self.failures, self.ended = None, 0, now
+
+    def settling(self, now: datetime) -> bool:
+        """True during an outage and for ``RECOVERY_GRACE_SECONDS`` after it."""
+        return self.down or (self.ended is not None
+                             and (now - self.ended).total_seconds() < RECOVERY_GRACE_SECONDS)

@@ -11,7 +11,7 @@ from queuectl.domain.errors import StoreLost
 from queuectl.domain.execution import Worker, WorkerControl
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.outage import Outage, RetryPolicy
-from queuectl.domain.ports import WorkerInfo
+from queuectl.domain.ports import WorkerInfo, WorkerRef
 
 from .fakes import ClockWaiter, FakeClock, FlakyStore, Script, ScriptedRunner
 
@@ -213,3 +213,39 @@ def test_an_idle_worker_picks_up_a_shorter_poll_interval_within_five_seconds(inn
     worker.run()
     first_short = next(at for at, seconds in waits if seconds == 0.25)
     assert first_short - changed[0] <= timedelta(seconds=5)
+
+
+def test_after_an_outage_longer_than_the_lease_a_live_workers_job_is_not_taken_from_it(inner, clock, runner):
+    enqueue(inner, clock, "long")
+    runner.scripts["long"] = [Script(duration=120)]
+    running = make_worker(inner, clock, runner)
+    info = WorkerInfo("w2", "host", 101, 1.0, (), clock.now(), clock.now())
+    inner.workers.register(info)
+    idle = Worker(FlakyStore(inner, clock), clock, ScriptedRunner(clock), ClockWaiter(clock), info,
+                  WorkerControl(), outage=Outage(fraction=lambda: 1.0))
+
+    def outage(cmd):  # both lose the store for twice the lease
+        for worker in (running, idle):
+            worker.store.down_for(60)
+        runner.on_wait.append(meanwhile)
+
+    def meanwhile(cmd):  # the idle worker gets turns (beats, claims) at every wait of the busy one
+        idle.run_once()
+        idle.run_once()
+        runner.on_wait.append(meanwhile)
+
+    runner.on_wait.append(outage)
+    running.run_once()
+    running.flush()
+    job = inner.jobs.get("long")
+    assert runner.commands[0].killed is None
+    assert job.state is JobState.COMPLETED and job.attempts == 1
+
+
+def test_a_lease_that_expired_without_an_outage_seen_here_is_recovered_at_once(inner, clock, runner):
+    enqueue(inner, clock, "orphan")
+    assert inner.jobs.claim_next(WorkerRef("gone", "h"), clock.now(), clock.now() + timedelta(seconds=30))
+    clock.advance(31)
+    worker = make_worker(inner, clock, runner)
+    worker.run_once()
+    assert inner.jobs.get("orphan").history[0].error.startswith("worker lost")
