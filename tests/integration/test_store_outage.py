@@ -167,6 +167,16 @@ def test_a_graceful_stop_during_an_outage_exits_and_the_job_is_recovered_after_i
     assert job.attempts == 2 and job.history[0].error.startswith("worker lost")
 
 
+def test_an_idle_worker_stays_live_in_status_whatever_the_poll_interval(sqlite_queue, tmp_path, workers):
+    sqlite_queue.cli("config", "set", "lease_seconds", "2")
+    sqlite_queue.cli("config", "set", "poll_interval", "60")
+    start_workers(sqlite_queue, tmp_path, workers, count=1)
+    seen, start = [], time.monotonic()
+    while time.monotonic() - start < 8:  # four leases, i.e. the length of the observation
+        seen.append(len(sqlite_queue.cli_json("status")["workers"]))
+    assert len(seen) > 3 and set(seen) == {1}
+
+
 def make_unwritable(folder: Path) -> None:
     """No file can be created under ``folder`` any more (root ignores modes: a file takes its place)."""
     if os.geteuid() == 0:
