@@ -174,13 +174,25 @@ def test_a_worker_whose_store_was_lost_kills_its_command_and_stops_with_the_erro
     assert runner.commands[0].killed == "worker stopped"
 
 
+def stop_when(worker, clock, condition):
+    """Idle waits move the clock on; the worker is asked to stop once ``condition()`` holds."""
+    def wait(seconds):
+        clock.advance(seconds)
+        worker.control.stop = condition()
+    worker.waiter.wait = wait
+
+
 def test_a_worker_that_starts_during_an_outage_registers_once_the_store_answers(inner, clock, runner):
     worker = make_worker(inner, clock, runner)
     inner.workers.deregister("w1")
+    registered = []
+    original = inner.workers.register
+    inner.workers.register = lambda info: (registered.append(clock.now()), original(info))[1]
     worker.store.down_for(7)
-    worker.waiter.wait = lambda s: (clock.advance(s), setattr(worker.control, "stop", clock.now() > worker.store.down_until))
+    stop_when(worker, clock, lambda: bool(registered))
     worker.run()
     assert worker.store.errors > 0 and not worker.outage.down
+    assert registered and registered[0] >= worker.store.down_until
 
 
 def test_an_idle_worker_beats_every_third_of_a_lease_whatever_the_poll_interval(inner, clock, runner):
@@ -189,7 +201,7 @@ def test_an_idle_worker_beats_every_third_of_a_lease_whatever_the_poll_interval(
     beats = []
     original = inner.workers.heartbeat
     inner.workers.heartbeat = lambda *a: (beats.append(clock.now()), original(*a))[1]
-    worker.waiter.wait = lambda s: (clock.advance(s), setattr(worker.control, "stop", clock.now() >= beats[0] + timedelta(seconds=60)))
+    stop_when(worker, clock, lambda: clock.now() >= beats[0] + timedelta(seconds=60))
     worker.run()
     gaps = [(b - a).total_seconds() for a, b in zip(beats, beats[1:])]
     assert len(beats) >= 6 and max(gaps) <= 10.0 + 1e-6
