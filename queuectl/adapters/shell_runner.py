@@ -193,7 +193,10 @@ class ShellRunner(CommandRunner):
                 os.unlink(self._running_path)
 
     def start(self, job: Job) -> RunningCommand:
-        fd, log_path, uncaptured = self._open_output(job)
+        try:
+            fd, log_path, uncaptured = self._open_output(job)
+        except OSError as exc:  # not even /dev/null: out of file descriptors, say
+            return NotStarted(f"could not open the output: {exc.strerror or exc}")
         try:
             pid = self._spawn(job.command, fd)
         except OSError as exc:
