@@ -4,6 +4,8 @@
 #   url=$(bash .ci/mongo.sh start)   # prints mongodb://127.0.0.1:PORT/queuectl_test
 #   QUEUECTL_TEST_MONGO_URI=$url python3 -m pytest ...
 #   bash .ci/mongo.sh stop
+#   bash .ci/mongo.sh serve DATA_DIR PORT   # one server in the foreground (exec), for tests
+#                                           # that stop and restart a server on kept data
 #
 # No real mongod can be installed from the package registries these machines
 # reach, so CI runs SecantusDB, a MongoDB-wire server written in Python
@@ -155,9 +157,19 @@ url() {
     cat "$STATE/url"
 }
 
+# The server itself in the foreground, replacing this shell: the caller owns the
+# process (its pid is this script's) and may stop and start it again on DATA_DIR.
+serve() {
+    local data="$1" port="$2"
+    ensure_venv
+    mkdir -p "$data"
+    exec "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$data" --log-level WARNING
+}
+
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
     url) url ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    serve) [[ $# -eq 3 ]] || { echo "usage: $0 serve DATA_DIR PORT" >&2; exit 2; }; serve "$2" "$3" ;;
+    *) echo "usage: $0 start|stop|url|serve DATA_DIR PORT" >&2; exit 2 ;;
 esac

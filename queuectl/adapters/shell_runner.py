@@ -94,8 +94,10 @@ def _tail(fd: int, limit: int = OUTPUT_TAIL_BYTES) -> str:
 
 
 class ShellCommand(RunningCommand):
-    def __init__(self, pid: int, log_fd: int, log_path: str, channel: WakeChannel | None) -> None:
+    def __init__(self, pid: int, log_fd: int, log_path: str, channel: WakeChannel | None,
+                 uncaptured: str = "") -> None:
         self.pid, self.log_fd, self.log_path, self.channel = pid, log_fd, log_path, channel
+        self.uncaptured = uncaptured  # why the output went to /dev/null, if it did
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
@@ -150,11 +152,16 @@ class ShellCommand(RunningCommand):
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
-        output = _tail(self.log_fd)
-        os.close(self.log_fd)
-        if not output:
-            os.unlink(self.log_path)  # nothing printed: no file to keep
-        return RunResult(exit_code, error, output)
+        try:
+            output = _tail(self.log_fd)
+        except OSError as exc:  # the disk failed under the file: the command's result still counts
+            output = _not_captured(f"cannot read the output file: {exc.strerror or exc}")
+        finally:
+            os.close(self.log_fd)
+        if not output and self.log_path:
+            with contextlib.suppress(OSError):  # a read-only folder keeps its empty file
+                os.unlink(self.log_path)  # nothing printed: no file to keep
+        return RunResult(exit_code, error, self.uncaptured + output)
 
 
 class ShellRunner(CommandRunner):
@@ -169,7 +176,8 @@ class ShellRunner(CommandRunner):
                  store_url: str | None = None) -> None:
         self.home = Path(home)
         self.channel = channel
-        (self.home / "output").mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # each attempt copes with a folder it cannot write
+            (self.home / "output").mkdir(mode=0o700, parents=True, exist_ok=True)
         self._folders: dict[date | None, str] = {}
         self._devnull = os.open(os.devnull, os.O_RDONLY)
         # posix_spawn converts its environment on every call, and converting
@@ -194,19 +202,34 @@ class ShellRunner(CommandRunner):
                 os.unlink(self._running_path)
 
     def start(self, job: Job) -> RunningCommand:
-        day = job.started_at.date() if job.started_at else None
-        folder = self._folders.get(day) or self._folder(day)
-        log_path = f"{folder}/{job.id}.{job.attempts}-{(job.lease_token or 'run')[:8]}.log"  # = attempt_path
-        fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+        try:
+            fd, log_path, uncaptured = self._open_output(job)
+        except OSError as exc:  # not even /dev/null: out of file descriptors, say
+            return NotStarted(f"could not open the output: {exc.strerror or exc}")
         try:
             pid = self._spawn(job.command, fd)
         except OSError as exc:
             os.close(fd)
-            os.unlink(log_path)
+            if log_path:
+                with contextlib.suppress(OSError):
+                    os.unlink(log_path)
             return NotStarted(f"could not start /bin/sh: {exc.strerror or exc}")
         if self._running_fd is not None:  # one write in place, no file created per command
-            os.pwrite(self._running_fd, f"{job.lease_token} {pid}".ljust(_RUNNING_WIDTH).encode(), 0)
-        return ShellCommand(pid, fd, log_path, self.channel)
+            with contextlib.suppress(OSError):  # it only helps to kill an orphan: no reason to fail the job
+                os.pwrite(self._running_fd, f"{job.lease_token} {pid}".ljust(_RUNNING_WIDTH).encode(), 0)
+        return ShellCommand(pid, fd, log_path, self.channel, uncaptured)
+
+    def _open_output(self, job: Job) -> tuple[int, str, str]:
+        """(descriptor, path, "") of the attempt's output file; when it cannot be created (a
+        read-only or full folder), /dev/null, no path and why: the command runs all the same."""
+        day = job.started_at.date() if job.started_at else None
+        log_path = f"{self.home}/output"
+        try:
+            folder = self._folders.get(day) or self._folder(day)
+            log_path = f"{folder}/{job.id}.{job.attempts}-{(job.lease_token or 'run')[:8]}.log"  # = attempt_path
+            return os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600), log_path, ""
+        except OSError as exc:
+            return os.open(os.devnull, os.O_RDWR), "", _not_captured(f"{log_path}: {exc.strerror or exc}")
 
     def _spawn(self, command: str, log_fd: int) -> int:
         """``/bin/sh -c command`` in a session of its own, stdin from /dev/null."""
@@ -291,6 +314,10 @@ def _running_records(folder: Path) -> list[tuple[str, int, float]]:
                     token, pid = handle.read().split()
                 records.append((token, int(pid), entry.stat().st_mtime))
     return records
+
+
+def _not_captured(reason: str) -> str:
+    return f"[queuectl] output not captured: {reason}\n"
 
 
 class NotStarted(RunningCommand):

@@ -41,6 +41,12 @@ class StoreUnavailable(QueuectlError):
     """The store cannot be reached or opened."""
 
 
+class StoreLost(QueuectlError):
+    """The store this process opened is not the one at its location any more (a
+    SQLite file deleted or replaced while a worker ran): not an outage, retrying
+    cannot help."""
+
+
 class UnsupportedStore(QueuectlError):
     """The store URL names a scheme queuectl cannot use."""
 

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 
 from queuectl.adapters.memory import InMemoryJobRepository, InMemoryStatsRepository, InMemoryStore
 from queuectl.domain import defaults
-from queuectl.domain.errors import OutcomeRejected
+from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
 from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import WAITING, Job
 from queuectl.domain.ports import Clock, Waiter
@@ -118,3 +118,49 @@ def refusing_store() -> InMemoryStore:
     store.jobs = RefusingJobRepository()
     store.stats = InMemoryStatsRepository(store.jobs)
     return store
+
+class FlakyStore:
+    """A store that stops answering on cue: while ``down_until`` is ahead of the
+    clock, or for the next ``fail_next`` calls, every repository call raises
+    ``StoreUnavailable`` (``errors`` counts them). ``settles_with_claim`` may be
+    turned off to act like a networked store."""
+
+    def __init__(self, inner, clock: FakeClock, settles_with_claim: bool | None = None) -> None:
+        self.inner, self.clock = inner, clock
+        self.down_until: datetime | None = None
+        self.fail_next = 0
+        self.errors = 0
+        self.lost: Exception | None = None  # raised by every call when set (a replaced file, say)
+        self.jobs = _FlakyPart(self, inner.jobs)
+        self.settings = _FlakyPart(self, inner.settings)
+        self.workers = _FlakyPart(self, inner.workers)
+        if settles_with_claim is not None:
+            self.jobs.settles_with_claim = settles_with_claim
+
+    def down_for(self, seconds: float) -> None:
+        self.down_until = self.clock.now() + timedelta(seconds=seconds)
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise self.lost
+        if self.fail_next > 0 or (self.down_until is not None and self.clock.now() < self.down_until):
+            self.fail_next = max(0, self.fail_next - 1)
+            self.errors += 1
+            raise StoreUnavailable("the test store is down")
+
+
+class _FlakyPart:
+    def __init__(self, store: FlakyStore, inner) -> None:
+        self._store, self._inner = store, inner
+        self.settles_with_claim = getattr(inner, "settles_with_claim", False)
+
+    def __getattr__(self, name: str):
+        value = getattr(self._inner, name)
+        if not callable(value):
+            return value
+
+        def call(*args, **kwargs):
+            self._store.check()
+            return value(*args, **kwargs)
+
+        return call

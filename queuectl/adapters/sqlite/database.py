@@ -30,12 +30,13 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
 from urllib.parse import parse_qs, quote, unquote
 
-from queuectl.domain.errors import StoreUnavailable
+from queuectl.domain.errors import StoreLost, StoreUnavailable
 
 from .columns import ADDED_COLUMNS, SCHEMA_VERSION
 from .location import empty_database, locate
@@ -49,6 +50,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 _WRITE = "queuectl_write"
 _WAL_ATTEMPTS = 100
 _SCHEME = "sqlite://"
+FILE_CHECK_SECONDS = 1.0  # how often a worker checks that its file is still the one at its path
 
 
 class _Connection(sqlite3.Connection):
@@ -76,6 +78,8 @@ class SqliteDatabase:
         self._serial: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.path is None else contextlib.nullcontext())
         self._gate = WriterGate(self.path) if self.path is not None else contextlib.nullcontext()
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file first opened
+        self._checked_at = 0.0
 
     # -- connections -------------------------------------------------------
     def _open(self) -> _Connection:
@@ -156,13 +160,18 @@ class SqliteDatabase:
                 self._ensure_ready(write=True)
             with self._serial, gate:
                 conn = self.connection()
+                _rollback(conn)  # a transaction a failed COMMIT left open would refuse every BEGIN
                 conn.execute(begin)
                 try:
                     yield conn
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:  # disk full, say: nothing of it is kept
+                    _rollback(conn)
+                    raise
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -217,11 +226,31 @@ class SqliteDatabase:
             return True
         with self._ready_lock:
             if not self._ready:
-                if self.path is not None and locate(self.path, write, self._home_store) is None:
-                    return False
+                if self.path is not None:
+                    opened = locate(self.path, write, self._home_store)
+                    if opened is None:
+                        return False
+                    self._identity = (opened.st_dev, opened.st_ino)  # check_file compares the path with it
                 self._create_schema()
                 self._ready = True
         return True
+
+    def check_file(self) -> None:
+        """``StoreLost`` when the file at the path is not the one this process opened (deleted
+        or replaced): every other process now sees another store. At most once a second."""
+        if self._identity is None or time.monotonic() < self._checked_at + FILE_CHECK_SECONDS:
+            return
+        self._checked_at = time.monotonic()
+        try:
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreLost(f"the SQLite store {self.path} was deleted while this worker used it;"
+                            " stopping (start the worker again to use a new store there)") from None
+        except OSError:
+            return  # unreadable for a moment: the next transaction will tell
+        if (now.st_dev, now.st_ino) != self._identity:
+            raise StoreLost(f"the SQLite store {self.path} was replaced by another file while this worker"
+                            " used it; stopping (start the worker again to use the new file)")
 
     def _create_schema(self) -> None:
         """Create or upgrade the schema when the file needs it, in one write transaction.
@@ -272,9 +301,9 @@ class WriterGate:
             if self._fd is None:
                 self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except OSError:
+        except OSError as error:
             self._threads.release()
-            raise
+            raise StoreUnavailable(f"SQLite store lock {self.path} unavailable: {error.strerror or error}") from None
 
     def __exit__(self, *_exc: Any) -> None:
         try:
@@ -330,6 +359,13 @@ def _use_wal(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
     raise sqlite3.OperationalError("database is locked (cannot switch it to WAL mode)")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End the open transaction, if any (SQLite may have rolled it back itself, on a full disk)."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _on_begin(conn: sa.Connection) -> None:

@@ -98,6 +98,7 @@ class SqliteJobRepository(JobRepository):
     def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
                          lease_until: datetime, queues: Sequence[str] | None = None,
                          limit: int = 1) -> tuple[list[bool], list[Job]]:
+        self._db.check_file()
         with self._db.raw_write() as conn:
             recorded = cycle.record_all(conn, outcomes)
             return recorded, cycle.claim(conn, worker, now, lease_until, queues, limit) if limit else []
