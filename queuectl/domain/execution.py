@@ -344,7 +344,10 @@ class Worker:
             if result is not None:
                 return result
             now = self.clock.now()
-            if lease.lapsed(now):
+            if lease.lapsed(now) and not self.outage.down:
+                # Past the lease without having seen the store fail: this worker was paused (SIGSTOP,
+                # a suspended VM) and another may run the job already. Kill first, then ask.
+                # Through an outage it saw, the command runs on and the renewal decides (SPEC 9.4).
                 self._abandon(lease, handle, settings)
                 return None
             if self.control.stop_now:
