@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
 from .model import Attempt, Job, JobState
 from .stats import AttemptTotals, QueueStats
@@ -133,6 +133,21 @@ class JobRepository(ABC):
     @abstractmethod
     def logs(self, job_id: str) -> list[AttemptLog]:
         """Each attempt with its stored output tail, newest first."""
+
+    @abstractmethod
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        """Delete these jobs, each in a final state, with their history and output tails.
+
+        All or nothing: ``JobNotFound`` for an unknown id, ``InvalidTransition``
+        for a job that is not final, and then nothing is deleted. Returns the
+        deleted jobs without history.
+        """
+
+    @abstractmethod
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        """Delete at most ``limit`` jobs in ``states`` (final states only) whose
+        ``finished_at`` is before ``finished_before``, oldest enqueued first;
+        returns them without history."""
 
     def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
                          lease_until: datetime, queues: Sequence[str] | None = None,
