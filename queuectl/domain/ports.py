@@ -224,6 +224,22 @@ class Notifier(ABC):
         """Jobs became due or were cancelled: wake waiting workers (best effort)."""
 
 
+class OutputFiles(ABC):
+    """The attempts' output files kept on this host (each attempt that printed has one)."""
+
+    @abstractmethod
+    def path(self, job: Job, token: str) -> str:
+        """The file of ``job``'s current attempt, claimed with ``token`` (it may not exist)."""
+
+    @abstractmethod
+    def tail(self, job: Job, token: str) -> str:
+        """The last ``OUTPUT_TAIL_BYTES`` of that file; "" when there is none here."""
+
+    @abstractmethod
+    def delete(self, jobs: Sequence[Job]) -> int:
+        """Delete every output file of these jobs' attempts; returns how many were deleted."""
+
+
 class Clock(ABC):
     @abstractmethod
     def now(self) -> datetime: ...
