@@ -94,6 +94,7 @@ class Worker:
     _unsettled: list[Outcome] = field(default_factory=list)
     _held: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
     _typical_seconds: float = PREFETCH_WINDOW  # moving average of recent run times
+    prune_batch: int = defaults.PRUNE_BATCH  # final jobs deleted per retention tick
     _prune_at: datetime | None = None
 
     @property
@@ -214,8 +215,8 @@ class Worker:
         while batches come back full. Workers pruning at once delete each job once."""
         if not settings.retention or (self._prune_at is not None and now < self._prune_at):
             return 0
-        jobs = self.store.jobs.prune(FINAL, now - _seconds(settings.retention), defaults.PRUNE_BATCH)
-        full = len(jobs) == defaults.PRUNE_BATCH
+        jobs = self.store.jobs.prune(FINAL, now - _seconds(settings.retention), self.prune_batch)
+        full = len(jobs) == self.prune_batch
         self._prune_at = now + _seconds(settings.poll_interval if full else defaults.RETENTION_INTERVAL_SECONDS)
         if jobs and self.outputs is not None:
             self.outputs.delete(jobs)
