@@ -95,6 +95,25 @@ class LocalOutputFiles(OutputFiles):
         return deleted
 
 
+    def sweep(self, before: datetime) -> int:
+        """Day folders older than the day before ``before`` hold only attempts claimed
+        before it; of those, files not written since ``before`` go, and then the
+        folders left empty (never today's or yesterday's, where runners write)."""
+        deleted, cutoff, last_day = 0, before.timestamp(), before.date() - timedelta(days=1)
+        for entry in _entries(self.home / OUTPUT_FOLDER):
+            day = _day(entry.name)
+            if day is None or day >= last_day:
+                continue
+            for file in _entries(entry.path):
+                with contextlib.suppress(OSError):
+                    if _FILE_NAME.fullmatch(file.name) and file.stat().st_mtime < cutoff:
+                        os.unlink(file.path)
+                        deleted += 1
+            with contextlib.suppress(OSError):  # not empty: a file still in use, or not ours
+                os.rmdir(entry.path)
+        return deleted
+
+
 def _folders(job: Job, existing: dict[str, date]) -> Iterator[str]:
     """The day folders (of ``existing``) that may hold the job's attempts."""
     first = job.created_at.date()

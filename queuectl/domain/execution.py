@@ -212,14 +212,17 @@ class Worker:
     def prune_expired(self, now: datetime, settings: Settings) -> int:
         """With ``retention`` set, delete one batch of final jobs (and their output
         files here) that finished longer ago, at most every few minutes; sooner
-        while batches come back full. Workers pruning at once delete each job once."""
+        while batches come back full. Workers pruning at once delete each job once.
+        Then old output files on this host go too, whoever deleted their jobs."""
         if not settings.retention or (self._prune_at is not None and now < self._prune_at):
             return 0
         jobs = self.store.jobs.prune(FINAL, now - _seconds(settings.retention), self.prune_batch)
         full = len(jobs) == self.prune_batch
         self._prune_at = now + _seconds(settings.poll_interval if full else defaults.RETENTION_INTERVAL_SECONDS)
-        if jobs and self.outputs is not None:
+        if self.outputs is not None:
             self.outputs.delete(jobs)
+            if not full:  # files of jobs deleted elsewhere (another host's worker, remove, prune)
+                self.outputs.sweep(now - _seconds(settings.retention))
         if jobs:
             log.info("retention: deleted %d jobs finished more than %gs ago", len(jobs), settings.retention)
         return len(jobs)

@@ -239,6 +239,11 @@ class OutputFiles(ABC):
     def delete(self, jobs: Sequence[Job]) -> int:
         """Delete every output file of these jobs' attempts; returns how many were deleted."""
 
+    @abstractmethod
+    def sweep(self, before: datetime) -> int:
+        """Delete the files last written before ``before`` of attempts claimed before
+        that day: whatever job they belonged to (another host may have deleted it)."""
+
 
 class Clock(ABC):
     @abstractmethod

@@ -127,3 +127,19 @@ def test_remove_and_prune_delete_output_files_through_the_cli(queue):
     assert queue.cli("prune").stdout == "Pruned 1 job\n"
     assert not any(path.exists() for path in files)
     assert queue.counts()["completed"] == 0
+
+
+def test_workers_with_retention_also_delete_old_output_files_whose_jobs_are_gone(queue):
+    old_day = queue.home / "output" / (datetime.now(timezone.utc) - timedelta(days=40)).strftime("%Y-%m-%d")
+    old_day.mkdir(parents=True)
+    orphan, written_lately = old_day / "gone.1-abcdef12.log", old_day / "slow.1-abcdef12.log"
+    orphan.write_text("deleted elsewhere\n")
+    written_lately.write_text("a long job still writing\n")
+    forty_days_ago = (datetime.now(timezone.utc) - timedelta(days=40)).timestamp()
+    os.utime(orphan, (forty_days_ago, forty_days_ago))
+    queue.cli("config", "set", "retention", "30d")
+    queue.cli("enqueue", "true", "--id", "tick")
+    start(queue, 1)
+    queue.wait_state("tick", "completed")
+    wait_for(lambda: not orphan.exists(), what="the orphaned old file to be deleted")
+    assert written_lately.exists()

@@ -20,6 +20,7 @@ class RecordedOutputs(OutputFiles):
 
     def __init__(self) -> None:
         self.files: dict[tuple[str, int], str] = {}
+        self.sweeps: list = []
 
     def path(self, job, token):
         return f"/output/{job.id}.{job.attempts}"
@@ -32,6 +33,10 @@ class RecordedOutputs(OutputFiles):
         for key in doomed:
             del self.files[key]
         return len(doomed)
+
+    def sweep(self, before):
+        self.sweeps.append(before)
+        return 0
 
 
 @pytest.fixture
@@ -103,6 +108,7 @@ def test_with_retention_a_worker_deletes_old_final_jobs_and_their_output(store, 
     worker.run_once()
     assert ids(store) == ["waiting", "young"]
     assert list(outputs.files) == [("young", 1)]
+    assert outputs.sweeps == [clock.now() - timedelta(days=30)]  # and older files of jobs deleted elsewhere
 
 
 def test_retention_prunes_one_batch_at_most_every_few_minutes_sooner_while_batches_are_full(
