@@ -19,6 +19,7 @@ import threading
 from .output_files import tail
 
 CHUNK_BYTES = 64 * 1024  # a pipe's whole default capacity per read
+_SPLICE = hasattr(os, "splice")  # Linux
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
 
@@ -29,36 +30,69 @@ class OutputCapture:
         self.kept = self.dropped = 0
         self.ended = False  # every writer has closed the pipe, and it is closed here too
         self.thread: threading.Thread | None = None
-        self._newline = True  # the kept output ends a line (where the marker may start)
+        self._sink: int | None = None  # /dev/null, for what is dropped
+        self._splice = _SPLICE
 
     def read(self) -> None:
-        """Move one chunk (waits for one if the pipe is empty); at the end, close the pipe."""
+        """Move one chunk (waits for one if the pipe is empty); at the end, close the pipe.
+
+        The first chunk is read (a command that prints nothing gets no file);
+        after it, the kernel moves the data (``splice``) without copying it
+        through the worker, where it can.
+        """
+        if self.fd is not None and self._splice:
+            moved = self._spliced()
+            if moved is not None:
+                if not moved:
+                    self._end()
+                return
         data = os.read(self.pipe, CHUNK_BYTES)
         if not data:
-            self.ended = True
-            os.close(self.pipe)
-            if self.dropped:
-                self._write(_marker(self.limit, self.dropped, self._newline).encode())
+            self._end()
             return
         room = self.limit - self.kept
-        if room >= len(data):
-            self._keep(data)
-        else:
-            if room > 0:
-                self._keep(data[:room])
-            self.dropped += len(data) - max(room, 0)
-
-    def _keep(self, data: bytes) -> None:
-        written = self._write(data)
+        keep = data if room >= len(data) else data[:max(room, 0)]
+        written = self._write(keep) if keep else 0
         self.kept += written
         self.dropped += len(data) - written
-        if written:
-            self._newline = data[written - 1:written] == b"\n"
+
+    def _spliced(self) -> int | None:
+        """Bytes moved by the kernel (0 at the end); None when it cannot: copy instead."""
+        room = self.limit - self.kept
+        try:
+            if room > 0:
+                moved = os.splice(self.pipe, self.fd, min(CHUNK_BYTES, room))
+                self.kept += moved
+            else:
+                if self._sink is None:
+                    self._sink = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+                moved = os.splice(self.pipe, self._sink, CHUNK_BYTES)
+                self.dropped += moved
+        except OSError:  # no splice for this file or system, or the disk is full
+            self._splice = False
+            return None
+        return moved
+
+    def _end(self) -> None:
+        self.ended = True
+        os.close(self.pipe)
+        if self._sink is not None:
+            os.close(self._sink)
+            self._sink = None
+        if self.dropped:
+            self._write(_marker(self.limit, self.dropped, self._ends_line()).encode())
+
+    def _ends_line(self) -> bool:
+        """Whether the kept output ends a line (where the marker may start)."""
+        try:
+            return self.fd is None or self.kept == 0 or os.pread(self.fd, 1, self.kept - 1) == b"\n"
+        except OSError:
+            return True
 
     def _write(self, data: bytes) -> int:
         try:
             if self.fd is None:
-                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, 0o600)
             return os.write(self.fd, data)
         except OSError:
             return 0
@@ -86,6 +120,8 @@ class OutputCapture:
         except OSError:  # the pipe itself failed: nothing more can come out of it
             self.ended = True
             os.close(self.pipe)
+            if self._sink is not None:
+                os.close(self._sink)
         finally:
             if self.fd is not None:
                 os.close(self.fd)
