@@ -43,7 +43,7 @@ from .processes import process_start_time
 from .wakeup import WakeChannel
 
 KILL_GRACE_SECONDS = 2.0
-# Once the shell has exited, how long its output may take to arrive in full
+# Once the shell has exited, how long the drain thread may take to move what is left
 # (more only when a background child still holds the pipe: it drains on).
 LAST_OUTPUT_SECONDS = 0.5
 _DRAIN_READS = 64  # reads the worker's thread makes at the exit before a thread takes over
@@ -165,8 +165,11 @@ class ShellCommand(RunningCommand):
                 capture.read()
             if capture.ended:
                 return capture.tail_and_close()
-            capture.drain_in_background()  # a background child still holds the pipe
-        capture.thread.join(LAST_OUTPUT_SECONDS)
+            # A background child still holds the pipe: the shell's own output is
+            # all in the file already; the child's goes on into it from a thread.
+            capture.drain_in_background()
+        else:
+            capture.thread.join(LAST_OUTPUT_SECONDS)
         return read_tail(capture.path)
 
 
