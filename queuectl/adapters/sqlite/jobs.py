@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
 from queuectl.domain.model import FINAL, Job, JobState
-from queuectl.domain.timeutil import to_epoch
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
+from queuectl.domain.timeutil import to_epoch
 
-from . import cycle
+from . import cycle, deletion
 from .database import SqliteDatabase
 from .rows import attempt_from_row, job_from_row, mutable_values
 
@@ -129,27 +129,25 @@ class SqliteJobRepository(JobRepository):
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         ids = list(dict.fromkeys(job_ids))
-        with self._db.write() as conn:
-            jobs = _delete(conn, ids)
-            found = {job.id: job for job in jobs}
-            for job_id in ids:
+        with self._db.raw_write() as conn:
+            found = {job.id: job for job in deletion.delete(conn, ids, lambda job: True)}
+            for job_id in ids:  # raising here rolls the deletion back
                 if job_id not in found:
-                    raise JobNotFound(job_id)  # rolls the deletion back
+                    raise JobNotFound(job_id)
                 found[job_id].check_removable()
         return [found[job_id] for job_id in ids]
 
     def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
-        core, names = _core(), [state.value for state in states if state in FINAL]
+        names = sorted(state.value for state in states if state in FINAL)
         if not names or limit <= 0:
             return []
-        guard = {"states": names, "before": to_epoch(finished_before)}
-        with self._db.read() as conn:  # found outside the write lock: workers are not held up
-            ids = list(conn.execute(core.PRUNABLE, {**guard, "limit": limit}).scalars())
+        with self._db.raw_read() as conn:  # found outside the write lock: workers are not held up
+            ids = deletion.prunable(conn, names, to_epoch(finished_before), limit)
         if not ids:
             return []
-        with self._db.write() as conn:  # still old and final? (a retry may have moved one)
-            return _delete(conn, ids, lambda job: job.state.value in names
-                           and job.finished_at is not None and job.finished_at < finished_before)
+        with self._db.raw_write() as conn:
+            return deletion.delete(conn, ids, lambda job: job.state.value in names
+                                   and job.finished_at is not None and job.finished_at < finished_before)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Load, let the model move the job (it may refuse), write back guarded."""
@@ -173,17 +171,6 @@ def _load(conn: sa.Connection, job_id: str) -> Job:
         raise JobNotFound(job_id)
     history = [attempt_from_row(attempt) for attempt in conn.execute(core.HISTORY, {"id": job_id})]
     return job_from_row(row, history)
-
-
-def _delete(conn: sa.Connection, ids: list[str], keep: Callable[[Job], bool] = lambda job: True) -> list[Job]:
-    """Delete the jobs of ``ids`` that exist and pass ``keep``, with their attempts; return them."""
-    core = _core()
-    jobs = [job for job in (job_from_row(row) for row in conn.execute(core.BY_IDS, {"ids": ids})) if keep(job)]
-    if jobs:
-        doomed = [job.id for job in jobs]
-        conn.execute(core.DELETE_ATTEMPTS, {"ids": doomed})
-        conn.execute(core.DELETE_JOBS, {"ids": doomed})
-    return jobs
 
 
 def _swap_params(job: Job, state: JobState, token: str | None) -> dict[str, Any]:

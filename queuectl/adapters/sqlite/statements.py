@@ -27,13 +27,6 @@ HISTORY = sa.select(A).where(A.c.job_id == param("id")).order_by(A.c.ordinal)
 COUNTS = sa.select(J.c.state, sa.func.count()).group_by(J.c.state)
 DEAD = sa.select(J).where(J.c.state == JobState.DEAD.value)
 NEWEST_FIRST = sa.select(J).order_by(J.c.seq.desc())
-# remove / prune: the jobs named, the old final ones, and their deletion with their attempts
-BY_IDS = sa.select(J).where(J.c.id.in_(param("ids", expanding=True)))
-PRUNABLE = (sa.select(J.c.id).where(J.c.state.in_(param("states", expanding=True)),
-                                    J.c.finished_at < param("before"))
-            .order_by(J.c.seq).limit(param("limit")))
-DELETE_ATTEMPTS = sa.delete(A).where(A.c.job_id.in_(param("ids", expanding=True)))
-DELETE_JOBS = sa.delete(J).where(J.c.id.in_(param("ids", expanding=True)))
 
 WORKERS = sa.select(W).order_by(W.c.started_at, W.c.id)
 
