@@ -1,19 +1,13 @@
 """Runs a job's command with ``/bin/sh -c`` in a process group of its own.
 
-stdout and stderr go, combined and in the order written, into one pipe; what
-comes out of it is kept in one file per attempt (``output_files.py`` names
-it; an attempt that printed nothing leaves no file), at most ``output_max``
-bytes of it: the rest is read and dropped, so the command never blocks on a
-full pipe, and a marker line says how much was cut. The last 64 KiB are
+stdout and stderr go, combined and in the order written, into one pipe whose
+output ``output_capture.py`` keeps in one file per attempt, capped at
+``output_max`` (the file's name: ``output_files.py``). The last 64 KiB are
 handed back for the store. A kill (timeout, cancel, forced stop) signals the
-whole group, so background children die with the shell.
-
-While the worker waits for the command it moves the output itself (the
-select that waits for the exit watches the pipe too). If the command outlives
-that first wait, a thread takes the pipe over and drains it until every
-writer is gone, so output keeps flowing while the worker renews its lease or
-waits for its store, and after the shell exits for background children that
-still hold the pipe.
+whole group, so background children die with the shell. While the worker
+waits for the command, the same select watches the pipe; if the command
+outlives that first wait, a thread drains the pipe to its end, so output
+flows while the worker renews its lease or waits for its store.
 
 This is the worker's hot path: a ``true`` job should cost little more than
 the fork and exec, so it sticks to a few plain system calls per attempt. The
