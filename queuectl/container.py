@@ -92,7 +92,8 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(_lazy("queuectl.adapters.memory", "InMemoryStore"), url=config.url),
     )
     notifier = providers.Singleton(_lazy("queuectl.adapters.wakeup", "WakeNotifier"), home=config.home)
-    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier)
+    outputs = providers.Singleton(_lazy("queuectl.adapters.output_files", "LocalOutputFiles"), home=config.home)
+    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs)
     settings = providers.Factory(ConfigService, store=store)
     stats = providers.Factory(StatsService, store=store, clock=clock)
 
@@ -100,7 +101,8 @@ class Container(containers.DeclarativeContainer):
     wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
     runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
                                store_url=config.url)
-    worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock)
+    worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock,
+                               outputs=outputs)
 
 
 def build_container(url: str, home: str) -> Container:

@@ -13,11 +13,11 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Iterable, Iterator, Sequence
+from typing import Collection, Iterable, Iterator, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
 from queuectl.domain import defaults
-from queuectl.domain.model import WAITING, Attempt, Job, JobState, trim_history
+from queuectl.domain.model import FINAL, WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
                                    Store, WorkerInfo, WorkerRef, WorkerRegistry)
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
@@ -173,6 +173,26 @@ class InMemoryJobRepository(JobRepository):
             job = self._find(job_id)
             entries = [AttemptLog(a, self._outputs.get((job_id, i), "")) for i, a in enumerate(job.history)]
             return entries[::-1]
+
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        with self._lock:
+            jobs = [self._find(job_id) for job_id in dict.fromkeys(job_ids)]
+            for job in jobs:
+                job.check_removable()
+            return [self._delete(job) for job in jobs]
+
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        with self._lock:
+            old = [j for j in self._jobs.values() if j.state in states and j.state in FINAL
+                   and j.finished_at is not None and j.finished_at < finished_before]
+            old.sort(key=lambda j: self._seq[j.id])
+            return [self._delete(job) for job in old[:limit]]
+
+    def _delete(self, job: Job) -> Job:
+        del self._jobs[job.id], self._seq[job.id]
+        for index in range(len(job.history)):
+            self._outputs.pop((job.id, index), None)
+        return replace(job, history=[])
 
 
 class InMemoryStatsRepository(StatsRepository):

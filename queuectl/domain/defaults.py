@@ -40,3 +40,6 @@ LATEST_YEAR = 9999  # run_at and --delay must land within it
 DEFAULT_QUEUE = "default"
 LIST_LIMIT = 100
 STATS_WINDOW_SECONDS = 3600.0
+PRUNE_OLDER_THAN = 7 * DAY_SECONDS  # ``prune`` without --older-than
+PRUNE_BATCH = 500  # jobs deleted per store call by prune and retention
+RETENTION_INTERVAL_SECONDS = 300.0  # how often a worker prunes past ``retention``

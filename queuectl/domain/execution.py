@@ -20,8 +20,8 @@ from typing import Callable, Sequence, TypeVar
 from . import defaults
 from .backoff import BackoffPolicy
 from .errors import JobNotFound, OutcomeRejected, StoreLost, StoreUnavailable
-from .model import WAITING, Job
-from .ports import Clock, Outcome, Store, Waiter, WorkerInfo, WorkerRef
+from .model import FINAL, WAITING, Job
+from .ports import Clock, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
 from .outage import Outage
 from .settings import Settings
 
@@ -59,8 +59,8 @@ class RunningCommand(ABC):
 
 class CommandRunner(ABC):
     @abstractmethod
-    def start(self, job: Job) -> RunningCommand:
-        """Start the job's current attempt."""
+    def start(self, job: Job, output_max: int = defaults.OUTPUT_MAX) -> RunningCommand:
+        """Start the job's current attempt, keeping at most ``output_max`` bytes of its output."""
 
     def reap(self, job: Job, token: str) -> None:
         """Kill what is left of an attempt whose worker vanished, if it ran here."""
@@ -94,6 +94,7 @@ class Worker:
     waiter: Waiter
     info: WorkerInfo
     control: WorkerControl = field(default_factory=WorkerControl)
+    outputs: OutputFiles | None = None  # this host's output files: lost attempts' output, retention
     _settings: Settings | None = None
     _settings_at: datetime | None = None
     _beat_at: datetime | None = None
@@ -104,6 +105,8 @@ class Worker:
     _held: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
     _typical_seconds: float = PREFETCH_WINDOW  # moving average of recent run times
     outage: Outage = field(default_factory=Outage)
+    prune_batch: int = defaults.PRUNE_BATCH  # final jobs deleted per retention tick
+    _prune_at: datetime | None = None
 
     @property
     def ref(self) -> WorkerRef:
@@ -208,6 +211,7 @@ class Worker:
         now = self.clock.now()
         settings = self.settings(now)
         self.beat(now, None, settings)
+        self.prune_expired(now, settings)
         if self.stopping:
             return None
         if not self._held:
@@ -306,18 +310,37 @@ class Worker:
             token = job.lease_token
             if token:
                 self.runner.reap(job, token)
+            output = self.outputs.tail(job, token) if self.outputs and token else ""  # what it printed
             job.lose_lease(now, BackoffPolicy.from_settings(settings))
-            if token and self._write(Outcome(job, token, None, settings.history_max)):
+            if token and self._write(Outcome(job, token, output or None, settings.history_max)):
                 log.warning("job %s: worker %s lost; attempt %d failed", job.id, job.worker, job.attempts)
                 recovered += 1
         return recovered
+
+    def prune_expired(self, now: datetime, settings: Settings) -> int:
+        """With ``retention`` set, delete one batch of final jobs (and their output
+        files here) that finished longer ago, at most every few minutes; sooner
+        while batches come back full. Workers pruning at once delete each job once.
+        Then old output files on this host go too, whoever deleted their jobs."""
+        if not settings.retention or (self._prune_at is not None and now < self._prune_at):
+            return 0
+        jobs = self.store.jobs.prune(FINAL, now - _seconds(settings.retention), self.prune_batch)
+        full = len(jobs) == self.prune_batch
+        self._prune_at = now + _seconds(settings.poll_interval if full else defaults.RETENTION_INTERVAL_SECONDS)
+        if self.outputs is not None:
+            self.outputs.delete(jobs)
+            if not full:  # files of jobs deleted elsewhere (another host's worker, remove, prune)
+                self.outputs.sweep(now - _seconds(settings.retention))
+        if jobs:
+            log.info("retention: deleted %d jobs finished more than %gs ago", len(jobs), settings.retention)
+        return len(jobs)
 
     # -- one job ----------------------------------------------------------
     def execute(self, job: Job, settings: Settings) -> None:
         started = self.clock.now()
         lease = _Lease(job, job.lease_token or "", started + _seconds(settings.lease_seconds / 3),
                        started + _seconds(job.timeout) if job.timeout else None, job.lease_until)
-        handle = self.runner.start(job)
+        handle = self.runner.start(job, settings.output_max)
         try:
             result = self._supervise(lease, handle, settings)
         except BaseException:  # the store was lost, say: no command outlives its worker

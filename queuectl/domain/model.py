@@ -218,6 +218,10 @@ class Job:
         self.finished_at = now
         self.updated_at = now
 
+    def check_removable(self) -> None:
+        """Only a final job may be deleted (``remove``, ``prune``, ``retention``)."""
+        self._require(FINAL, "remove it (only completed, dead and cancelled jobs can be removed)")
+
     def revive(self, now: datetime) -> None:
         """Out of the DLQ: back to pending with a fresh retry budget."""
         self._require({JobState.DEAD}, "retry from the DLQ (only dead jobs can)")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
 from . import defaults
 from .model import Attempt, Job, JobState
@@ -153,6 +153,21 @@ class JobRepository(ABC):
     def logs(self, job_id: str) -> list[AttemptLog]:
         """Each attempt with its stored output tail, newest first."""
 
+    @abstractmethod
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        """Delete these jobs, each in a final state, with their history and output tails.
+
+        All or nothing: ``JobNotFound`` for an unknown id, ``InvalidTransition``
+        for a job that is not final, and then nothing is deleted. Returns the
+        deleted jobs without history.
+        """
+
+    @abstractmethod
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        """Delete at most ``limit`` jobs in ``states`` (final states only) whose
+        ``finished_at`` is before ``finished_before``, oldest enqueued first;
+        returns them without history."""
+
     def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
                          lease_until: datetime, queues: Sequence[str] | None = None,
                          limit: int = 1) -> tuple[list[bool], list[Job]]:
@@ -228,6 +243,27 @@ class Notifier(ABC):
     @abstractmethod
     def jobs_changed(self) -> None:
         """Jobs became due or were cancelled: wake waiting workers (best effort)."""
+
+
+class OutputFiles(ABC):
+    """The attempts' output files kept on this host (each attempt that printed has one)."""
+
+    @abstractmethod
+    def path(self, job: Job, token: str) -> str:
+        """The file of ``job``'s current attempt, claimed with ``token`` (it may not exist)."""
+
+    @abstractmethod
+    def tail(self, job: Job, token: str) -> str:
+        """The last ``OUTPUT_TAIL_BYTES`` of that file; "" when there is none here."""
+
+    @abstractmethod
+    def delete(self, jobs: Sequence[Job]) -> int:
+        """Delete every output file of these jobs' attempts; returns how many were deleted."""
+
+    @abstractmethod
+    def sweep(self, before: datetime) -> int:
+        """Delete the files last written before ``before`` of attempts claimed before
+        that day: whatever job they belonged to (another host may have deleted it)."""
 
 
 class Clock(ABC):

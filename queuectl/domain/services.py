@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable, Sequence
 
-from .model import Job, JobState
-from .ports import AttemptLog, Clock, Notifier, Page, Store, WorkerInfo
+from . import defaults
+from .errors import InvalidJob
+
+from .model import FINAL, Job, JobState
+from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
 from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
@@ -26,10 +29,12 @@ class BulkResult:
 
 
 class JobService:
-    def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None,
+                 outputs: OutputFiles | None = None) -> None:
         self.store = store
         self.clock = clock
         self.notifier = notifier
+        self.outputs = outputs
 
     def _wake(self) -> None:
         if self.notifier is not None:
@@ -68,6 +73,29 @@ class JobService:
         job = self.store.jobs.cancel(job_id, self.clock.now())
         self._wake()  # a worker running it notices at once and kills the command
         return job
+
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        """Delete final jobs and their output files; any other state deletes none."""
+        jobs = self.store.jobs.remove(job_ids)
+        if self.outputs is not None:
+            self.outputs.delete(jobs)
+        return jobs
+
+    def prune(self, older_than: float = defaults.PRUNE_OLDER_THAN,
+              states: Collection[JobState] = FINAL) -> int:
+        """Delete final jobs in ``states`` that finished more than ``older_than`` seconds ago,
+        with their output files, a batch at a time; returns how many."""
+        if not states or not set(states) <= FINAL:
+            names = ", ".join(sorted(state.value for state in FINAL))
+            raise InvalidJob(f"prune deletes only final jobs: states {names}")
+        cutoff, pruned = self.clock.now() - timedelta(seconds=older_than), 0
+        while True:
+            jobs = self.store.jobs.prune(states, cutoff, defaults.PRUNE_BATCH)
+            if jobs and self.outputs is not None:
+                self.outputs.delete(jobs)
+            pruned += len(jobs)
+            if len(jobs) < defaults.PRUNE_BATCH:
+                return pruned
 
     def dead_letters(self, limit: int = 0) -> list[Job]:
         return self.store.jobs.list(Page(state=JobState.DEAD, limit=limit))

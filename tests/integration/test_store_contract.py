@@ -396,6 +396,79 @@ def test_logs_of_an_unknown_job_raise_job_not_found(store):
         store.jobs.logs("nope")
 
 
+# -- remove and prune ------------------------------------------------------------
+
+def complete(store: Store, job_id: str, now: datetime, output: str | None = None) -> None:
+    store.jobs.add(new_job(job_id, at=now))
+    job = store.jobs.claim_next(WORKER, now, now + LEASE)
+    token = job.lease_token
+    job.succeed(now)
+    assert store.jobs.record_outcome(job, token, output)
+
+
+def test_remove_deletes_final_jobs_with_their_history_and_output(store):
+    complete(store, "done", NOW, output="hello\n")
+    make_dead(store, "dead")
+    store.jobs.add(new_job("gone"))
+    store.jobs.cancel("gone", NOW)
+    removed = store.jobs.remove(["done", "dead", "gone"])
+    assert [(job.id, job.state) for job in removed] == [
+        ("done", JobState.COMPLETED), ("dead", JobState.DEAD), ("gone", JobState.CANCELLED)]
+    for job_id in ("done", "dead", "gone"):
+        with pytest.raises(JobNotFound):
+            store.jobs.get(job_id)
+    assert sum(store.jobs.count_by_state().values()) == 0
+    store.jobs.add(new_job("done"))  # the id is free again, with no old history
+    assert store.jobs.logs("done") == []
+
+
+def test_remove_refuses_a_job_that_is_not_final_and_deletes_none(store):
+    complete(store, "done", NOW)
+    store.jobs.add(new_job("waiting"))
+    with pytest.raises(InvalidTransition, match="job 'waiting' is pending: cannot remove"):
+        store.jobs.remove(["done", "waiting"])
+    assert store.jobs.get("done").state is JobState.COMPLETED
+    assert store.jobs.get("waiting").state is JobState.PENDING
+
+
+def test_remove_refuses_an_unknown_id_and_deletes_none(store):
+    complete(store, "done", NOW)
+    with pytest.raises(JobNotFound, match="job 'nope' not found"):
+        store.jobs.remove(["done", "nope"])
+    assert store.jobs.get("done").state is JobState.COMPLETED
+
+
+def test_prune_deletes_only_jobs_in_the_states_that_finished_before_the_cutoff(store):
+    complete(store, "old-done", NOW - seconds(100))
+    complete(store, "new-done", NOW)
+    make_dead(store, "dead")  # finished at NOW
+    store.jobs.add(new_job("old-cancelled", at=NOW - seconds(200)))
+    store.jobs.cancel("old-cancelled", NOW - seconds(90))  # never ran: finished when cancelled
+    store.jobs.add(new_job("waiting", at=NOW - seconds(500)))
+    pruned = store.jobs.prune({JobState.COMPLETED, JobState.CANCELLED}, NOW - seconds(50), 100)
+    assert sorted(job.id for job in pruned) == ["old-cancelled", "old-done"]
+    assert sorted(job.id for job in store.jobs.list(Page(limit=0))) == ["dead", "new-done", "waiting"]
+
+
+def test_prune_deletes_at_most_the_limit_oldest_enqueued_first(store):
+    for n in range(5):
+        complete(store, f"job-{n}", NOW - seconds(100 - n))
+    first = store.jobs.prune({JobState.COMPLETED}, NOW, 2)
+    assert [job.id for job in first] == ["job-0", "job-1"]
+    assert [job.id for job in store.jobs.prune({JobState.COMPLETED}, NOW, 10)] == ["job-2", "job-3", "job-4"]
+    assert store.jobs.prune({JobState.COMPLETED}, NOW, 10) == []
+
+
+def test_prune_never_deletes_a_job_that_is_not_final(store):
+    store.jobs.add(new_job("running", at=NOW - seconds(100)))
+    claim(store, NOW - seconds(100))
+    fail_next_at = NOW - seconds(100)
+    store.jobs.add(new_job("failed", at=fail_next_at, max_retries=3))
+    fail_next(store, fail_next_at)
+    assert store.jobs.prune(set(JobState), NOW, 100) == []
+    assert {job.state for job in store.jobs.list(Page(limit=0))} == {JobState.PROCESSING, JobState.FAILED}
+
+
 # -- settings and workers --------------------------------------------------------
 
 def test_settings_start_empty_and_keep_the_last_saved_value(store):

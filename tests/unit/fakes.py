@@ -66,8 +66,9 @@ class ScriptedRunner(CommandRunner):
     commands: list[ScriptedCommand] = field(default_factory=list)
     on_wait: deque = field(default_factory=deque)
 
-    def start(self, job: Job) -> RunningCommand:
+    def start(self, job: Job, output_max: int = 0) -> RunningCommand:
         self.started.append(job.id)
+        self.output_max = output_max
         queue = self.scripts.get(job.id) or [Script()]
         script = queue.pop(0) if len(queue) > 1 else queue[0]
         command = ScriptedCommand(self.clock, script, self)

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.collection import Collection
@@ -32,7 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
-from queuectl.domain.model import WAITING, Job, JobState
+from queuectl.domain.model import FINAL, WAITING, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
 from .database import MongoDatabase, refused_for_good, translate_errors
@@ -216,6 +216,30 @@ class MongoJobRepository(JobRepository):
         for start in range(0, len(writes), _BULK_CHUNK):
             revived += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
         return revived
+
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        """Checks every job first, then deletes each only while it is still in the state checked."""
+        ids = list(dict.fromkeys(job_ids))
+        found = {doc["_id"]: job_from_document(doc)
+                 for doc in self._jobs.find({"_id": {"$in": ids}}, WITHOUT_HISTORY)}
+        for job_id in ids:
+            if job_id not in found:
+                raise JobNotFound(job_id)
+            found[job_id].check_removable()
+        return [found[job_id] for job_id in ids if self._delete(found[job_id], {})]
+
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        names = [state.value for state in states if state in FINAL]
+        if not names or limit <= 0:
+            return []
+        guard = {"finished_at": {"$lt": finished_before}}
+        cursor = (self._jobs.find({"state": {"$in": names}, **guard}, WITHOUT_HISTORY)
+                  .sort("seq", 1).limit(limit))
+        return [job for job in map(job_from_document, cursor) if self._delete(job, guard)]
+
+    def _delete(self, job: Job, guard: dict[str, Any]) -> bool:
+        """Delete the job if it is still in the state it was read in (a retry may have moved it)."""
+        return self._jobs.delete_one({"_id": job.id, "state": job.state.value, **guard}).deleted_count == 1
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Read, let the model move the job (it may refuse), write back if nothing changed meanwhile."""
