@@ -18,6 +18,7 @@ from .backoff import BackoffPolicy
 from .model import Job
 from .ports import Clock, Outcome, Store, Waiter, WorkerInfo, WorkerRef
 from .settings import Settings
+from .timeutil import bounded_seconds
 
 log = logging.getLogger(__name__)
 
@@ -267,5 +268,6 @@ def _warn_discarded(outcomes: list[Outcome], recorded: list[bool]) -> None:
 
 
 def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
+    """Bounded first: a row stored before the bounds (a timeout of inf, NaN) must not end the worker."""
+    return timedelta(seconds=bounded_seconds(value))
 
