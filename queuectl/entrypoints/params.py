@@ -18,7 +18,7 @@ from queuectl.domain import defaults
 from queuectl.domain.errors import InvalidJob, QueuectlError
 from queuectl.domain.model import validate_id
 from queuectl.domain.quoting import quoted
-from queuectl.domain.timeutil import parse_duration, parse_time
+from queuectl.domain.timeutil import duration_text, parse_duration, parse_time
 
 _INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
 _NUMBER = re.compile(r"[+]?[0-9]{1,30}(?:\.[0-9]{1,30})?")
@@ -60,7 +60,8 @@ class Seconds(click.ParamType):
         else:
             self.fail(f"{quoted(value)} is not a number of seconds", param, ctx)
         if not math.isfinite(seconds) or not 0 <= seconds <= self.limit:
-            self.fail(f"{quoted(value)} is not from 0 to {self.limit:g} seconds", param, ctx)
+            self.fail(f"{quoted(value)} is not from 0 to {self.limit:.0f} seconds ({duration_text(self.limit)})",
+                      param, ctx)
         return seconds
 
 
