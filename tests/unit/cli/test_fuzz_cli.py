@@ -4,7 +4,7 @@
 fails changes nothing stored.
 
 Driven in process through click's CliRunner on the in-memory store: hundreds of calls a
-second. The quick run is part of every unit run; the ``fault`` run tries thousands more.
+second. A quick run here, in every unit run; thousands more in tests/integration/test_fuzz_heavy.py.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import re
 
-import pytest
 from click.testing import CliRunner
 from dependency_injector import providers
 from hypothesis import HealthCheck, given, settings
@@ -29,7 +28,6 @@ from ...strategies import config_keys, durations, identifier, job_texts, numbers
 from .support import NOW, add, make_dead
 
 QUICK = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-HEAVY = settings(max_examples=4000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -59,7 +57,7 @@ command_lines = st.one_of(
     st.tuples(config_keys, flags).map(lambda parts: ["config", "get", parts[0], *parts[1]]),
     st.lists(text, min_size=1, max_size=3),
 )
-file_inputs = st.lists(job_texts, max_size=6).map(lambda lines: "\n".join(lines).encode("utf-8", "surrogateescape"))
+file_inputs = st.lists(job_texts, max_size=4).map(lambda lines: "\n".join(lines).encode("utf-8", "surrogateescape"))
 
 
 def fresh_app() -> tuple[AppState, InMemoryStore]:
@@ -115,16 +113,3 @@ def test_any_command_line_exits_0_1_or_2_and_a_failed_one_changes_nothing(args):
 def test_any_enqueue_file_stores_exactly_the_lines_it_counts(content):
     check_file(content)
 
-
-@pytest.mark.fault
-@HEAVY
-@given(command_lines)
-def test_thousands_of_command_lines_exit_0_1_or_2_and_failed_ones_change_nothing(args):
-    check_command(args)
-
-
-@pytest.mark.fault
-@HEAVY
-@given(file_inputs)
-def test_thousands_of_enqueue_files_store_exactly_the_lines_they_count(content):
-    check_file(content)
