@@ -41,7 +41,7 @@ class JobState(str, Enum):
             return cls(str(text).strip().lower())
         except ValueError:
             names = ", ".join(state.value for state in cls)
-            raise InvalidJob(f"unknown state '{text}' (one of: {names})") from None
+            raise InvalidJob(f"unknown state {quoted(text)} (one of: {names})") from None
 
 
 WAITING = frozenset({JobState.PENDING, JobState.FAILED})
