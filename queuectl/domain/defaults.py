@@ -35,6 +35,9 @@ ERROR_MAX = 1024  # characters kept of an error text (an attempt's error, a job'
 COMMAND_MAX_BYTES = 128 * 1024  # a longer argument cannot reach /bin/sh -c (Linux MAX_ARG_STRLEN)
 ID_MAX_LENGTH = 128
 LATEST_YEAR = 9999  # run_at and --delay must land within it
+DURATION_LIMIT = 3_652_058 * DAY_SECONDS  # the whole calendar, years 1-9999: no duration is longer
+LIST_LIMIT_MAX = 1_000_000  # list --limit, dlq list --limit
+QUOTE_WIDTH = 80  # characters of a user's value an error message quotes
 
 # -- other defaults -----------------------------------------------------------
 DEFAULT_QUEUE = "default"

@@ -24,6 +24,7 @@ from .model import FINAL, WAITING, Job
 from .ports import Clock, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
 from .outage import Outage
 from .settings import Settings
+from .timeutil import bounded_seconds
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -468,5 +469,6 @@ def _warn_discarded(outcomes: list[Outcome], recorded: list[bool]) -> None:
 
 
 def _seconds(value: float) -> timedelta:
-    return timedelta(seconds=value)
+    """Bounded first: a row stored before the bounds (a timeout of inf, NaN) must not end the worker."""
+    return timedelta(seconds=bounded_seconds(value))
 

@@ -6,6 +6,7 @@ methods decide. A move that is not allowed raises ``InvalidTransition``.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
@@ -14,8 +15,9 @@ from enum import Enum
 from . import defaults
 from .backoff import BackoffPolicy
 from .errors import InvalidJob, InvalidTransition
+from .quoting import quoted
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{defaults.ID_MAX_LENGTH}}}")  # always fullmatch: no trailing newline
 DEFAULT_QUEUE = defaults.DEFAULT_QUEUE
 WORKER_LOST = "worker lost (lease expired)"
 PRIORITY_LIMIT = defaults.PRIORITY_LIMIT
@@ -44,7 +46,7 @@ class JobState(str, Enum):
             return cls(str(text).strip().lower())
         except ValueError:
             names = ", ".join(state.value for state in cls)
-            raise InvalidJob(f"unknown state '{text}' (one of: {names})") from None
+            raise InvalidJob(f"unknown state {quoted(text)} (one of: {names})") from None
 
 
 WAITING = frozenset({JobState.PENDING, JobState.FAILED})
@@ -90,15 +92,47 @@ def clip(text: str, limit: int = defaults.ERROR_MAX) -> str:
     return text[:kept] + CLIP_MARKER.format(n=len(text) - kept)
 
 
-def _check_range(name: str, value: int, low: int, high: int) -> None:
+def _check_range(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJob(f"\"{name}\" must be an integer, got {quoted(value)}")
     if not low <= value <= high:
-        raise InvalidJob(f"\"{name}\" must be between {low} and {high}, got {value}")
+        raise InvalidJob(f"\"{name}\" must be between {low} and {high}, got {quoted(value)}")
 
 
 def validate_id(value: object, what: str = "job id") -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise InvalidJob(f"invalid {what} '{value}': use 1-128 characters of A-Z a-z 0-9 . _ : -")
+    """The id (or queue name) itself, if all of it matches ``ID_PATTERN``."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise InvalidJob(f"invalid {what} {quoted(value)}: use 1-{defaults.ID_MAX_LENGTH} characters "
+                         "of A-Z a-z 0-9 . _ : -")
     return value
+
+
+def validate_command(command: object) -> str:
+    """A command ``/bin/sh -c`` can take: UTF-8 text, not blank, no NUL, at most 128 KiB."""
+    if not isinstance(command, str) or not command.strip():
+        raise InvalidJob("a job needs a non-empty \"command\" string")
+    try:
+        size = len(command.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidJob("the command is not valid UTF-8 text") from None
+    if size > defaults.COMMAND_MAX_BYTES:
+        raise InvalidJob(f"the command is {size} bytes long; at most {defaults.COMMAND_MAX_BYTES} are allowed")
+    if "\0" in command:
+        raise InvalidJob("the command contains a NUL character")
+    return command
+
+
+def validate_timeout(value: object) -> float:
+    """Seconds from 0 (none) to ``defaults.TIMEOUT_LIMIT``; never NaN or infinite."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if math.isfinite(seconds) and 0 <= seconds <= defaults.TIMEOUT_LIMIT:
+            return seconds
+    raise InvalidJob(f"\"timeout\" must be a number of seconds from 0 to {defaults.TIMEOUT_LIMIT}, "
+                     f"got {quoted(value)}")
 
 
 @dataclass
@@ -129,13 +163,12 @@ class Job:
             run_at: datetime | None = None) -> "Job":
         validate_id(job_id)
         validate_id(queue, "queue name")
-        if not isinstance(command, str) or not command.strip():
-            raise InvalidJob(f"job '{job_id}' has no command")
+        validate_command(command)
         _check_range("priority", priority, -PRIORITY_LIMIT, PRIORITY_LIMIT)
         _check_range("max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
         return cls(id=job_id, command=command, created_at=now, updated_at=now,
                    run_at=run_at or now, queue=queue, priority=priority,
-                   max_retries=max_retries, timeout=timeout)
+                   max_retries=max_retries, timeout=validate_timeout(timeout))
 
     # -- moves ------------------------------------------------------------
     def _require(self, allowed: frozenset[JobState] | set[JobState], action: str) -> None:

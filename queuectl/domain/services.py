@@ -8,12 +8,12 @@ from typing import Any, Collection, Iterable, Sequence
 
 from . import defaults
 from .errors import InvalidJob
-
 from .model import FINAL, Job, JobState
 from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
 from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
+from .timeutil import earlier
 
 
 @dataclass(frozen=True)
@@ -26,6 +26,7 @@ class Status:
 class BulkResult:
     stored: list[Job]
     duplicates: list[str]
+    invalid: dict[int, str] = field(default_factory=dict)  # position of a spec in the input -> why
 
 
 class JobService:
@@ -54,11 +55,17 @@ class JobService:
         return job
 
     def enqueue_many(self, specs: Iterable[JobSpec]) -> BulkResult:
+        """Store every spec that makes a job now; one that does not (a delay past year 9999) is ``invalid``."""
         now, settings = self.clock.now(), self._settings_to_write()
-        jobs = [spec.to_job(now, settings) for spec in specs]
+        jobs, invalid = [], {}
+        for position, spec in enumerate(specs):
+            try:
+                jobs.append(spec.to_job(now, settings))
+            except InvalidJob as error:
+                invalid[position] = str(error)
         duplicates = set(self.store.jobs.add_many(jobs))
         self._wake()
-        return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates))
+        return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates), invalid)
 
     def get(self, job_id: str) -> Job:
         return self.store.jobs.get(job_id)
@@ -151,7 +158,7 @@ class StatsService:
 
     def stats(self, window: timedelta) -> QueueStats:
         now = self.clock.now()
-        return self.store.stats.stats(now, now - window)
+        return self.store.stats.stats(now, earlier(now, window))
 
     def totals(self) -> AttemptTotals:
         """Every attempt so far; after the first call each call reads only recent attempts."""

@@ -31,7 +31,7 @@ def test_job_ids_outside_the_allowed_alphabet_are_rejected(bad_id):
 
 
 def test_a_blank_command_is_rejected():
-    with pytest.raises(InvalidJob, match="no command"):
+    with pytest.raises(InvalidJob, match="non-empty \"command\""):
         Job.new("job1", "   ", T0)
 
 

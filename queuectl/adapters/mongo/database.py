@@ -22,7 +22,6 @@ import threading
 import warnings
 from datetime import timezone
 from typing import Any, Callable, Iterator
-from urllib.parse import unquote_plus
 
 from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
@@ -32,7 +31,7 @@ from pymongo.errors import (ConfigurationError, ConnectionFailure, DocumentTooLa
                             OperationFailure, PyMongoError, ServerSelectionTimeoutError, WriteError)
 
 from queuectl.domain.errors import OutcomeRejected, QueuectlError, StoreUnavailable
-from queuectl.domain.urls import REDACTED, password_of, redact_url
+from queuectl.domain.urls import redact_url, scrub
 
 log = logging.getLogger(__name__)
 
@@ -184,10 +183,7 @@ class MongoDatabase:
 
     def _line(self, error: BaseException) -> str:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        password = password_of(self.url)
-        for secret in {password, unquote_plus(password)} - {""}:
-            text = text.replace(secret, REDACTED)
-        return text[:300]
+        return scrub(text, self.url)[:300]
 
 
 def refused_for_good(error: Exception) -> bool:

@@ -18,6 +18,7 @@ from typing import Any, Mapping
 
 from queuectl.domain.model import BULKY_PARTS, Attempt, Job, JobState
 from queuectl.domain.ports import WorkerInfo
+from queuectl.domain.timeutil import bounded_seconds
 
 # The fields a model move may change; every write-back persists exactly these.
 MUTABLE_FIELDS = ("state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
@@ -89,7 +90,7 @@ def attempt_fields(attempt: Attempt, prefix: str) -> dict[str, Any]:
 def job_from_document(doc: Mapping[str, Any]) -> Job:
     return Job(
         id=doc["_id"], command=doc["command"], queue=doc["queue"], priority=doc["priority"],
-        max_retries=doc["max_retries"], timeout=doc["timeout"], state=JobState(doc["state"]),
+        max_retries=doc["max_retries"], timeout=bounded_seconds(doc["timeout"]), state=JobState(doc["state"]),
         attempts=doc["attempts"], run_at=doc["run_at"], created_at=doc["created_at"],
         updated_at=doc["updated_at"], started_at=doc.get("started_at"),
         finished_at=doc.get("finished_at"), exit_code=doc.get("exit_code"),
