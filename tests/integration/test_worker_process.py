@@ -98,7 +98,7 @@ def test_stop_with_a_timeout_releases_the_running_job_without_counting_the_attem
     queue.cli("worker", "stop", "--timeout", "1", timeout=60)
     job = queue.store.jobs.get("long")
     assert job.state.value == "pending" and job.attempts == 0
-    wait_for(lambda: not pid_alive(int(pidfile.read_text())), timeout=10, what="the job's child to die")
+    wait_for(lambda: not pid_alive(int(pidfile.read_text())), timeout=60, what="the job's child to die")
 
 
 def test_a_timeout_kills_the_whole_process_group_including_background_children(queue, tmp_path):
@@ -108,7 +108,7 @@ def test_a_timeout_kills_the_whole_process_group_including_background_children(q
     start(queue, 1)
     queue.wait_state("slow", "dead", timeout=30)
     assert queue.store.jobs.get("slow").last_error == "timed out after 1s"
-    wait_for(lambda: not pid_alive(int(pidfile.read_text())), timeout=10, what="the background child to die")
+    wait_for(lambda: not pid_alive(int(pidfile.read_text())), timeout=60, what="the background child to die")
 
 
 def test_retry_delays_follow_the_exponential_backoff(queue, tmp_path):
@@ -158,7 +158,7 @@ def test_cancelling_a_running_job_kills_it_and_it_is_not_retried(queue, tmp_path
     start(queue, 1)
     wait_for(pidfile.exists, what="the command to start")
     queue.cli("cancel", "doomed")
-    wait_for(lambda: not pid_alive(int(pidfile.read_text())), timeout=15, what="the command to be killed")
+    wait_for(lambda: not pid_alive(int(pidfile.read_text())), timeout=60, what="the command to be killed")
     queue.cli("enqueue", "true", "--id", "after")
     queue.wait_state("after", "completed")
     job = queue.store.jobs.get("doomed")
