@@ -26,7 +26,7 @@ import pytest
 
 from queuectl.domain.model import WORKER_LOST, JobState
 
-from .processes import MONGO_ENV, Queue, make_queue, wait_for
+from .processes import MONGO_ENV, MONGO_SKIP_REASON, Queue, make_queue, wait_for
 
 LEASE_SECONDS = 2
 WORKERS = 4
@@ -73,7 +73,7 @@ class Chaos:
 
 @pytest.fixture(params=[pytest.param(("sqlite", 1200), id="sqlite"),
                         pytest.param(("mongodb", 200), id="mongodb", marks=pytest.mark.skipif(
-                            not os.environ.get(MONGO_ENV), reason=f"set {MONGO_ENV} to run on MongoDB"))])
+                            not os.environ.get(MONGO_ENV), reason=MONGO_SKIP_REASON))])
 def chaos_queue(request, tmp_path):
     kind, total = request.param
     q = make_queue(kind, tmp_path)

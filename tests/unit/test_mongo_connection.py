@@ -6,7 +6,9 @@ MongoDB-wire server; these cover what happens before and around the wire.
 
 from __future__ import annotations
 
-import time
+import select
+import socket
+import threading
 
 import pytest
 from pymongo.errors import AutoReconnect, DocumentTooLarge, OperationFailure, ServerSelectionTimeoutError, WriteError
@@ -16,11 +18,18 @@ from queuectl.adapters.mongo.database import MongoDatabase
 from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
 
 
-def test_building_a_store_connects_nothing():
-    started = time.monotonic()
-    store = MongoStore("mongodb://app:pw@127.0.0.1:1/jobs")
-    store.close()
-    assert time.monotonic() - started < 1
+def test_building_a_store_connects_nothing_until_its_first_operation():
+    with socket.socket() as listener:  # stands in for the server: it sees every connection attempt
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        store = MongoStore(f"mongodb://app:pw@127.0.0.1:{port}/jobs?serverSelectionTimeoutMS=500")
+        assert select.select([listener], [], [], 0.5)[0] == []  # built: nobody knocked
+        first = threading.Thread(target=lambda: pytest.raises(StoreUnavailable, store.settings.load))
+        first.start()
+        assert select.select([listener], [], [], 60)[0] == [listener]  # the first operation knocks
+        first.join(60)
+        store.close()
 
 
 def test_the_database_is_the_url_path_or_queuectl():

@@ -64,9 +64,12 @@ JOB_INDEXES = (
 
 
 class MongoDatabase:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, client: MongoClient | None = None) -> None:
+        """``client``: one already built, used instead of connecting to ``url`` (the unit tests pass a
+        ``mongomock`` client); the URL still names the database and labels the errors."""
         self.url = url
         self.label = redact_url(url)
+        self._given = client
         self._client: MongoClient | None = None
         self._database: Database | None = None
         self._indexed = False
@@ -87,6 +90,8 @@ class MongoDatabase:
         return self._database
 
     def _connect(self) -> MongoClient:
+        if self._given is not None:
+            return self._given
         options: dict[str, Any] = {"tz_aware": True, "tzinfo": timezone.utc, "connect": False,
                                    "appname": "queuectl"}
         for name in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
