@@ -13,7 +13,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
 from queuectl.domain.model import WAITING, Attempt, Job, JobState
@@ -86,8 +86,9 @@ class InMemoryJobRepository(JobRepository):
             if not due:
                 return None
             job = min(due, key=lambda j: (-j.priority, j.run_at, self._seq[j.id]))
-            job.claim(worker.id, worker.host, uuid.uuid4().hex, now, lease_until)
-            return replace(copy.deepcopy(job), history=[job.history[-1]])
+            token = uuid.uuid4().hex
+            job = self._move(job.id, lambda moved: moved.claim(worker.id, worker.host, token, now, lease_until))
+            return replace(job, history=[job.history[-1]])
 
     def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
                          lease_until: datetime, queues: Sequence[str] | None = None,
@@ -117,7 +118,7 @@ class InMemoryJobRepository(JobRepository):
             if stored is None or stored.lease_token != token or stored.state is not JobState.PROCESSING:
                 return False
             history = stored.history[:-1] + job.history[-1:]
-            self._jobs[job.id] = replace(copy.deepcopy(job), history=history)
+            _write_back(stored, job, history)
             if output is not None and history:
                 self._outputs[(job.id, len(history) - 1)] = output
             return True
@@ -130,28 +131,40 @@ class InMemoryJobRepository(JobRepository):
 
     def cancel(self, job_id: str, now: datetime) -> Job:
         with self._lock:
-            job = self._find(job_id)
-            job.cancel(now)
-            return copy.deepcopy(job)
+            return self._move(job_id, lambda job: job.cancel(now))
 
     def revive(self, job_id: str, now: datetime) -> Job:
         with self._lock:
-            job = self._find(job_id)
-            job.revive(now)
-            return copy.deepcopy(job)
+            return self._move(job_id, lambda job: job.revive(now))
 
     def revive_all(self, now: datetime) -> int:
         with self._lock:
-            dead = [j for j in self._jobs.values() if j.state is JobState.DEAD]
-            for job in dead:
-                job.revive(now)
+            dead = [j.id for j in self._jobs.values() if j.state is JobState.DEAD]
+            for job_id in dead:
+                self._move(job_id, lambda job: job.revive(now))
             return len(dead)
+
+    def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
+        """Let the model move a copy of the job, then store what a persistent store would: the declared fields."""
+        stored = self._find(job_id)
+        moved = copy.deepcopy(stored)
+        move(moved)
+        _write_back(stored, moved, moved.history)
+        return copy.deepcopy(stored)
 
     def logs(self, job_id: str) -> list[AttemptLog]:
         with self._lock:
             job = self._find(job_id)
             entries = [AttemptLog(a, self._outputs.get((job_id, i), "")) for i, a in enumerate(job.history)]
             return entries[::-1]
+
+
+def _write_back(stored: Job, moved: Job, history: list[Attempt]) -> None:
+    """Only ``Job.MUTABLE_FIELDS`` and the history, like SQLite and MongoDB: a move
+    that changed another field is lost here as it is there."""
+    for name in Job.MUTABLE_FIELDS:
+        setattr(stored, name, copy.deepcopy(getattr(moved, name)))
+    stored.history = copy.deepcopy(history)
 
 
 class InMemoryStatsRepository(StatsRepository):
