@@ -4,9 +4,9 @@ Hypothesis drives enqueues, claims, lease renewals, outcomes (succeed, fail,
 release; fresh or stale), batched settles, cancels, lease recovery on an
 advancing fake clock and DLQ retries through ``JobRepository``, on memory,
 SQLite (a real file) and, when ``QUEUECTL_TEST_MONGO_URI`` is set, MongoDB.
-After every step each store must have answered the same, and ``get``, ``logs``
-and the counts of every job must read the same: times compared to the
-millisecond, lease tokens (random per store) by presence.
+After every step each store must have answered the same, and ``get`` and
+``logs`` of every job, the counts and the listing must read the same: times
+compared to the millisecond, lease tokens (random per store) by presence.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from queuectl.container import build_container
 from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.errors import QueuectlError
 from queuectl.domain.model import Job
-from queuectl.domain.ports import Outcome, Store, WorkerRef
+from queuectl.domain.ports import Outcome, Page, Store, WorkerRef
 
 from .conftest import MONGO_ENV, MONGO_SKIP_REASON, _drop_mongo_database, _mongo_test_url
 
@@ -219,6 +219,7 @@ class StoresAgree(RuleBasedStateMachine):
             self.each(f"get({job_id!r})", lambda kind, store: store.jobs.get(job_id))
             self.each(f"logs({job_id!r})", lambda kind, store: store.jobs.logs(job_id))
         self.each("count_by_state", lambda kind, store: store.jobs.count_by_state())
+        self.each("list", lambda kind, store: store.jobs.list(Page(limit=0)))
 
 
 def _settings(examples: int, steps: int) -> settings:
