@@ -24,7 +24,8 @@ from typing import Any, Callable
 import pytest
 from hypothesis import HealthCheck, Phase, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
 
 from queuectl.container import build_container
 from queuectl.domain.backoff import BackoffPolicy
@@ -114,8 +115,8 @@ class StoresAgree(RuleBasedStateMachine):
         assert all(seen == first for seen in views.values()), f"stores disagree on {what}: {views}"
         return answers
 
-    def take(self, pick: int) -> dict[str, tuple[Job, str]] | None:
-        return self.held.pop(pick % len(self.held)) if self.held else None
+    def take(self, pick: int) -> dict[str, tuple[Job, str]]:
+        return self.held.pop(pick % len(self.held))
 
     # -- time and enqueues -----------------------------------------------------
     @initialize(specs=st.lists(job_specs, min_size=1, max_size=3))
@@ -146,11 +147,20 @@ class StoresAgree(RuleBasedStateMachine):
             worker, self.now, self.now + lease, queues))
         if all(isinstance(job, Job) for job in answers.values()):
             self.held.append({kind: (job, job.lease_token) for kind, job in answers.items()})
+            for kind, job in answers.items():
+                self.holds_what_it_returned(kind, job)
 
+    def holds_what_it_returned(self, kind: str, claimed: Job) -> None:
+        """The claim's answer is the model's ``Job.claim``; the store must hold exactly that
+        (MongoDB's claim is a pipeline of its own), lease token included."""
+        stored = self.stores[kind].jobs.get(claimed.id)
+        assert stored.lease_token == claimed.lease_token
+        stored.history = stored.history[-1:]
+        assert view(stored) == view(claimed), f"{kind} holds another job than its claim returned"
+
+    @precondition(lambda self: self.held)
     @rule(pick=picks, lease=leases, forged=st.booleans())
     def renew_lease(self, pick: int, lease: timedelta, forged: bool) -> None:
-        if not self.held:
-            return
         claim = self.held[pick % len(self.held)]
         self.each("renew_lease", lambda kind, store: store.jobs.renew_lease(
             claim[kind][0].id, "forged-token" if forged else claim[kind][1], self.now + lease))
@@ -166,17 +176,16 @@ class StoresAgree(RuleBasedStateMachine):
             job.release(self.now)
         return job
 
+    @precondition(lambda self: self.held)
     @rule(pick=picks, how=finishes, exit_code=st.integers(0, 3), output=st.none() | st.text(max_size=5))
     def record_outcome(self, pick: int, how: str, exit_code: int, output: str | None) -> None:
         claim = self.take(pick)
-        if claim is None:
-            return
         self.each("record_outcome", lambda kind, store: store.jobs.record_outcome(
             self.finished(claim[kind][0], how, exit_code), claim[kind][1], output))
 
     @rule(picks_=st.lists(picks, max_size=2), how=finishes, worker=st.sampled_from(WORKERS), lease=leases)
     def settle_and_claim(self, picks_: list[int], how: str, worker: WorkerRef, lease: timedelta) -> None:
-        claims = [claim for claim in (self.take(pick) for pick in picks_) if claim is not None]
+        claims = [self.take(pick) for pick in picks_ if self.held]
 
         def settle(kind: str, store: Store) -> Any:
             outcomes = [Outcome(self.finished(c[kind][0], how, 1), c[kind][1], "out") for c in claims]
@@ -185,6 +194,8 @@ class StoresAgree(RuleBasedStateMachine):
         answers = self.each("settle_and_claim", settle)
         if all(not isinstance(answer[0], str) and answer[1] for answer in answers.values()):
             self.held.append({kind: (answer[1][0], answer[1][0].lease_token) for kind, answer in answers.items()})
+            for kind, answer in answers.items():
+                self.holds_what_it_returned(kind, answer[1][0])
 
     @rule()
     def recover_expired_leases(self) -> None:
@@ -228,7 +239,7 @@ def _settings(examples: int, steps: int) -> settings:
 
 
 def test_memory_and_sqlite_answer_every_sequence_of_operations_alike():
-    run_state_machine_as_test(StoresAgree, settings=_settings(60, 25))
+    run_state_machine_as_test(StoresAgree, settings=_settings(40, 40))
 
 
 @pytest.mark.skipif(not os.environ.get(MONGO_ENV), reason=MONGO_SKIP_REASON)
