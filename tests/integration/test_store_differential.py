@@ -16,6 +16,7 @@ import dataclasses
 import os
 import shutil
 import tempfile
+import uuid
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
@@ -98,7 +99,7 @@ class StoresAgree(RuleBasedStateMachine):
             return "memory://"
         if kind == "sqlite":
             return f"sqlite:///{self.folder / 'home' / 'queue.db'}"
-        return _mongo_test_url(os.environ[MONGO_ENV], f"queuectl_diff_{self.folder.name[-8:]}")
+        return _mongo_test_url(os.environ[MONGO_ENV], f"queuectl_diff_{uuid.uuid4().hex[:12]}")
 
     def teardown(self) -> None:
         for store in self.stores.values():
