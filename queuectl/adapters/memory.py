@@ -13,7 +13,7 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Collection, Iterable, Iterator, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
 from queuectl.domain import defaults
@@ -87,8 +87,9 @@ class InMemoryJobRepository(JobRepository):
             if not due:
                 return None
             job = min(due, key=lambda j: (-j.priority, j.run_at, self._seq[j.id]))
-            job.claim(worker.id, worker.host, uuid.uuid4().hex, now, lease_until)
-            return replace(copy.deepcopy(job), history=[job.history[-1]])
+            token = uuid.uuid4().hex
+            job = self._move(job.id, lambda moved: moved.claim(worker.id, worker.host, token, now, lease_until))
+            return replace(job, history=[job.history[-1]])
 
     def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
                          lease_until: datetime, queues: Sequence[str] | None = None,
@@ -117,8 +118,9 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             if not self._holds(job.id, token):
                 return False
-            history = trim_history(self._jobs[job.id].history[:-1] + job.history[-1:], history_max)
-            self._jobs[job.id] = replace(copy.deepcopy(job), history=history)
+            stored = self._jobs[job.id]
+            history = trim_history(stored.history[:-1] + job.history[-1:], history_max)
+            _write_back(stored, job, history)
             if output is not None and history:
                 self._outputs[(job.id, len(history) - 1)] = output
             for position in range(len(history) - history_max):
@@ -136,7 +138,7 @@ class InMemoryJobRepository(JobRepository):
                 history = stored.history[:-1] + job.history[-1:]
             else:
                 return False
-            self._jobs[job.id] = replace(copy.deepcopy(job), history=history)
+            _write_back(stored, job, history)
             return True
 
     def _holds(self, job_id: str, token: str) -> bool:
@@ -151,22 +153,26 @@ class InMemoryJobRepository(JobRepository):
 
     def cancel(self, job_id: str, now: datetime) -> Job:
         with self._lock:
-            job = self._find(job_id)
-            job.cancel(now)
-            return copy.deepcopy(job)
+            return self._move(job_id, lambda job: job.cancel(now))
 
     def revive(self, job_id: str, now: datetime) -> Job:
         with self._lock:
-            job = self._find(job_id)
-            job.revive(now)
-            return copy.deepcopy(job)
+            return self._move(job_id, lambda job: job.revive(now))
 
     def revive_all(self, now: datetime) -> int:
         with self._lock:
-            dead = [j for j in self._jobs.values() if j.state is JobState.DEAD]
-            for job in dead:
-                job.revive(now)
+            dead = [j.id for j in self._jobs.values() if j.state is JobState.DEAD]
+            for job_id in dead:
+                self._move(job_id, lambda job: job.revive(now))
             return len(dead)
+
+    def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
+        """Let the model move a copy of the job, then store what a persistent store would: the declared fields."""
+        stored = self._find(job_id)
+        moved = copy.deepcopy(stored)
+        move(moved)
+        _write_back(stored, moved, moved.history)
+        return copy.deepcopy(stored)
 
     def logs(self, job_id: str) -> list[AttemptLog]:
         with self._lock:
@@ -193,6 +199,14 @@ class InMemoryJobRepository(JobRepository):
         for index in range(len(job.history)):
             self._outputs.pop((job.id, index), None)
         return replace(job, history=[])
+
+
+def _write_back(stored: Job, moved: Job, history: list[Attempt]) -> None:
+    """Only ``Job.MUTABLE_FIELDS`` and the history, like SQLite and MongoDB: a move
+    that changed another field is lost here as it is there."""
+    for name in Job.MUTABLE_FIELDS:
+        setattr(stored, name, copy.deepcopy(getattr(moved, name)))
+    stored.history = copy.deepcopy(history)
 
 
 class InMemoryStatsRepository(StatsRepository):

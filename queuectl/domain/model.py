@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import Enum
+from types import MappingProxyType
+from typing import ClassVar, Mapping
 
 from . import defaults
 from .backoff import BackoffPolicy
@@ -51,6 +53,26 @@ class JobState(str, Enum):
 
 WAITING = frozenset({JobState.PENDING, JobState.FAILED})
 FINAL = frozenset({JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED})
+_RUNNING = frozenset({JobState.PROCESSING})
+
+# Which states allow which move: each move checks its entry, and whatever else
+# needs the rule (the dashboard's cancel button, tests) reads it from here.
+MOVES_FROM: Mapping[str, frozenset[JobState]] = MappingProxyType({
+    "claim": WAITING,
+    "renew": _RUNNING,
+    "succeed": _RUNNING,
+    "fail": _RUNNING,
+    "lose_lease": _RUNNING,
+    "release": _RUNNING,
+    "cancel": WAITING | _RUNNING,
+    "revive": frozenset({JobState.DEAD}),
+    "refuse": frozenset(JobState) - {JobState.CANCELLED},  # the store refused its outcome for good
+    "remove": FINAL,  # remove, prune, retention
+})
+# How a refused move reads in "job 'x' is <state>: cannot <action>".
+_ACTIONS = {"renew": "renew its lease", "succeed": "complete", "lose_lease": "fail",
+            "revive": "retry from the DLQ (only dead jobs can)", "refuse": "be closed dead",
+            "remove": "remove it (only completed, dead and cancelled jobs can be removed)"}
 
 
 @dataclass(frozen=True)
@@ -157,6 +179,14 @@ class Job:
     lease_until: datetime | None = None
     history: list[Attempt] = field(default_factory=list)
 
+    # The fields any move may change, besides ``history`` (which moves only
+    # append to and close the last entry of). Stores write back exactly these,
+    # in this order (the SQLite column lists follow it).
+    MUTABLE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
+        "exit_code", "last_error", "worker", "lease_token", "lease_until")
+    MOVES_FROM: ClassVar[Mapping[str, frozenset[JobState]]] = MOVES_FROM
+
     @classmethod
     def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
             priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = 0.0,
@@ -171,13 +201,13 @@ class Job:
                    max_retries=max_retries, timeout=validate_timeout(timeout))
 
     # -- moves ------------------------------------------------------------
-    def _require(self, allowed: frozenset[JobState] | set[JobState], action: str) -> None:
-        if self.state not in allowed:
-            raise InvalidTransition(self.id, self.state.value, action)
+    def _require(self, move: str) -> None:
+        if self.state not in MOVES_FROM[move]:
+            raise InvalidTransition(self.id, self.state.value, _ACTIONS.get(move, move))
 
     def claim(self, worker: str, host: str, token: str, now: datetime, lease_until: datetime) -> None:
         """A worker takes the job for a new attempt; ``token`` fences its writes."""
-        self._require(WAITING, "claim")
+        self._require("claim")
         self.state = JobState.PROCESSING
         self.attempts += 1
         self.worker = worker
@@ -190,18 +220,18 @@ class Job:
         self.history.append(Attempt(self.attempts, worker, host, now))
 
     def renew(self, until: datetime) -> None:
-        self._require({JobState.PROCESSING}, "renew its lease")
+        self._require("renew")
         self.lease_until = until
 
     def succeed(self, now: datetime, exit_code: int = 0) -> None:
-        self._require({JobState.PROCESSING}, "complete")
+        self._require("succeed")
         self.state = JobState.COMPLETED
         self._close_attempt(now, exit_code, None)
         self.last_error = None
 
     def fail(self, now: datetime, error: str, backoff: BackoffPolicy, exit_code: int | None = None) -> None:
         """The attempt failed: retry later (``failed``) or give up (``dead``)."""
-        self._require({JobState.PROCESSING}, "fail")
+        self._require("fail")
         error = clip(error)
         self.last_error = error
         if self.attempts > self.max_retries:
@@ -213,11 +243,12 @@ class Job:
 
     def lose_lease(self, now: datetime, backoff: BackoffPolicy) -> None:
         """The worker vanished and its lease ran out: the attempt counts as failed."""
+        self._require("lose_lease")
         self.fail(now, WORKER_LOST, backoff)
 
     def release(self, now: datetime, reason: str = "released: worker stopped") -> None:
         """Give the job back unrun; the attempt does not count and the job keeps its place."""
-        self._require({JobState.PROCESSING}, "release")
+        self._require("release")
         self.attempts -= 1
         self.state = JobState.PENDING
         self._close_attempt(now, None, reason)
@@ -228,7 +259,7 @@ class Job:
         Follows whatever move the worker made, which the store never recorded. The attempt that
         ran, if any, is closed ``dead`` with the same error.
         """
-        self._require(set(JobState) - {JobState.CANCELLED}, "be closed dead")
+        self._require("refuse")
         self.state = JobState.DEAD
         self.last_error = clip(f"outcome not recorded: {reason}")
         self.lease_token = None
@@ -241,7 +272,7 @@ class Job:
                                        last.finished_at or now, last.exit_code, self.last_error, JobState.DEAD)
 
     def cancel(self, now: datetime) -> None:
-        self._require(WAITING | {JobState.PROCESSING}, "cancel")
+        self._require("cancel")
         running = self.state is JobState.PROCESSING
         self.state = JobState.CANCELLED
         if running:
@@ -253,11 +284,11 @@ class Job:
 
     def check_removable(self) -> None:
         """Only a final job may be deleted (``remove``, ``prune``, ``retention``)."""
-        self._require(FINAL, "remove it (only completed, dead and cancelled jobs can be removed)")
+        self._require("remove")
 
     def revive(self, now: datetime) -> None:
         """Out of the DLQ: back to pending with a fresh retry budget."""
-        self._require({JobState.DEAD}, "retry from the DLQ (only dead jobs can)")
+        self._require("revive")
         self.state = JobState.PENDING
         self.attempts = 0
         self.run_at = now

@@ -21,8 +21,7 @@ from queuectl.domain.ports import WorkerInfo
 from queuectl.domain.timeutil import bounded_seconds
 
 # The fields a model move may change; every write-back persists exactly these.
-MUTABLE_FIELDS = ("state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
-                  "exit_code", "last_error", "worker", "lease_token", "lease_until")
+MUTABLE_FIELDS = Job.MUTABLE_FIELDS
 ATTEMPT_FIELDS = ("attempt", "worker", "host", "started_at", "finished_at", "exit_code", "error", "outcome")
 
 WITHOUT_HISTORY = {"history": 0}

@@ -7,6 +7,8 @@ module, so they never pay for importing SQLAlchemy.
 
 from __future__ import annotations
 
+from queuectl.domain.model import WAITING, JobState
+
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
 # 2: attempts.outcome and the indexes behind ``stats``.
 SCHEMA_VERSION = 2
@@ -14,8 +16,10 @@ SCHEMA_VERSION = 2
 # Literal SQL, not bound parameters, so that SQLite can match the partial
 # indexes: a partial index is only used when the query's WHERE clause
 # visibly implies the index's WHERE clause.
-WAITING_SQL = "state IN ('pending', 'failed')"
-PROCESSING_SQL = "state = 'processing'"
+# Derived from the model, in the states' declaration order: the text must stay
+# "state IN ('pending', 'failed')", the one existing files' index was built with.
+WAITING_SQL = "state IN ({})".format(", ".join(f"'{state.value}'" for state in JobState if state in WAITING))
+PROCESSING_SQL = f"state = '{JobState.PROCESSING.value}'"
 
 JOB_COLUMNS = ("seq", "id", "command", "state", "queue", "priority", "max_retries", "timeout", "attempts",
                "run_at", "created_at", "updated_at", "started_at", "finished_at", "exit_code", "last_error",

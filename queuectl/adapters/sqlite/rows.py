@@ -11,9 +11,8 @@ from queuectl.domain.timeutil import bounded_seconds, from_epoch, to_epoch
 _INT64 = range(-(2 ** 63), 2 ** 63)
 
 # What a model move may change: ``record_outcome`` and the other write-backs
-# persist exactly these columns.
-MUTABLE_FIELDS = ("state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
-                  "exit_code", "last_error", "worker", "lease_token", "lease_until")
+# persist exactly these columns, in the model's order (``mutable_row`` spells it out).
+MUTABLE_FIELDS = Job.MUTABLE_FIELDS
 
 
 # The columns of a new row, in the order ``new_row`` gives them (``seq`` is the store's).

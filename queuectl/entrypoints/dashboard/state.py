@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.templating import Jinja2Templates
 
-from queuectl.domain.model import WAITING, JobState
+from queuectl.domain.model import MOVES_FROM, JobState
 from queuectl.domain.services import JobService, StatsService
 from queuectl.domain.timeutil import format_time
 
@@ -22,7 +22,7 @@ from .links import job_url
 
 HERE = Path(__file__).parent
 REFRESH_SECONDS = 2.0
-CANCELLABLE = WAITING | {JobState.PROCESSING}
+CANCELLABLE = MOVES_FROM["cancel"]
 
 
 @dataclass

@@ -1,0 +1,283 @@
+"""The stores agree: one random sequence of port calls, applied to every store.
+
+Hypothesis drives enqueues, claims, lease renewals, outcomes (succeed, fail,
+release; fresh or stale), batched settles, cancels, lease recovery on an
+advancing fake clock and DLQ retries through ``JobRepository``, on memory,
+SQLite (a real file) and, when ``QUEUECTL_TEST_MONGO_URI`` is set, MongoDB.
+After every step each store must have answered the same, and ``get`` and
+``logs`` of every job, the counts and the listing must read the same: times
+compared to the millisecond, lease tokens (random per store) by presence.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import os
+import shutil
+import tempfile
+import uuid
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, precondition, rule,
+                                 run_state_machine_as_test)
+
+from queuectl.container import build_container
+from queuectl.domain.backoff import BackoffPolicy
+from queuectl.domain.errors import QueuectlError
+from queuectl.domain.model import Job
+from queuectl.domain.ports import Outcome, Page, Store, WorkerRef
+
+from .conftest import MONGO_ENV, MONGO_SKIP_REASON, _drop_mongo_database, _mongo_test_url
+
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
+IDS = ("a", "b", "c", "d")
+QUEUES = ("default", "other")
+WORKERS = (WorkerRef("worker-1", "host-a"), WorkerRef("worker-2", "host-b"))
+BACKOFF = BackoffPolicy(base=2, maximum=60)
+
+# Whole milliseconds only: MongoDB keeps milliseconds, so every store can hold every time exactly.
+millis = st.integers(min_value=0, max_value=90_000).map(lambda ms: timedelta(milliseconds=ms))
+leases = st.integers(min_value=1, max_value=60_000).map(lambda ms: timedelta(milliseconds=ms))
+job_specs = st.fixed_dictionaries({
+    "job_id": st.sampled_from(IDS), "queue": st.sampled_from(QUEUES), "priority": st.integers(-1, 1),
+    "max_retries": st.integers(0, 1), "delay": st.sampled_from([0, 0, 0, 1_500, 30_000])})
+queue_filters = st.none() | st.lists(st.sampled_from(QUEUES), min_size=1, max_size=2, unique=True)
+finishes = st.sampled_from(["succeed", "fail", "release"])
+picks = st.integers(min_value=0, max_value=7)  # which held claim, modulo how many there are
+
+
+def view(value: Any) -> Any:
+    """What a store must agree on: times to the millisecond (and whether they carry a zone),
+    lease tokens by presence, enums by value, dataclasses field by field."""
+    if isinstance(value, datetime):
+        aware = value.tzinfo is not None
+        moment = value if aware else value.replace(tzinfo=timezone.utc)
+        return (round(moment.timestamp() * 1000), aware)
+    if isinstance(value, Enum):
+        return value.value
+    if dataclasses.is_dataclass(value):
+        return {f.name: (getattr(value, f.name) is not None if f.name == "lease_token" else
+                         view(getattr(value, f.name))) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {view(key): view(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [view(item) for item in value]
+    return value
+
+
+def _call(action: Callable[[], Any]) -> Any:
+    try:
+        return action()
+    except QueuectlError as error:  # the refusal is part of the answer
+        return ("raised", type(error).__name__, str(error))
+
+
+class StoresAgree(RuleBasedStateMachine):
+    """The same operations on every store of ``kinds``; each held claim keeps every store's job and token."""
+
+    kinds: tuple[str, ...] = ("memory", "sqlite")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.folder = Path(tempfile.mkdtemp(prefix="queuectl-differential-"))
+        self.urls = {kind: self._url(kind) for kind in self.kinds}
+        self.stores: dict[str, Store] = {}
+        for kind, url in self.urls.items():
+            self.stores[kind] = build_container(url, str(self.folder / "home")).store()
+        self.now = T0
+        self.held: list[dict[str, tuple[Job, str]]] = []
+
+    def _url(self, kind: str) -> str:
+        if kind == "memory":
+            return "memory://"
+        if kind == "sqlite":
+            return f"sqlite:///{self.folder / 'home' / 'queue.db'}"
+        return _mongo_test_url(os.environ[MONGO_ENV], f"queuectl_diff_{uuid.uuid4().hex[:12]}")
+
+    def teardown(self) -> None:
+        for store in self.stores.values():
+            store.close()
+        if "mongodb" in self.urls:
+            _drop_mongo_database(self.urls["mongodb"])
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def each(self, what: str, call: Callable[[str, Store], Any]) -> dict[str, Any]:
+        """``call`` on every store; fail unless every store answered the same."""
+        answers = {kind: _call(lambda: call(kind, store)) for kind, store in self.stores.items()}
+        views = {kind: view(answer) for kind, answer in answers.items()}
+        first = next(iter(views.values()))
+        assert all(seen == first for seen in views.values()), f"stores disagree on {what}: {views}"
+        return answers
+
+    def take(self, pick: int) -> dict[str, tuple[Job, str]]:
+        return self.held.pop(pick % len(self.held))
+
+    # -- time and enqueues -----------------------------------------------------
+    @initialize(specs=st.lists(job_specs, min_size=1, max_size=3))
+    def start_with_jobs(self, specs: list[dict[str, Any]]) -> None:
+        self.add_many(specs)
+
+    @rule(elapsed=millis)
+    def time_passes(self, elapsed: timedelta) -> None:
+        self.now += elapsed
+
+    def new_job(self, spec: dict[str, Any]) -> Job:
+        return Job.new(spec["job_id"], f"echo {spec['job_id']}", self.now, queue=spec["queue"],
+                       priority=spec["priority"], max_retries=spec["max_retries"],
+                       run_at=self.now + timedelta(milliseconds=spec["delay"]))
+
+    @rule(spec=job_specs)
+    def add(self, spec: dict[str, Any]) -> None:
+        self.each("add", lambda kind, store: store.jobs.add(self.new_job(spec)))
+
+    @rule(specs=st.lists(job_specs, max_size=3))
+    def add_many(self, specs: list[dict[str, Any]]) -> None:
+        self.each("add_many", lambda kind, store: store.jobs.add_many([self.new_job(s) for s in specs]))
+
+    # -- a worker's cycle ------------------------------------------------------
+    @rule(worker=st.sampled_from(WORKERS), lease=leases, queues=queue_filters)
+    def claim_next(self, worker: WorkerRef, lease: timedelta, queues: list[str] | None) -> None:
+        answers = self.each("claim_next", lambda kind, store: store.jobs.claim_next(
+            worker, self.now, self.now + lease, queues))
+        if all(isinstance(job, Job) for job in answers.values()):
+            self.held.append({kind: (job, job.lease_token) for kind, job in answers.items()})
+            for kind, job in answers.items():
+                self.holds_what_it_returned(kind, job)
+
+    def holds_what_it_returned(self, kind: str, claimed: Job) -> None:
+        """The claim's answer is the model's ``Job.claim``; the store must hold exactly that
+        (MongoDB's claim is a pipeline of its own), lease token included."""
+        stored = self.stores[kind].jobs.get(claimed.id)
+        assert stored.lease_token == claimed.lease_token
+        stored.history = stored.history[-1:]
+        assert view(stored) == view(claimed), f"{kind} holds another job than its claim returned"
+
+    @precondition(lambda self: self.held)
+    @rule(pick=picks, lease=leases, forged=st.booleans())
+    def renew_lease(self, pick: int, lease: timedelta, forged: bool) -> None:
+        claim = self.held[pick % len(self.held)]
+        self.each("renew_lease", lambda kind, store: store.jobs.renew_lease(
+            claim[kind][0].id, "forged-token" if forged else claim[kind][1], self.now + lease))
+
+    def finished(self, job: Job, how: str, exit_code: int) -> Job:
+        """The worker's copy after its command ended ``how``: the model's move."""
+        job = copy.deepcopy(job)
+        if how == "succeed":
+            job.succeed(self.now, exit_code)
+        elif how == "fail":
+            job.fail(self.now, f"exit code {exit_code}", BACKOFF, exit_code)
+        else:
+            job.release(self.now)
+        return job
+
+    @precondition(lambda self: self.held)
+    @rule(pick=picks, how=finishes, exit_code=st.integers(0, 3), output=st.none() | st.text(max_size=5))
+    def record_outcome(self, pick: int, how: str, exit_code: int, output: str | None) -> None:
+        claim = self.take(pick)
+        self.each("record_outcome", lambda kind, store: store.jobs.record_outcome(
+            self.finished(claim[kind][0], how, exit_code), claim[kind][1], output))
+
+    @rule(picks_=st.lists(picks, max_size=2), how=finishes, worker=st.sampled_from(WORKERS), lease=leases)
+    def settle_and_claim(self, picks_: list[int], how: str, worker: WorkerRef, lease: timedelta) -> None:
+        claims = [self.take(pick) for pick in picks_ if self.held]
+
+        def settle(kind: str, store: Store) -> Any:
+            outcomes = [Outcome(self.finished(c[kind][0], how, 1), c[kind][1], "out") for c in claims]
+            return store.jobs.settle_and_claim(outcomes, worker, self.now, self.now + lease, None, 1)
+
+        answers = self.each("settle_and_claim", settle)
+        if all(not isinstance(answer[0], str) and answer[1] for answer in answers.values()):
+            self.held.append({kind: (answer[1][0], answer[1][0].lease_token) for kind, answer in answers.items()})
+            for kind, answer in answers.items():
+                self.holds_what_it_returned(kind, answer[1][0])
+
+    @rule()
+    def recover_expired_leases(self) -> None:
+        """What a worker's recovery does: every expired lease lost, each recorded under its token."""
+        def recover(kind: str, store: Store) -> dict[str, bool]:
+            recorded = {}
+            for job in store.jobs.expired_leases(self.now):
+                token = job.lease_token
+                job.lose_lease(self.now, BACKOFF)
+                recorded[job.id] = store.jobs.record_outcome(job, token)
+            return dict(sorted(recorded.items()))  # equal lease ends may come in any order
+
+        self.each("recovering expired leases", recover)
+
+    # -- the operator's moves --------------------------------------------------
+    @rule(job_id=st.sampled_from(IDS))
+    def cancel(self, job_id: str) -> None:
+        self.each("cancel", lambda kind, store: store.jobs.cancel(job_id, self.now))
+
+    @rule(job_id=st.sampled_from(IDS))
+    def revive(self, job_id: str) -> None:
+        self.each("revive", lambda kind, store: store.jobs.revive(job_id, self.now))
+
+    @rule()
+    def revive_all(self) -> None:
+        self.each("revive_all", lambda kind, store: store.jobs.revive_all(self.now))
+
+    # -- after every step ------------------------------------------------------
+    @invariant()
+    def every_job_reads_the_same_everywhere(self) -> None:
+        for job_id in IDS:
+            self.each(f"get({job_id!r})", lambda kind, store: store.jobs.get(job_id))
+            self.each(f"logs({job_id!r})", lambda kind, store: store.jobs.logs(job_id))
+        self.each("count_by_state", lambda kind, store: store.jobs.count_by_state())
+        self.each("list", lambda kind, store: store.jobs.list(Page(limit=0)))
+
+
+def _settings(examples: int, steps: int) -> settings:
+    return settings(max_examples=examples, stateful_step_count=steps, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+
+
+def test_memory_and_sqlite_answer_every_sequence_of_operations_alike():
+    run_state_machine_as_test(StoresAgree, settings=_settings(40, 40))
+
+
+@pytest.mark.skipif(not os.environ.get(MONGO_ENV), reason=MONGO_SKIP_REASON)
+def test_mongodb_answers_every_sequence_of_operations_like_memory_and_sqlite():
+    class WithMongo(StoresAgree):
+        kinds = ("memory", "sqlite", "mongodb")
+
+    run_state_machine_as_test(WithMongo, settings=_settings(25, 20))
+
+
+@pytest.mark.fault
+def test_memory_and_sqlite_agree_over_long_random_runs():
+    run_state_machine_as_test(StoresAgree, settings=_settings(500, 50))
+
+
+def test_the_differential_test_catches_a_move_only_one_store_persists(monkeypatch):
+    """Were ``Job.renew`` to change a field, only the memory store (which runs the model there)
+    would keep it: SQLite and MongoDB renew in one statement."""
+    original = Job.renew
+
+    def renew_and_touch(job: Job, until: datetime) -> None:
+        original(job, until)
+        job.updated_at = until
+
+    monkeypatch.setattr(Job, "renew", renew_and_touch)
+    find_only = settings(_settings(200, 25), database=None, print_blob=False, phases=[Phase.generate])
+    with pytest.raises(AssertionError, match="stores disagree"):
+        run_state_machine_as_test(StoresAgree, settings=find_only)
+
+
+def test_a_recorded_outcome_keeps_only_the_fields_a_move_may_change(store):
+    store.jobs.add(Job.new("job-1", "echo original", T0, priority=2))
+    job = store.jobs.claim_next(WORKERS[0], T0, T0 + timedelta(seconds=30))
+    token = job.lease_token
+    job.succeed(T0 + timedelta(seconds=1))
+    job.command, job.priority, job.queue = "echo tampered", -2, "other"
+    assert store.jobs.record_outcome(job, token)
+    stored = store.jobs.get("job-1")
+    assert (stored.state.value, stored.command, stored.priority, stored.queue) == (
+        "completed", "echo original", 2, "default")

@@ -1,0 +1,183 @@
+"""A Hypothesis state machine over the job's moves.
+
+Every move is tried from every state: it must be refused (``InvalidTransition``,
+nothing changed) exactly when ``Job.MOVES_FROM`` forbids it, and after each
+step the job keeps its invariants:
+
+- a lease token (and a lease end) exactly while processing with an open attempt;
+- ``attempts`` never exceeds ``max_retries + 1``, and counts the attempts since
+  the last DLQ retry that were not released;
+- completed and cancelled are for good; dead is left only by ``revive``;
+- a move changes only ``Job.MUTABLE_FIELDS`` and the history, which only grows by
+  a claim and otherwise only closes its last, open entry.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from datetime import timedelta
+
+import pytest
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from queuectl.domain.backoff import BackoffPolicy
+from queuectl.domain.errors import InvalidTransition
+from queuectl.domain.model import FINAL, MOVES_FROM, Job, JobState
+
+from .fakes import T0
+
+EVERYDAY = settings(max_examples=200, stateful_step_count=20, deadline=None,
+                    suppress_health_check=[HealthCheck.too_slow])
+HEAVY = settings(EVERYDAY, max_examples=2000, stateful_step_count=60)
+# The self-checks want the first failure, not a shrunk one.
+FIND_ONLY = settings(EVERYDAY, database=None, print_blob=False, phases=[Phase.generate])
+STAYS_FINAL = {JobState.COMPLETED, JobState.CANCELLED}
+FIXED_FIELDS = tuple(f.name for f in dataclasses.fields(Job)
+                     if f.name not in Job.MUTABLE_FIELDS and f.name != "history")
+
+millis = st.integers(min_value=0, max_value=120_000).map(lambda ms: timedelta(milliseconds=ms))
+backoffs = st.builds(BackoffPolicy, base=st.sampled_from([1, 2, 3.5]), maximum=st.sampled_from([0, 5, 3600]))
+errors = st.sampled_from(["exit 1", "timed out", ""])
+exit_codes = st.none() | st.integers(min_value=-9, max_value=255)
+
+
+class JobMoves(RuleBasedStateMachine):
+    """One job and a clock that only moves forward; the rules are the model's moves."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = T0
+        self.claims = 0
+        self.revived_at = 0  # history length at the last DLQ retry
+
+    @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5))
+    def enqueue(self, max_retries: int, priority: int) -> None:
+        self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority)
+
+    # -- the moves, each tried whatever the state ----------------------------------
+    @rule(elapsed=millis)
+    def time_passes(self, elapsed: timedelta) -> None:
+        self.now += elapsed
+
+    @rule(lease=millis)
+    def claim(self, lease: timedelta) -> None:
+        self.claims += 1
+        token = f"token-{self.claims}"
+        self.move("claim", lambda job: job.claim("w1", "host-a", token, self.now, self.now + lease))
+
+    @rule(lease=millis)
+    def renew(self, lease: timedelta) -> None:
+        self.move("renew", lambda job: job.renew(self.now + lease))
+
+    @rule(exit_code=st.integers(min_value=0, max_value=255))
+    def succeed(self, exit_code: int) -> None:
+        self.move("succeed", lambda job: job.succeed(self.now, exit_code))
+
+    @rule(error=errors, backoff=backoffs, exit_code=exit_codes)
+    def fail(self, error: str, backoff: BackoffPolicy, exit_code: int | None) -> None:
+        self.move("fail", lambda job: job.fail(self.now, error, backoff, exit_code))
+
+    @rule(backoff=backoffs)
+    def lose_lease(self, backoff: BackoffPolicy) -> None:
+        self.move("lose_lease", lambda job: job.lose_lease(self.now, backoff))
+
+    @rule()
+    def release(self) -> None:
+        self.move("release", lambda job: job.release(self.now))
+
+    @rule()
+    def cancel(self) -> None:
+        self.move("cancel", lambda job: job.cancel(self.now))
+
+    @rule()
+    def revive(self) -> None:
+        if self.move("revive", lambda job: job.revive(self.now)):
+            self.revived_at = len(self.job.history)
+
+    def move(self, name: str, apply) -> bool:
+        """Apply one move; check it was refused exactly when the declaration forbids it."""
+        before = copy.deepcopy(self.job)
+        try:
+            apply(self.job)
+        except InvalidTransition:
+            refused = True
+        else:
+            refused = False
+        assert refused == (before.state not in MOVES_FROM[name]), f"{name} from {before.state}: refused={refused}"
+        if refused:
+            assert dataclasses.asdict(self.job) == dataclasses.asdict(before), f"refused {name} changed the job"
+        else:
+            self.check_step(name, before)
+        return not refused
+
+    def check_step(self, name: str, before: Job) -> None:
+        after = self.job
+        changed = [field for field in FIXED_FIELDS if getattr(after, field) != getattr(before, field)]
+        assert changed == [], f"{name} changed undeclared fields {changed}"
+        assert before.state not in STAYS_FINAL, f"{name} moved a {before.state} job"
+        if before.state is JobState.DEAD:
+            assert name == "revive"
+        old, new = before.history, after.history
+        grew = 1 if name == "claim" else 0
+        assert len(new) == len(old) + grew, f"{name} changed the history's length"
+        closed = len(old) - 1  # the only entry a move other than claim may rewrite: the open one
+        for index, entry in enumerate(old):
+            if entry != new[index]:
+                assert index == closed and entry.finished_at is None, f"{name} rewrote attempt {index}"
+                assert new[index].outcome is after.state
+        assert after.updated_at >= before.updated_at
+
+    # -- invariants after every step -----------------------------------------
+    @invariant()
+    def a_lease_exactly_while_processing_with_an_open_attempt(self) -> None:
+        job = self.job
+        running = (job.state is JobState.PROCESSING and bool(job.history)
+                   and job.history[-1].finished_at is None)
+        assert (job.lease_token is not None) == running
+        assert (job.lease_until is not None) == running
+        assert all(entry.finished_at is not None for entry in job.history[:-1])
+
+    @invariant()
+    def attempts_stay_within_the_retry_budget(self) -> None:
+        job = self.job
+        assert 0 <= job.attempts <= job.max_retries + 1
+        since_revive = job.history[self.revived_at:]
+        assert job.attempts == sum(1 for entry in since_revive if entry.outcome is not JobState.PENDING)
+
+    @invariant()
+    def a_final_job_has_no_open_attempt(self) -> None:
+        job = self.job
+        if job.state in FINAL:
+            assert job.finished_at is not None and job.lease_token is None
+            assert not job.history or job.history[-1].finished_at is not None
+
+
+TestJobMoves = JobMoves.TestCase
+TestJobMoves.settings = EVERYDAY
+
+
+@pytest.mark.fault
+def test_the_job_moves_keep_their_invariants_over_long_random_runs():
+    run_state_machine_as_test(JobMoves, settings=HEAVY)
+
+
+def test_the_state_machine_catches_a_move_that_changes_an_undeclared_field(monkeypatch):
+    original = Job.succeed
+
+    def succeed_and_reprioritise(job: Job, now, exit_code: int = 0) -> None:
+        original(job, now, exit_code)
+        job.priority += 1
+
+    monkeypatch.setattr(Job, "succeed", succeed_and_reprioritise)
+    with pytest.raises(AssertionError, match="undeclared fields"):
+        run_state_machine_as_test(JobMoves, settings=FIND_ONLY)
+
+
+def test_the_state_machine_catches_a_move_allowed_from_a_state_the_declaration_forbids(monkeypatch):
+    monkeypatch.setattr("queuectl.domain.model.MOVES_FROM",
+                        {**MOVES_FROM, "cancel": MOVES_FROM["cancel"] | {JobState.COMPLETED}})
+    with pytest.raises(AssertionError):
+        run_state_machine_as_test(JobMoves, settings=FIND_ONLY)
