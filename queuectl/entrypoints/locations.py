@@ -62,12 +62,24 @@ def resolve(home_option: str | None = None, db_option: str | None = None,
 
 def trusted_dotenv(path: Path) -> tuple[dict[str, str], list[str]]:
     """The queuectl variables of ``path`` if it may be trusted, and the warnings to print."""
-    values, owner, mode = read_dotenv_with_owner(path)
+    link_owner = _link_owner(path)  # a link is followed only when it is ours, like the file it names
+    values, owner, mode = read_dotenv_with_owner(path, follow=link_owner is not None)
     values = {key: value for key, value in values.items() if key in DOTENV_KEYS and value}
     reason = untrusted_because(owner, mode, os.geteuid()) if values else None
+    if values and link_owner is not None and link_owner != os.geteuid():
+        reason = f"a link owned by uid {link_owner}, not by you (uid {os.geteuid()})"
     if reason:
         return {}, [f"warning: ignoring {path}: {reason}"]
     return values, []
+
+
+def _link_owner(path: Path) -> int | None:
+    """The owner of ``path`` if it is a symbolic link; None otherwise (or if it is missing)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_uid if stat.S_ISLNK(info.st_mode) else None
 
 
 def resolve_home(option: str | None, env: Mapping[str, str]) -> Path:
@@ -105,10 +117,12 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return read_dotenv_with_owner(path)[0]
 
 
-def read_dotenv_with_owner(path: Path) -> tuple[dict[str, str], int, int]:
-    """``read_dotenv``'s values, with the owner and mode of the file they were read from."""
+def read_dotenv_with_owner(path: Path, follow: bool = True) -> tuple[dict[str, str], int, int]:
+    """``read_dotenv``'s values, with the owner and mode of the file they were read from
+    (``follow=False``: nothing from a symbolic link)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | (0 if follow else os.O_NOFOLLOW)
     try:  # non-blocking: a FIFO named .env must not hang the command
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as handle:
+        with open(os.open(path, flags), "rb") as handle:
             info = os.fstat(handle.fileno())  # the file read, not whatever the name points at later
             if not stat.S_ISREG(info.st_mode):
                 return {}, os.geteuid(), 0
