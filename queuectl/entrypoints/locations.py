@@ -96,19 +96,25 @@ def resolve_url(option: str | None, env: Mapping[str, str], home: Path) -> str:
 
 
 def ensure_home(home: Path) -> Path:
-    """Create the home (owner-only, 0700) if it is missing; refuse one another user could write."""
-    if home.is_dir():
-        info = home.stat()
-        reason = untrusted_because(info.st_uid, info.st_mode, os.geteuid())
-        if reason:
-            raise UnsafeLocation(f"refusing the queue home '{home}': {reason}")
-        return home
-    try:
-        home.parent.mkdir(parents=True, exist_ok=True)
-        home.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(home, 0o700)
-    except OSError as exc:
-        raise QueuectlError(f"cannot create the queue home '{home}': {exc.strerror or exc}") from None
+    """Create the home (owner-only, 0700) if it is missing; refuse one another user could write.
+
+    The check comes after the ``mkdir``: a folder another user made meanwhile
+    (in a shared folder) is found by it, never adopted or ``chmod``-ed.
+    """
+    if not home.is_dir():
+        try:
+            home.parent.mkdir(parents=True, exist_ok=True)
+            home.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # someone else's, or a file: told just below
+        except OSError as exc:
+            raise QueuectlError(f"cannot create the queue home '{home}': {exc.strerror or exc}") from None
+    if not home.is_dir():
+        raise QueuectlError(f"cannot create the queue home '{home}': a file of that name is in the way")
+    info = home.stat()
+    reason = untrusted_because(info.st_uid, info.st_mode, os.geteuid())
+    if reason:
+        raise UnsafeLocation(f"refusing the queue home '{home}': {reason}")
     return home
 
 

@@ -142,3 +142,23 @@ def test_a_queue_home_writable_by_group_or_others_is_refused(tmp_path):
     home.chmod(0o777)
     with pytest.raises(UnsafeLocation, match=r"refusing the queue home .*shared': writable by group or others \(mode 0777\)"):
         ensure_home(home)
+
+
+@as_root
+def test_a_home_another_user_makes_between_our_check_and_our_mkdir_is_refused_not_adopted(tmp_path, monkeypatch):
+    home = tmp_path / "shared" / "home"
+    home.parent.mkdir()
+    home.parent.chmod(0o1777)
+    original_mkdir = Path.mkdir
+
+    def attacker_wins_the_race(self: Path, *args, **kwargs) -> None:
+        if self == home and not home.exists():
+            os.mkdir(home)
+            os.chmod(home, 0o755)
+            os.chown(home, NOBODY, NOBODY)
+        original_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", attacker_wins_the_race)
+    with pytest.raises(UnsafeLocation, match=f"refusing the queue home '{home}': owned by uid {NOBODY}"):
+        ensure_home(home)
+    assert home.stat().st_uid == NOBODY and stat.S_IMODE(home.stat().st_mode) == 0o755  # not chmod-ed either
