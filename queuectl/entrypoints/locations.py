@@ -101,7 +101,7 @@ def ensure_home(home: Path) -> Path:
     The check comes after the ``mkdir``: a folder another user made meanwhile
     (in a shared folder) is found by it, never adopted or ``chmod``-ed.
     """
-    if not home.is_dir():
+    if _status(home) is None:
         try:
             home.parent.mkdir(parents=True, exist_ok=True)
             home.mkdir(mode=0o700)
@@ -109,13 +109,23 @@ def ensure_home(home: Path) -> Path:
             pass  # someone else's, or a file: told just below
         except OSError as exc:
             raise QueuectlError(f"cannot create the queue home '{home}': {exc.strerror or exc}") from None
-    if not home.is_dir():
+    info = _status(home)
+    if info is None or not stat.S_ISDIR(info.st_mode):
         raise QueuectlError(f"cannot create the queue home '{home}': a file of that name is in the way")
-    info = home.stat()
     reason = untrusted_because(info.st_uid, info.st_mode, os.geteuid())
     if reason:
         raise UnsafeLocation(f"refusing the queue home '{home}': {reason}")
     return home
+
+
+def _status(home: Path) -> os.stat_result | None:
+    """The home's status; None if it is missing (or a file in its path is not a folder)."""
+    try:
+        return os.stat(home)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise QueuectlError(f"cannot use the queue home '{home}': {exc.strerror or exc}") from None
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

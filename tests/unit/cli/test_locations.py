@@ -162,3 +162,32 @@ def test_a_home_another_user_makes_between_our_check_and_our_mkdir_is_refused_no
     with pytest.raises(UnsafeLocation, match=f"refusing the queue home '{home}': owned by uid {NOBODY}"):
         ensure_home(home)
     assert home.stat().st_uid == NOBODY and stat.S_IMODE(home.stat().st_mode) == 0o755  # not chmod-ed either
+
+
+def _ensure_home_as_nobody(home: Path) -> str:
+    """``ensure_home(home)`` in a child process running as ``nobody``: the error it raised, as text."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            ensure_home(home)
+            outcome = "no error"
+        except BaseException as error:  # noqa: BLE001 - reported to the parent whatever it is
+            outcome = f"{type(error).__name__}: {error}"
+        os.write(write_end, outcome.encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        return pipe.read().decode()
+
+
+@as_root
+def test_a_home_in_a_folder_we_may_not_enter_is_a_queuectl_error_not_a_crash(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert _ensure_home_as_nobody(private / "home") == (
+        f"QueuectlError: cannot use the queue home '{private / 'home'}': Permission denied")
