@@ -113,6 +113,9 @@ def ensure_home(home: Path) -> Path:
     if info is None or not stat.S_ISDIR(info.st_mode):
         raise QueuectlError(f"cannot create the queue home '{home}': a file of that name is in the way")
     reason = untrusted_because(info.st_uid, info.st_mode, os.geteuid())
+    link_owner = _link_owner(home)  # another user's link to a folder of ours (/etc, say)
+    if link_owner is not None and link_owner != os.geteuid():
+        reason = f"a link owned by uid {link_owner}, not by you (uid {os.geteuid()})"
     if reason:
         raise UnsafeLocation(f"refusing the queue home '{home}': {reason}")
     return home

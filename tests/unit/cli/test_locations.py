@@ -191,3 +191,22 @@ def test_a_home_in_a_folder_we_may_not_enter_is_a_queuectl_error_not_a_crash(tmp
     private.mkdir(mode=0o700)
     assert _ensure_home_as_nobody(private / "home") == (
         f"QueuectlError: cannot use the queue home '{private / 'home'}': Permission denied")
+
+
+@as_root
+def test_a_home_that_is_another_users_link_to_a_folder_of_ours_is_refused(tmp_path):
+    ours = tmp_path / "system-folder"
+    ours.mkdir(mode=0o755)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "home").symlink_to(ours)
+    os.lchown(shared / "home", NOBODY, NOBODY)
+    with pytest.raises(UnsafeLocation, match=f"refusing the queue home '{shared / 'home'}': a link owned by uid {NOBODY}"):
+        ensure_home(shared / "home")
+
+
+def test_a_home_that_is_our_own_link_is_used(tmp_path):
+    (tmp_path / "data").mkdir(mode=0o700)
+    (tmp_path / "home").symlink_to(tmp_path / "data")
+    assert ensure_home(tmp_path / "home") == tmp_path / "home"
