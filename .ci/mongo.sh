@@ -73,10 +73,10 @@ free_port() {
     "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Is PID (still) the server this script started? A recycled PID is never signalled.
+# Is PID (still) the server this script started? A recycled PID, or another user's process, is never signalled.
 is_our_server() {
     local pid="$1"
-    [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "--storage-path $STATE/data"
+    [[ -O "/proc/$pid" && -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "--storage-path $STATE/data"
 }
 
 # Ping until the server answers, it dies, or the deadline passes.

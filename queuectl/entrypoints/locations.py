@@ -62,12 +62,24 @@ def resolve(home_option: str | None = None, db_option: str | None = None,
 
 def trusted_dotenv(path: Path) -> tuple[dict[str, str], list[str]]:
     """The queuectl variables of ``path`` if it may be trusted, and the warnings to print."""
-    values, owner, mode = read_dotenv_with_owner(path)
+    link_owner = _link_owner(path)  # a link is followed only when it is ours, like the file it names
+    values, owner, mode = read_dotenv_with_owner(path, follow=link_owner is not None)
     values = {key: value for key, value in values.items() if key in DOTENV_KEYS and value}
     reason = untrusted_because(owner, mode, os.geteuid()) if values else None
+    if values and link_owner is not None and link_owner != os.geteuid():
+        reason = f"a link owned by uid {link_owner}, not by you (uid {os.geteuid()})"
     if reason:
         return {}, [f"warning: ignoring {path}: {reason}"]
     return values, []
+
+
+def _link_owner(path: Path) -> int | None:
+    """The owner of ``path`` if it is a symbolic link; None otherwise (or if it is missing)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None
+    return info.st_uid if stat.S_ISLNK(info.st_mode) else None
 
 
 def resolve_home(option: str | None, env: Mapping[str, str]) -> Path:
@@ -84,20 +96,39 @@ def resolve_url(option: str | None, env: Mapping[str, str], home: Path) -> str:
 
 
 def ensure_home(home: Path) -> Path:
-    """Create the home (owner-only, 0700) if it is missing; refuse one another user could write."""
-    if home.is_dir():
-        info = home.stat()
-        reason = untrusted_because(info.st_uid, info.st_mode, os.geteuid())
-        if reason:
-            raise UnsafeLocation(f"refusing the queue home '{home}': {reason}")
-        return home
-    try:
-        home.parent.mkdir(parents=True, exist_ok=True)
-        home.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(home, 0o700)
-    except OSError as exc:
-        raise QueuectlError(f"cannot create the queue home '{home}': {exc.strerror or exc}") from None
+    """Create the home (owner-only, 0700) if it is missing; refuse one another user could write.
+
+    The check comes after the ``mkdir``: a folder another user made meanwhile
+    (in a shared folder) is found by it, never adopted or ``chmod``-ed.
+    """
+    if _status(home) is None:
+        try:
+            home.parent.mkdir(parents=True, exist_ok=True)
+            home.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # someone else's, or a file: told just below
+        except OSError as exc:
+            raise QueuectlError(f"cannot create the queue home '{home}': {exc.strerror or exc}") from None
+    info = _status(home)
+    if info is None or not stat.S_ISDIR(info.st_mode):
+        raise QueuectlError(f"cannot create the queue home '{home}': a file of that name is in the way")
+    reason = untrusted_because(info.st_uid, info.st_mode, os.geteuid())
+    link_owner = _link_owner(home)  # another user's link to a folder of ours (/etc, say)
+    if link_owner is not None and link_owner != os.geteuid():
+        reason = f"a link owned by uid {link_owner}, not by you (uid {os.geteuid()})"
+    if reason:
+        raise UnsafeLocation(f"refusing the queue home '{home}': {reason}")
     return home
+
+
+def _status(home: Path) -> os.stat_result | None:
+    """The home's status; None if it is missing (or a file in its path is not a folder)."""
+    try:
+        return os.stat(home)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as exc:
+        raise QueuectlError(f"cannot use the queue home '{home}': {exc.strerror or exc}") from None
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -105,10 +136,12 @@ def read_dotenv(path: Path) -> dict[str, str]:
     return read_dotenv_with_owner(path)[0]
 
 
-def read_dotenv_with_owner(path: Path) -> tuple[dict[str, str], int, int]:
-    """``read_dotenv``'s values, with the owner and mode of the file they were read from."""
+def read_dotenv_with_owner(path: Path, follow: bool = True) -> tuple[dict[str, str], int, int]:
+    """``read_dotenv``'s values, with the owner and mode of the file they were read from
+    (``follow=False``: nothing from a symbolic link)."""
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | (0 if follow else os.O_NOFOLLOW)
     try:  # non-blocking: a FIFO named .env must not hang the command
-        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY), "rb") as handle:
+        with open(os.open(path, flags), "rb") as handle:
             info = os.fstat(handle.fileno())  # the file read, not whatever the name points at later
             if not stat.S_ISREG(info.st_mode):
                 return {}, os.geteuid(), 0

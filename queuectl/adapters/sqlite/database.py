@@ -299,7 +299,8 @@ class WriterGate:
         self._threads.acquire()
         try:
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                # O_NOFOLLOW: never create a file where a link planted beside the store points
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
         except OSError as error:
             self._threads.release()

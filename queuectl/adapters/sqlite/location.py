@@ -12,18 +12,21 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import stat
 from pathlib import Path
 
 from queuectl.domain.errors import StoreUnavailable, UnsafeLocation
 from queuectl.domain.safety import untrusted_because
 
-# Files SQLite reads beside the database: whoever writes them writes the data.
-COMPANIONS = ("-wal", "-shm", "-journal")
+# Files beside the database: whoever writes SQLite's journals writes the data, and whoever
+# holds queuectl's -lock holds every writer.
+COMPANIONS = ("-wal", "-shm", "-journal", "-lock")
 
 
 def locate(path: Path, write: bool, home_store: bool) -> os.stat_result | None:
     """The file's status once it is there (created now for a write) and trusted; None: a missing
     home store, read."""
+    _check_link(path)
     if not os.path.exists(path):
         if not write and home_store:
             return None
@@ -31,7 +34,8 @@ def locate(path: Path, write: bool, home_store: bool) -> os.stat_result | None:
         if not write:
             raise StoreUnavailable(f"no store at {path}")
         try:
-            os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+            # O_EXCL: never through a link planted in a shared folder (a dangling one included)
+            os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
         except OSError as error:
             raise StoreUnavailable(f"cannot open SQLite store {path}: {error.strerror}") from None
     return check_trusted(path)
@@ -48,10 +52,12 @@ def _check_folder(path: Path, create: bool) -> None:
 
 
 def check_trusted(path: Path) -> os.stat_result:
-    """The database's status; refuse it, or a journal beside it, if another user could have written it."""
+    """The database's status; refuse it, or a journal beside it, if another user could have written
+    it, or if it is a link another user made (pointing at a file of ours or at none yet)."""
     found = []
     for name in (path.name, *(path.name + suffix for suffix in COMPANIONS)):
         try:
+            _check_link(path.with_name(name))
             info = os.stat(path.with_name(name))
         except FileNotFoundError:
             if name == path.name:
@@ -64,6 +70,16 @@ def check_trusted(path: Path) -> os.stat_result:
             raise UnsafeLocation(f"refusing the SQLite store {path.with_name(name)}: {reason}")
         found.append(info)
     return found[0]
+
+
+def _check_link(path: Path) -> None:
+    try:
+        info = os.lstat(path)
+    except OSError:  # missing, or a folder in its path is not one: told by the checks that follow
+        return
+    reason = untrusted_because(info.st_uid, 0, os.geteuid()) if stat.S_ISLNK(info.st_mode) else None
+    if reason:
+        raise UnsafeLocation(f"refusing the SQLite store {path}: {reason}")
 
 
 def empty_database() -> sqlite3.Connection:

@@ -142,3 +142,71 @@ def test_a_queue_home_writable_by_group_or_others_is_refused(tmp_path):
     home.chmod(0o777)
     with pytest.raises(UnsafeLocation, match=r"refusing the queue home .*shared': writable by group or others \(mode 0777\)"):
         ensure_home(home)
+
+
+@as_root
+def test_a_home_another_user_makes_between_our_check_and_our_mkdir_is_refused_not_adopted(tmp_path, monkeypatch):
+    home = tmp_path / "shared" / "home"
+    home.parent.mkdir()
+    home.parent.chmod(0o1777)
+    original_mkdir = Path.mkdir
+
+    def attacker_wins_the_race(self: Path, *args, **kwargs) -> None:
+        if self == home and not home.exists():
+            os.mkdir(home)
+            os.chmod(home, 0o755)
+            os.chown(home, NOBODY, NOBODY)
+        original_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", attacker_wins_the_race)
+    with pytest.raises(UnsafeLocation, match=f"refusing the queue home '{home}': owned by uid {NOBODY}"):
+        ensure_home(home)
+    assert home.stat().st_uid == NOBODY and stat.S_IMODE(home.stat().st_mode) == 0o755  # not chmod-ed either
+
+
+def _ensure_home_as_nobody(home: Path) -> str:
+    """``ensure_home(home)`` in a child process running as ``nobody``: the error it raised, as text."""
+    read_end, write_end = os.pipe()
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child
+        try:
+            os.setgroups([])
+            os.setgid(NOBODY)
+            os.setuid(NOBODY)
+            ensure_home(home)
+            outcome = "no error"
+        except BaseException as error:  # noqa: BLE001 - reported to the parent whatever it is
+            outcome = f"{type(error).__name__}: {error}"
+        os.write(write_end, outcome.encode())
+        os._exit(0)
+    os.close(write_end)
+    os.waitpid(child, 0)
+    with os.fdopen(read_end, "rb") as pipe:
+        return pipe.read().decode()
+
+
+@as_root
+def test_a_home_in_a_folder_we_may_not_enter_is_a_queuectl_error_not_a_crash(tmp_path):
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    assert _ensure_home_as_nobody(private / "home") == (
+        f"QueuectlError: cannot use the queue home '{private / 'home'}': Permission denied")
+
+
+@as_root
+def test_a_home_that_is_another_users_link_to_a_folder_of_ours_is_refused(tmp_path):
+    ours = tmp_path / "system-folder"
+    ours.mkdir(mode=0o755)
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    shared.chmod(0o1777)
+    (shared / "home").symlink_to(ours)
+    os.lchown(shared / "home", NOBODY, NOBODY)
+    with pytest.raises(UnsafeLocation, match=f"refusing the queue home '{shared / 'home'}': a link owned by uid {NOBODY}"):
+        ensure_home(shared / "home")
+
+
+def test_a_home_that_is_our_own_link_is_used(tmp_path):
+    (tmp_path / "data").mkdir(mode=0o700)
+    (tmp_path / "home").symlink_to(tmp_path / "data")
+    assert ensure_home(tmp_path / "home") == tmp_path / "home"
