@@ -55,6 +55,7 @@ containers, providers = _import_dependency_injector()
 from queuectl.domain.errors import UnsupportedStore  # noqa: E402
 from queuectl.domain.services import ConfigService, JobService, StatsService  # noqa: E402
 from queuectl.domain.urls import home_store_url  # noqa: E402
+from queuectl.domain.worker_admin import WorkerAdmin  # noqa: E402
 
 STORE_KINDS = {"sqlite": "sqlite", "mongodb": "mongodb", "mongodb+srv": "mongodb", "memory": "memory"}
 
@@ -95,12 +96,21 @@ class Container(containers.DeclarativeContainer):
     jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier)
     settings = providers.Factory(ConfigService, store=store)
     stats = providers.Factory(StatsService, store=store, clock=clock)
+    processes = providers.Singleton(_lazy("queuectl.adapters.process_control", "OsProcessControl"), home=config.home)
+    worker_admin = providers.Factory(WorkerAdmin, store=store, processes=processes, clock=clock)
 
     # The worker process: called with the worker's own name / channel / info.
     wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
     runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
                                store_url=config.url)
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock)
+
+
+def take_handed_url() -> str | None:
+    """In a worker that ``worker start`` launched: its store URL, handed by pipe (None otherwise)."""
+    from queuectl.adapters.processes import take_handed_url as take
+
+    return take()
 
 
 def build_container(url: str, home: str) -> Container:
