@@ -5,10 +5,10 @@ Werkzeug, FastAPI, fast-depends and Starlette, and imports each one it finds;
 it also imports asyncio, which imports ssl. queuectl uses none of them in the
 container, and where they are installed (the dashboard brings Starlette and
 with it much of that list) the probes dominate every process's start-up:
-measured on the 2-core CI machine under load, 0.76 s vs 2.7 s for
-``import queuectl.container`` and 26 MB vs 46 MB peak RSS for ``enqueue``
-(docs/di-import.md has the method). So they are hidden while it imports,
-and only then: a later ``import starlette`` (the dashboard) works as usual.
+medians on the loaded 2-core test machine, 0.10 s vs 0.62 s for ``import
+queuectl.container`` and 27.6 MB vs 47.6 MB for an idle worker
+(docs/di-import.md has the method and the rest). So they are hidden while it
+imports, and only then: a later ``import starlette`` (the dashboard) works as usual.
 
 This leans on the library's import-time behaviour (``pyproject.toml`` pins
 its minor version for that reason); ``tests/unit/test_di_import.py`` checks
