@@ -19,7 +19,12 @@ HERE, THERE = "here", "there"
 
 
 class FakeTime:
-    """A monotonic clock and a sleep that move the fake wall clock too, running what is due."""
+    """A monotonic clock and a sleep that move the fake wall clock too, running what is due.
+
+    A wait that never ends fails the test (after an hour of fake time) instead of hanging it.
+    """
+
+    FOREVER = 3600.0
 
     def __init__(self, clock: FakeClock) -> None:
         self.clock, self.elapsed = clock, 0.0
@@ -29,6 +34,7 @@ class FakeTime:
         return self.elapsed
 
     def sleep(self, seconds: float) -> None:
+        assert self.elapsed < self.FOREVER, "still waiting after an hour"
         self.elapsed += seconds
         self.clock.advance(seconds)
         for entry in [entry for entry in self.due if entry[0] <= self.elapsed]:
