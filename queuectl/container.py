@@ -58,7 +58,8 @@ class Container(containers.DeclarativeContainer):
     jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier)
     settings = providers.Factory(ConfigService, store=store)
     stats = providers.Factory(StatsService, store=store, clock=clock)
-    processes = providers.Singleton(_lazy("queuectl.adapters.process_control", "OsProcessControl"), home=config.home)
+    processes = providers.Singleton(_lazy("queuectl.adapters.process_control", "OsProcessControl"),
+                                    home=config.home)
     worker_admin = providers.Factory(WorkerAdmin, store=store, processes=processes, clock=clock)
 
     # The worker process: called with the worker's own name / channel / info.

@@ -278,3 +278,15 @@ def test_a_worker_killed_before_it_could_deregister_has_its_record_removed(world
 
     assert said[-1] == "All workers stopped."
     assert store.workers.workers() == []
+
+
+def test_the_container_provides_the_service_over_this_hosts_processes(tmp_path):
+    import socket
+
+    from queuectl.container import build_container
+
+    container = build_container("memory://", str(tmp_path))
+    admin = container.worker_admin()
+    assert isinstance(admin, WorkerAdmin) and admin.store is container.store()
+    assert isinstance(admin.processes, ProcessControl) and admin.processes.hostname() == socket.gethostname()
+    assert admin.processes.check(worker(1, host="elsewhere")) is ProcessCheck.REMOTE
