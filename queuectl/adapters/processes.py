@@ -12,7 +12,6 @@ PID cannot be recycled between the check and the signal.
 
 from __future__ import annotations
 
-import enum
 import fcntl
 import os
 import re
@@ -26,7 +25,7 @@ from typing import MutableMapping, Sequence
 import psutil
 
 from queuectl.domain.errors import QueuectlError
-from queuectl.domain.ports import WorkerInfo
+from queuectl.domain.ports import ProcessCheck, WorkerInfo
 from queuectl.domain.urls import STORE_URL_VARIABLES
 
 START_TIME_TOLERANCE = 0.05
@@ -37,15 +36,6 @@ MAX_URL_BYTES = 16 * 1024
 _PYTHON = re.compile(r"python3?(\.[0-9]+)?")
 _INTERPRETER_FLAGS = re.compile(r"-[BEIOPSsu]+")  # -P, -I, -u... before ``-m queuectl``
 _GLOBAL_OPTIONS = ("--home", "--db")
-
-
-class ProcessCheck(enum.Enum):
-    """What a worker record's PID turned out to be."""
-
-    OURS = "ours"  # a live queuectl worker of this user on this host: may be signalled
-    GONE = "gone"  # no such process any more, or its PID now runs something else
-    FOREIGN = "foreign"  # a queuectl worker of another user (or one we may not inspect)
-    REMOTE = "remote"  # on another host: reached through the store only
 
 
 def hostname() -> str:

@@ -7,6 +7,7 @@ holds every adapter to the same behaviour.
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
@@ -231,6 +232,46 @@ class WorkerRegistry(ABC):
 
     @abstractmethod
     def deregister(self, worker_id: str) -> None: ...
+
+
+class ProcessCheck(enum.Enum):
+    """What a worker record's PID turned out to be."""
+
+    OURS = "ours"  # a live queuectl worker of this user on this host: may be signalled
+    GONE = "gone"  # no such process any more, or its PID now runs something else
+    FOREIGN = "foreign"  # a queuectl worker of another user (or one we may not inspect)
+    REMOTE = "remote"  # on another host: reached through the store only
+
+
+class ProcessControl(ABC):
+    """This host's processes, as far as worker administration needs them."""
+
+    @abstractmethod
+    def hostname(self) -> str: ...
+
+    @abstractmethod
+    def started_at(self, pid: int) -> float | None:
+        """When ``pid`` started (epoch seconds: ``WorkerInfo.pid_started_at``); None if it is gone."""
+
+    @abstractmethod
+    def check(self, info: WorkerInfo) -> ProcessCheck:
+        """What ``info``'s PID is now; only ``OURS`` may be signalled."""
+
+    @abstractmethod
+    def signal_stop(self, info: WorkerInfo) -> bool:
+        """SIGTERM a verified worker (a second one: stop now); False, nothing sent, if not ``OURS``."""
+
+    @abstractmethod
+    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str) -> tuple[int, str]:
+        """Start a detached worker handed ``url``; its PID and the log file (``log_name`` in the home's logs)."""
+
+    @abstractmethod
+    def running(self, pid: int) -> bool:
+        """True while ``pid`` runs (a zombie has exited)."""
+
+    @abstractmethod
+    def last_log_line(self, log_path: str) -> str:
+        """The last line of a worker's log (the error it died of), or ''."""
 
 
 class Waiter(ABC):

@@ -22,7 +22,7 @@ queue_option = click.option("--queue", "queues", multiple=True, metavar="NAME",
 @pass_app
 def run_command(app: AppState, queues: tuple[str, ...]) -> None:
     """Run one worker in the foreground (Ctrl-C / SIGTERM: graceful stop; twice: stop now)."""
-    from queuectl.adapters.processes import take_handed_url
+    from queuectl.container import take_handed_url
 
     from .worker import run_worker
 
@@ -43,11 +43,9 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...]) -> None:
     """Start COUNT detached workers that outlive this command; prints their PIDs."""
     from queuectl.domain.errors import QueuectlError
 
-    from .worker_admin import start_workers
-
     _check_queues(queues)
     app.container.store().create()  # before the workers: each would race to create it
-    launched = start_workers(app.container, app.home, app.locations.url, count, queues)
+    launched = app.container.worker_admin().start(app.locations.url, count, queues)
     for worker in launched:
         if worker.error is None:
             click.echo(f"Started worker PID {worker.pid} (log: {worker.log_path})")
@@ -65,9 +63,7 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...]) -> None:
 @pass_app
 def stop_command(app: AppState, timeout: float | None) -> None:
     """Stop every worker gracefully: each finishes its current job, then exits."""
-    from .worker_admin import stop_workers
-
-    stop_workers(app.container, timeout, click.echo)
+    app.container.worker_admin().stop(timeout, click.echo)
 
 
 def _check_queues(queues: tuple[str, ...]) -> None:
