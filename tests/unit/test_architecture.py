@@ -57,10 +57,6 @@ def test_the_cli_loads_no_web_library_until_the_dashboard_runs():
 
 
 PACKAGE = Path(queuectl.__file__).parent
-# Entrypoints that still import adapters, until the branches that move them behind ports merge:
-# logs_cli.py (attempt output paths: the output branch) and worker.py (hostname and process start
-# time: the resilience branch). Remove each name once its branch is in.
-ADAPTER_IMPORTS_PENDING = {"entrypoints/logs_cli.py", "entrypoints/worker.py"}
 
 
 def imports_adapters(path: Path) -> bool:
@@ -76,12 +72,7 @@ def imports_adapters(path: Path) -> bool:
 def test_only_the_container_imports_the_adapters():
     importers = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
                  if PACKAGE / "adapters" not in path.parents and imports_adapters(path)}
-    assert importers - ADAPTER_IMPORTS_PENDING == {"container.py"}
-
-
-def test_the_pending_allow_list_names_only_files_that_still_need_it():
-    still = {name for name in ADAPTER_IMPORTS_PENDING if imports_adapters(PACKAGE / name)}
-    assert still == ADAPTER_IMPORTS_PENDING, "remove the names that no longer import adapters"
+    assert importers == {"container.py"}
 
 
 def test_the_adapter_scan_sees_every_form_of_import(tmp_path):
