@@ -14,8 +14,9 @@ from queuectl.entrypoints.dashboard.links import job_url  # noqa: E402
 
 from .test_dashboard_api import client_for, container, csrf_token, state_of  # noqa: E402,F401
 
-# Ids a store may hold: dot segments, a colon, and (before ids were full-matched) a trailing newline.
-ODD_IDS = ["..", ".", "a:b", "nightly.v2", "tail\n"]
+# Ids a store may hold: dot segments and a colon. (An id ending in a newline can no longer be
+# stored: ids are full-matched; job_url still encodes one, below.)
+ODD_IDS = ["..", ".", "a:b", "nightly.v2"]
 
 
 @pytest.fixture

@@ -23,4 +23,6 @@ def test_a_job_of_a_started_worker_holds_only_stdin_stdout_and_stderr(cli, tmp_p
     lines = [line for line in output_of(cli, "fds", "--db", url, "--home", home).splitlines()
              if line.startswith("fd ")]
     assert [line.split()[1] for line in lines] == ["0", "1", "2"], lines
-    assert "/dev/null" in lines[0] and not any("pipe:" in line or "socket:" in line for line in lines)
+    # stdin is /dev/null; stdout and stderr are the one pipe the worker caps the output through
+    assert "/dev/null" in lines[0] and "pipe:" in lines[1] and lines[1].split()[-1] == lines[2].split()[-1]
+    assert not any("socket:" in line for line in lines)

@@ -196,11 +196,12 @@ def test_a_read_only_output_folder_kills_no_worker_and_every_job_ends(sqlite_que
     try:
         ran = tmp_path / "ran.txt"
         ids = enqueue_marking(sqlite_queue, ran, 10, seconds=0)
-        for job_id in ids:
+        sqlite_queue.cli("enqueue", "echo loud", "--id", "loud")  # it prints: its file cannot be created
+        for job_id in [*ids, "loud"]:
             sqlite_queue.wait_state(job_id, "completed", timeout=120)
         assert [w.alive for w in workers] == [True, True]
         assert runs_per_job(ran) == {i: 1 for i in ids}
-        note = sqlite_queue.store.jobs.logs("j0")[0].output
+        note = sqlite_queue.store.jobs.logs("loud")[0].output
         assert note.startswith("[queuectl] output not captured: ") and str(output) in note
         assert sqlite_queue.counts()["processing"] == 0
     finally:
