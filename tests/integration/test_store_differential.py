@@ -38,6 +38,8 @@ from .processes import MONGO_ENV, MONGO_SKIP_REASON, drop_mongo_database, mongo_
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 IDS = ("a", "b", "c", "d")
 QUEUES = ("default", "other")
+# The fault profile's size, kept to about half a minute in CI; QUEUECTL_FAULT_SCALE=10 for a long hunt.
+FAULT_SCALE = float(os.environ.get("QUEUECTL_FAULT_SCALE", "1"))
 WORKERS = (WorkerRef("worker-1", "host-a"), WorkerRef("worker-2", "host-b"))
 BACKOFF = BackoffPolicy(base=2, maximum=60)
 
@@ -252,7 +254,7 @@ def test_mongodb_answers_every_sequence_of_operations_like_memory_and_sqlite():
 
 @pytest.mark.fault
 def test_memory_and_sqlite_agree_over_long_random_runs():
-    run_state_machine_as_test(StoresAgree, settings=_settings(500, 50))
+    run_state_machine_as_test(StoresAgree, settings=_settings(int(150 * FAULT_SCALE), 40))
 
 
 def test_the_differential_test_catches_a_move_only_one_store_persists(monkeypatch):

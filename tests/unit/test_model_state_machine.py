@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 from datetime import timedelta
 
 import pytest
@@ -31,7 +32,9 @@ from .fakes import T0
 
 EVERYDAY = settings(max_examples=200, stateful_step_count=20, deadline=None,
                     suppress_health_check=[HealthCheck.too_slow])
-HEAVY = settings(EVERYDAY, max_examples=2000, stateful_step_count=60)
+# The fault profile's size, kept to about half a minute in CI; QUEUECTL_FAULT_SCALE=10 for a long hunt.
+HEAVY = settings(EVERYDAY, max_examples=int(600 * float(os.environ.get("QUEUECTL_FAULT_SCALE", "1"))),
+                 stateful_step_count=40)
 # The self-checks want the first failure, not a shrunk one.
 FIND_ONLY = settings(EVERYDAY, database=None, print_blob=False, phases=[Phase.generate])
 STAYS_FINAL = {JobState.COMPLETED, JobState.CANCELLED}
