@@ -266,7 +266,8 @@ def test_the_differential_test_catches_a_move_only_one_store_persists(monkeypatc
         job.updated_at = until
 
     monkeypatch.setattr(Job, "renew", renew_and_touch)
-    find_only = settings(_settings(200, 25), database=None, print_blob=False, phases=[Phase.generate])
+    find_only = settings(_settings(500, 40), derandomize=True, database=None, print_blob=False,
+                         phases=[Phase.generate])
     with pytest.raises(AssertionError, match="stores disagree"):
         run_state_machine_as_test(StoresAgree, settings=find_only)
 
