@@ -4,6 +4,8 @@
 #   url=$(bash .ci/mongo.sh start)   # prints mongodb://127.0.0.1:PORT/queuectl_test
 #   QUEUECTL_TEST_MONGO_URI=$url python3 -m pytest ...
 #   bash .ci/mongo.sh stop
+#   bash .ci/mongo.sh serve DATA_DIR PORT   # one server in the foreground (exec), for tests
+#                                           # that stop and restart a server on kept data
 #
 # No real mongod can be installed from the package registries these machines
 # reach, so CI runs SecantusDB, a MongoDB-wire server written in Python
@@ -12,17 +14,48 @@
 # set QUEUECTL_TEST_MONGO_URI yourself and skip this script.
 #
 # Environment: QUEUECTL_MONGO_VENV (the virtualenv, created on first use),
-# QUEUECTL_MONGO_STATE (pid, url, log and data of the running server),
+# QUEUECTL_MONGO_STATE (pid, url, log and data of the running server; by
+# default a fresh `mktemp -d` folder whose path `start` records in
+# ~/.cache/queuectl-ci/mongo-state for `url` and `stop`),
 # QUEUECTL_MONGO_START_TIMEOUT (seconds to wait for it to answer, default 60).
 set -euo pipefail
+umask 077
 
 SERVER_PACKAGE="secantusdb==0.7.0b3"
-VENV="${QUEUECTL_MONGO_VENV:-$HOME/.cache/queuectl-ci/mongo-venv}"
-STATE="${QUEUECTL_MONGO_STATE:-${TMPDIR:-/tmp}/queuectl-ci-mongo}"
+CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/queuectl-ci"
+VENV="${QUEUECTL_MONGO_VENV:-$CACHE/mongo-venv}"
+POINTER="$CACHE/mongo-state"  # where the default state folder of the running server is
+STATE="${QUEUECTL_MONGO_STATE:-}"
 START_TIMEOUT="${QUEUECTL_MONGO_START_TIMEOUT:-60}"
 PYTHON="${PYTHON:-python3}"
 
 say() { echo "mongo.sh: $*" >&2; }
+
+# Is $1 a real folder (not a symlink) of this user? Nothing else is written into or removed.
+is_own_folder() {
+    [[ -d "$1" && ! -L "$1" && -O "$1" ]]
+}
+
+# The state folder of the running server: the override, else the recorded one (may be empty).
+find_state() {
+    if [[ -z "$STATE" && -f "$POINTER" && ! -L "$POINTER" && -O "$POINTER" ]]; then
+        STATE="$(cat "$POINTER")"
+    fi
+}
+
+# A state folder for a new server: the override (created owner-only if missing), else a fresh one.
+new_state() {
+    if [[ -n "${QUEUECTL_MONGO_STATE:-}" ]]; then
+        STATE="$QUEUECTL_MONGO_STATE"
+        mkdir -p -m 700 "$STATE"
+        is_own_folder "$STATE" || { say "$STATE is not a folder of yours; refusing it"; exit 1; }
+        chmod 700 "$STATE"
+    else
+        STATE="$(mktemp -d "${TMPDIR:-/tmp}/queuectl-ci-mongo.XXXXXXXX")"
+        mkdir -p -m 700 "$CACHE"
+        printf '%s\n' "$STATE" > "$POINTER"
+    fi
+}
 
 ensure_venv() {
     if [[ -x "$VENV/bin/secantusd-py" && "$(cat "$VENV/.queuectl-package" 2>/dev/null)" == "$SERVER_PACKAGE" ]]; then
@@ -40,10 +73,10 @@ free_port() {
     "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
-# Is PID (still) the server this script started? A recycled PID is never signalled.
+# Is PID (still) the server this script started? A recycled PID, or another user's process, is never signalled.
 is_our_server() {
     local pid="$1"
-    [[ -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "--storage-path $STATE/data"
+    [[ -O "/proc/$pid" && -r "/proc/$pid/cmdline" ]] && tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "--storage-path $STATE/data"
 }
 
 # Ping until the server answers, it dies, or the deadline passes.
@@ -74,7 +107,8 @@ EOF
 start() {
     stop quietly
     ensure_venv
-    mkdir -p "$STATE/data"
+    new_state
+    mkdir "$STATE/data"
     local port url pid
     port="$(free_port)"
     url="mongodb://127.0.0.1:$port/queuectl_test"
@@ -94,8 +128,9 @@ start() {
 }
 
 stop() {
-    local pid
-    pid="$(cat "$STATE/pid" 2>/dev/null || true)"
+    local pid=""
+    find_state
+    [[ -n "$STATE" ]] && pid="$(cat "$STATE/pid" 2>/dev/null || true)"
     if [[ -n "$pid" ]] && is_our_server "$pid"; then
         kill -TERM "$pid" 2>/dev/null || true
         for _ in $(seq 100); do  # up to 10 s for a clean shutdown
@@ -109,12 +144,32 @@ stop() {
     elif [[ "${1:-}" != quietly ]]; then
         say "no server running"
     fi
-    rm -rf "$STATE"
+    if [[ -n "$STATE" ]] && is_own_folder "$STATE"; then
+        rm -rf -- "$STATE"
+    fi
+    [[ -n "${QUEUECTL_MONGO_STATE:-}" ]] || rm -f -- "$POINTER"
+    STATE="${QUEUECTL_MONGO_STATE:-}"
+}
+
+url() {
+    find_state
+    [[ -n "$STATE" && -f "$STATE/url" ]] || { say "no server running"; exit 1; }
+    cat "$STATE/url"
+}
+
+# The server itself in the foreground, replacing this shell: the caller owns the
+# process (its pid is this script's) and may stop and start it again on DATA_DIR.
+serve() {
+    local data="$1" port="$2"
+    ensure_venv
+    mkdir -p "$data"
+    exec "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$data" --log-level WARNING
 }
 
 case "${1:-}" in
     start) start ;;
     stop) stop ;;
-    url) cat "$STATE/url" ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    url) url ;;
+    serve) [[ $# -eq 3 ]] || { echo "usage: $0 serve DATA_DIR PORT" >&2; exit 2; }; serve "$2" "$3" ;;
+    *) echo "usage: $0 start|stop|url|serve DATA_DIR PORT" >&2; exit 2 ;;
 esac

@@ -13,10 +13,11 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
-from queuectl.domain.model import WAITING, Attempt, Job, JobState
+from queuectl.domain import defaults
+from queuectl.domain.model import FINAL, WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
                                    Store, WorkerInfo, WorkerRef, WorkerRegistry)
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
@@ -95,7 +96,7 @@ class InMemoryJobRepository(JobRepository):
                          limit: int = 1) -> tuple[list[bool], list[Job]]:
         """Atomic under the store's lock, a batch like the SQLite store's."""
         with self._lock:
-            recorded = [self.record_outcome(o.job, o.token, o.output) for o in outcomes]
+            recorded = [self.record_outcome(o.job, o.token, o.output, o.history_max) for o in outcomes]
             claimed: list[Job] = []
             while len(claimed) < limit:
                 job = self.claim_next(worker, now, lease_until, queues)
@@ -112,16 +113,37 @@ class InMemoryJobRepository(JobRepository):
             job.renew(until)
             return True
 
-    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
         with self._lock:
-            stored = self._jobs.get(job.id)
-            if stored is None or stored.lease_token != token or stored.state is not JobState.PROCESSING:
+            if not self._holds(job.id, token):
                 return False
-            history = stored.history[:-1] + job.history[-1:]
+            stored = self._jobs[job.id]
+            history = trim_history(stored.history[:-1] + job.history[-1:], history_max)
             _write_back(stored, job, history)
             if output is not None and history:
                 self._outputs[(job.id, len(history) - 1)] = output
+            for position in range(len(history) - history_max):
+                self._outputs.pop((job.id, position), None)
             return True
+
+    def bury(self, job: Job, token: str | None) -> bool:
+        with self._lock:
+            stored = self._jobs.get(job.id)
+            if token is None:
+                if stored is None or stored.state not in WAITING:
+                    return False
+                history = stored.history
+            elif self._holds(job.id, token):
+                history = stored.history[:-1] + job.history[-1:]
+            else:
+                return False
+            _write_back(stored, job, history)
+            return True
+
+    def _holds(self, job_id: str, token: str) -> bool:
+        stored = self._jobs.get(job_id)
+        return stored is not None and stored.lease_token == token and stored.state is JobState.PROCESSING
 
     def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
         with self._lock:
@@ -157,6 +179,26 @@ class InMemoryJobRepository(JobRepository):
             job = self._find(job_id)
             entries = [AttemptLog(a, self._outputs.get((job_id, i), "")) for i, a in enumerate(job.history)]
             return entries[::-1]
+
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        with self._lock:
+            jobs = [self._find(job_id) for job_id in dict.fromkeys(job_ids)]
+            for job in jobs:
+                job.check_removable()
+            return [self._delete(job) for job in jobs]
+
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        with self._lock:
+            old = [j for j in self._jobs.values() if j.state in states and j.state in FINAL
+                   and j.finished_at is not None and j.finished_at < finished_before]
+            old.sort(key=lambda j: self._seq[j.id])
+            return [self._delete(job) for job in old[:limit]]
+
+    def _delete(self, job: Job) -> Job:
+        del self._jobs[job.id], self._seq[job.id]
+        for index in range(len(job.history)):
+            self._outputs.pop((job.id, index), None)
+        return replace(job, history=[])
 
 
 def _write_back(stored: Job, moved: Job, history: list[Attempt]) -> None:

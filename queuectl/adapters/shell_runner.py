@@ -1,10 +1,13 @@
 """Runs a job's command with ``/bin/sh -c`` in a process group of its own.
 
-stdout and stderr go, combined and in the order written, to one file per
-attempt, ``<home>/output/<day>/<job id>.<attempt>-<token>.log`` (the day of the
-claim, UTC; an attempt that printed nothing leaves no file). The last 64 KiB
-are handed back for the store. A kill (timeout, cancel, forced stop) signals
-the whole group, so background children die with the shell.
+stdout and stderr go, combined and in the order written, into one pipe whose
+output ``output_capture.py`` keeps in one file per attempt, capped at
+``output_max`` (the file's name: ``output_files.py``). The last 64 KiB are
+handed back for the store. A kill (timeout, cancel, forced stop) signals the
+whole group, so background children die with the shell. While the worker
+waits for the command, the same select watches the pipe; if the command
+outlives that first wait, a thread drains the pipe to its end, so output
+flows while the worker renews its lease or waits for its store.
 
 This is the worker's hot path: a ``true`` job should cost little more than
 the fork and exec, so it sticks to a few plain system calls per attempt. The
@@ -16,22 +19,33 @@ some 40 % to the worker's CPU cost of each spawn.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import signal
 import time
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
+from urllib.parse import unquote, unquote_plus
 
+from queuectl.domain import defaults
 from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import Job
-from queuectl.domain.ports import OUTPUT_TAIL_BYTES
+from queuectl.domain.urls import STORE_URL_VARIABLES, password_of
 
+from .output_capture import OutputCapture
+from .output_files import OUTPUT_FOLDER, day_folder, file_name, read_tail
 from .processes import process_start_time
 from .wakeup import WakeChannel
 
+log = logging.getLogger(__name__)
+
 KILL_GRACE_SECONDS = 2.0
+# Once the shell has exited, how long the drain thread may take to move what is left
+# (more only when a background child still holds the pipe: it drains on).
+LAST_OUTPUT_SECONDS = 0.5
+_DRAIN_READS = 64  # reads the worker's thread makes at the exit before a thread takes over
 # A process that started after its pid file was written is not the one it names.
 PID_FILE_SLACK_SECONDS = 0.05
 _RUNNING_WIDTH = 64
@@ -41,12 +55,6 @@ _SHELL = "/bin/sh"
 # the default, as Popen's restore_signals does.
 _DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
                          if hasattr(signal, name))
-
-
-def attempt_path(home: Path | str, job: Job, token: str) -> Path:
-    """Where an attempt's output goes; a ``.pid`` file beside it while it runs."""
-    day = job.started_at.strftime("%Y-%m-%d") if job.started_at else "unstarted"
-    return Path(home, "output", day, f"{job.id}.{job.attempts}-{token[:8]}.log")
 
 
 def describe_exit(returncode: int) -> tuple[int, str | None]:
@@ -67,47 +75,49 @@ def describe_exit(returncode: int) -> tuple[int, str | None]:
     return returncode, f"exit code {returncode}"
 
 
-def read_tail(path: Path | str, limit: int = OUTPUT_TAIL_BYTES) -> str:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return ""
-    try:
-        return _tail(fd, limit)
-    finally:
-        os.close(fd)
-
-
-def _tail(fd: int, limit: int = OUTPUT_TAIL_BYTES) -> str:
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return ""
-    return os.pread(fd, limit, max(0, size - limit)).decode("utf-8", errors="replace")
-
-
 class ShellCommand(RunningCommand):
-    def __init__(self, pid: int, log_fd: int, log_path: str, channel: WakeChannel | None) -> None:
-        self.pid, self.log_fd, self.log_path, self.channel = pid, log_fd, log_path, channel
+    def __init__(self, pid: int, capture: OutputCapture, channel: WakeChannel | None) -> None:
+        self.pid, self.capture, self.channel = pid, capture, channel
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
         except (AttributeError, OSError):
             self._pidfd = None
+            capture.drain_in_background()  # this thread polls for the exit instead
 
     def wait(self, seconds: float) -> RunResult | None:
         if self._pidfd is None:
             status = self._reap(min(seconds, 0.2))
         else:
-            wake_fds = self.channel.fds() if self.channel else []
-            ready, _, _ = select.select([self._pidfd, *wake_fds], [], [], seconds)
-            if self.channel:
-                self.channel.drain(ready)
-            status = os.waitpid(self.pid, 0)[1] if self._pidfd in ready else None
+            status = self._watch(seconds)
         if status is None:
+            self.capture.drain_in_background()  # the worker is off to other things meanwhile
             return None
         exit_code, error = describe_exit(os.waitstatus_to_exitcode(status))
         return self._finish(exit_code, error)
 
+    def _watch(self, seconds: float) -> int | None:
+        """Move output until the shell exits (its wait status), a wake-up, or ``seconds`` pass."""
+        capture, pidfd = self.capture, self._pidfd
+        wake_fds = self.channel.fds() if self.channel else []
+        deadline = time.monotonic() + seconds
+        while True:
+            moving = not capture.ended and capture.thread is None
+            ready, _, _ = select.select([pidfd, capture.pipe, *wake_fds] if moving else [pidfd, *wake_fds],
+                                        [], [], seconds)
+            if moving and capture.pipe in ready:
+                capture.read()
+            if pidfd in ready:
+                return os.waitpid(self.pid, 0)[1]
+            if self.channel:
+                self.channel.drain(ready)
+            if not ready or any(fd in ready for fd in wake_fds):
+                return None  # time is up, or woken (a cancel, say)
+            seconds = deadline - time.monotonic()
+            if seconds <= 0:
+                return None
+
     def kill(self, reason: str) -> RunResult:
+        self.capture.drain_in_background()
         self._signal_group(signal.SIGTERM)
         status = self._reap(KILL_GRACE_SECONDS)
         self._signal_group(signal.SIGKILL)  # whatever ignored TERM, background children too
@@ -142,11 +152,27 @@ class ShellCommand(RunningCommand):
         if self._pidfd is not None:
             os.close(self._pidfd)
             self._pidfd = None
-        output = _tail(self.log_fd)
-        os.close(self.log_fd)
-        if not output:
-            os.unlink(self.log_path)  # nothing printed: no file to keep
+        output = self._last_output()
+        if self.capture.failure:  # a read-only or full folder: the result still counts
+            output = _not_captured(f"{self.capture.path}: {self.capture.failure}") + output
         return RunResult(exit_code, error, output)
+
+    def _last_output(self) -> str:
+        """The output's tail once the shell has exited: what is still in the pipe first."""
+        capture = self.capture
+        if capture.thread is None:
+            for _ in range(_DRAIN_READS):
+                if capture.ended or not select.select([capture.pipe], [], [], 0)[0]:
+                    break
+                capture.read()
+            if capture.ended:
+                return capture.tail_and_close()
+            # A background child still holds the pipe: the shell's own output is
+            # all in the file already; the child's goes on into it from a thread.
+            capture.drain_in_background()
+        else:
+            capture.thread.join(LAST_OUTPUT_SECONDS)
+        return read_tail(capture.path)
 
 
 class ShellRunner(CommandRunner):
@@ -157,17 +183,19 @@ class ShellRunner(CommandRunner):
     worker is killed, the worker that recovers the job can kill the orphan.
     """
 
-    def __init__(self, home: Path, channel: WakeChannel | None = None, name: str = "") -> None:
+    def __init__(self, home: Path, channel: WakeChannel | None = None, name: str = "",
+                 store_url: str | None = None) -> None:
         self.home = Path(home)
         self.channel = channel
-        (self.home / "output").mkdir(mode=0o700, parents=True, exist_ok=True)
+        with contextlib.suppress(OSError):  # each attempt copes with a folder it cannot write
+            (self.home / OUTPUT_FOLDER).mkdir(mode=0o700, parents=True, exist_ok=True)
         self._folders: dict[date | None, str] = {}
         self._devnull = os.open(os.devnull, os.O_RDONLY)
         # posix_spawn converts its environment on every call, and converting
         # os.environ (a Python-level mapping) costs about as much as the spawn
         # itself; nothing in a worker changes its environment, so one copy
         # serves every command.
-        self._environ = dict(os.environ)
+        self._environ = job_environment(os.environ, store_url)
         self._session: dict[str, Any] = {"setsid": True}
         _close_inherited_on_exec()
         self._running_path = self.home / "running" / name if name else None
@@ -184,25 +212,33 @@ class ShellRunner(CommandRunner):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self._running_path)
 
-    def start(self, job: Job) -> RunningCommand:
+    def start(self, job: Job, output_max: int = defaults.OUTPUT_MAX) -> RunningCommand:
         day = job.started_at.date() if job.started_at else None
-        folder = self._folders.get(day) or self._folder(day)
-        log_path = f"{folder}/{job.id}.{job.attempts}-{(job.lease_token or 'run')[:8]}.log"  # = attempt_path
-        fd = os.open(log_path, os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND, 0o600)
         try:
-            pid = self._spawn(job.command, fd)
+            folder = self._folders.get(day) or self._folder(day)
+        except OSError:  # the output folder is read-only or gone: the capture says so, the command runs
+            folder = f"{self.home}/{OUTPUT_FOLDER}"
+        path = f"{folder}/{file_name(job.id, job.attempts, job.lease_token or 'run')}"
+        try:
+            pipe, write_end = os.pipe()  # both close-on-exec: no other command inherits them
+        except OSError as exc:  # out of file descriptors, say
+            return NotStarted(f"could not open the output pipe: {exc.strerror or exc}")
+        try:
+            pid = self._spawn(job.command, write_end)
         except OSError as exc:
-            os.close(fd)
-            os.unlink(log_path)
+            os.close(pipe)
             return NotStarted(f"could not start /bin/sh: {exc.strerror or exc}")
+        finally:
+            os.close(write_end)  # the command holds it now; the pipe ends when the command's copies close
         if self._running_fd is not None:  # one write in place, no file created per command
-            os.pwrite(self._running_fd, f"{job.lease_token} {pid}".ljust(_RUNNING_WIDTH).encode(), 0)
-        return ShellCommand(pid, fd, log_path, self.channel)
+            with contextlib.suppress(OSError):  # it only helps to kill an orphan: no reason to fail the job
+                os.pwrite(self._running_fd, f"{job.lease_token} {pid}".ljust(_RUNNING_WIDTH).encode(), 0)
+        return ShellCommand(pid, OutputCapture(pipe, path, output_max), self.channel)
 
-    def _spawn(self, command: str, log_fd: int) -> int:
+    def _spawn(self, command: str, output: int) -> int:
         """``/bin/sh -c command`` in a session of its own, stdin from /dev/null."""
-        actions = [(os.POSIX_SPAWN_DUP2, self._devnull, 0), (os.POSIX_SPAWN_DUP2, log_fd, 1),
-                   (os.POSIX_SPAWN_DUP2, log_fd, 2)]
+        actions = [(os.POSIX_SPAWN_DUP2, self._devnull, 0), (os.POSIX_SPAWN_DUP2, output, 1),
+                   (os.POSIX_SPAWN_DUP2, output, 2)]
         try:
             return os.posix_spawn(_SHELL, [_SHELL, "-c", command], self._environ, file_actions=actions,
                                   setsigdef=_DEFAULT_SIGNALS, **self._session)
@@ -210,7 +246,7 @@ class ShellRunner(CommandRunner):
             if "setpgroup" in self._session:
                 raise
             self._session = {"setpgroup": 0}  # a process group of its own is what killpg needs
-            return self._spawn(command, log_fd)
+            return self._spawn(command, output)
 
     def _folder(self, day: date | None) -> str:
         """The day's output folder, created once per worker and day.
@@ -218,7 +254,7 @@ class ShellRunner(CommandRunner):
         Looked up by date: formatting the day for every command cost more than
         the rest of the path.
         """
-        folder = str(self.home / "output" / (day.strftime("%Y-%m-%d") if day else "unstarted"))
+        folder = day_folder(self.home, day)
         os.makedirs(folder, mode=0o700, exist_ok=True)
         self._folders[day] = folder
         return folder
@@ -237,6 +273,25 @@ class ShellRunner(CommandRunner):
             if started is not None and started <= written + PID_FILE_SLACK_SECONDS:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(pid, signal.SIGKILL)
+
+
+def job_environment(environ: Mapping[str, str], store_url: str | None) -> dict[str, str]:
+    """The worker's environment as its jobs get it: never the store URL nor its password.
+
+    ``QUEUECTL_DB`` and ``MONGO_URI`` are dropped whatever they hold, and so is
+    any variable whose value holds the store URL's password (SPEC 9.1).
+    """
+    password = password_of(store_url) if store_url else ""
+    secrets = sorted({password, unquote(password), unquote_plus(password)} - {""})
+    kept = {}
+    for name, value in environ.items():
+        if name in STORE_URL_VARIABLES:
+            continue
+        if any(secret in value for secret in secrets):
+            log.warning("not passing %s to jobs: its value holds the store password", name)
+            continue
+        kept[name] = value
+    return kept
 
 
 def _close_inherited_on_exec() -> None:
@@ -263,6 +318,10 @@ def _running_records(folder: Path) -> list[tuple[str, int, float]]:
                     token, pid = handle.read().split()
                 records.append((token, int(pid), entry.stat().st_mtime))
     return records
+
+
+def _not_captured(reason: str) -> str:
+    return f"[queuectl] output not captured: {reason}\n"
 
 
 class NotStarted(RunningCommand):

@@ -1,11 +1,14 @@
 """Wake-ups for idle workers on the same host, with polling as the fallback.
 
-Each worker listens on a Unix datagram socket in Linux's abstract namespace
-and leaves a marker file named after it in ``<home>/wake/``. A process that
-enqueued work sends one byte to every marker's socket after its commit, so a
-waiting worker claims within milliseconds instead of at its next poll.
-Signals wake the same wait (``signal.set_wakeup_fd``), so a stop request is
-seen at once. Where abstract sockets are missing the worker simply polls.
+Each worker listens on a Unix datagram socket ``<home>/wake/<worker>.sock``
+(mode 0600, in a folder of mode 0700 inside the owner-only queue home, so no
+other user can reach it). A process that enqueued work sends one byte to every
+socket there after its commit, so a waiting worker claims within milliseconds
+instead of at its next poll. Signals wake the same wait
+(``signal.set_wakeup_fd``), so a stop request is seen at once; SIGCONT too,
+so a worker paused (SIGSTOP, a suspended VM) checks its lease the moment it
+continues, not at its next renewal. Where Unix sockets are missing the worker
+simply polls.
 """
 
 from __future__ import annotations
@@ -15,25 +18,41 @@ import os
 import select
 import signal
 import socket
+import stat
 from pathlib import Path
 
 from queuectl.domain.ports import Notifier, Waiter
 
 log = logging.getLogger(__name__)
 
-
-def _address_prefix(wake_dir: Path) -> str:
-    """What every worker socket of one queue home starts with: its wake folder's
-    device and inode (one per queue home on this host, whatever path reached it).
-
-    (Not a hash of the path: hashlib loads OpenSSL, 3.5 MB in every worker.)
-    """
-    folder = os.stat(wake_dir)
-    return f"\0queuectl-{folder.st_dev:x}-{folder.st_ino:x}-"
+SUFFIX = ".sock"
+_SUN_PATH_MAX = 107  # bytes of a socket path, less the final NUL
 
 
 def _wake_dir(home: Path) -> Path:
     return Path(home) / "wake"
+
+
+def _address(folder: Path, folder_fd: int, name: str) -> str:
+    """``folder/name``, or the same file reached through ``folder_fd`` when the path is too long to bind."""
+    path = f"{folder}/{name}"
+    return path if len(os.fsencode(path)) <= _SUN_PATH_MAX else f"/proc/self/fd/{folder_fd}/{name}"
+
+
+def _open_own_folder(folder: Path) -> int:
+    """Create ``folder`` (mode 0700) if needed and open it; refuse one that is not ours."""
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        info = os.fstat(fd)
+        if info.st_uid != os.getuid():
+            raise PermissionError(f"{folder} belongs to another user")
+        if stat.S_IMODE(info.st_mode) != 0o700:
+            os.fchmod(fd, 0o700)
+    except OSError:
+        os.close(fd)
+        raise
+    return fd
 
 
 class WakeChannel(Waiter):
@@ -45,22 +64,28 @@ class WakeChannel(Waiter):
         for end in (self._signal_r, self._signal_w):
             end.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._signal_w.fileno(), warn_on_full_buffer=False)
-        self._sock: socket.socket | None = None
-        self._marker = _wake_dir(self.home) / name
+        self._previous_cont = signal.signal(signal.SIGCONT, _wake_only)
+        self._path = _wake_dir(self.home) / (name + SUFFIX)
         try:
-            self._marker.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            address = (_address_prefix(self._marker.parent) + name).encode()
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            try:
-                sock.bind(address)
-            except OSError:
-                sock.close()
-                raise
-            sock.setblocking(False)
-            self._sock = sock
-            self._marker.touch(mode=0o600)
-        except OSError as exc:  # not Linux, or no abstract namespace: poll only
+            self._sock: socket.socket | None = self._listen()
+        except OSError as exc:  # no Unix sockets, or the folder is unusable: poll only
             log.info("wake-ups unavailable (%s); polling only", exc)
+            self._sock = None
+
+    def _listen(self) -> socket.socket:
+        folder_fd = _open_own_folder(self._path.parent)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            _unlink(self._path.name, folder_fd)  # a left-over of a killed worker of the same name
+            sock.bind(_address(self._path.parent, folder_fd, self._path.name))
+            os.chmod(self._path.name, 0o600, dir_fd=folder_fd)
+            sock.setblocking(False)
+            return sock
+        except OSError:
+            sock.close()
+            raise
+        finally:
+            os.close(folder_fd)
 
     @property
     def signal_fd(self) -> int:
@@ -84,32 +109,53 @@ class WakeChannel(Waiter):
 
     def close(self) -> None:
         signal.set_wakeup_fd(self._previous_fd)
-        self._marker.unlink(missing_ok=True)
+        signal.signal(signal.SIGCONT, self._previous_cont)
+        if self._sock is not None:
+            self._path.unlink(missing_ok=True)
         for end in (self._sock, self._signal_r, self._signal_w):
             if end is not None:
                 end.close()
+
+
+def _wake_only(_signum: int, _frame: object) -> None:
+    """A handler that does nothing: its signal only writes to the wake-up fd."""
 
 
 def notify_workers(home: Path | str) -> int:
     """Wake every idle worker of this home on this host; returns how many were reached."""
     folder = _wake_dir(Path(home))
     try:
-        names = os.listdir(folder)
-        prefix = _address_prefix(folder)
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
         return 0
     reached = 0
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-        sock.setblocking(False)
-        for name in names:
-            try:
-                sock.sendto(b"!", (prefix + name).encode())
-                reached += 1
-            except (ConnectionRefusedError, FileNotFoundError):
-                (folder / name).unlink(missing_ok=True)  # its worker is gone
-            except OSError:
-                continue  # buffer full: that worker is already awake
+    try:
+        names = [name for name in os.listdir(folder_fd) if name.endswith(SUFFIX)]
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            for name in names:
+                reached += _send(sock, folder, folder_fd, name)
+    finally:
+        os.close(folder_fd)
     return reached
+
+
+def _send(sock: socket.socket, folder: Path, folder_fd: int, name: str) -> int:
+    try:
+        sock.sendto(b"!", _address(folder, folder_fd, name))
+        return 1
+    except ConnectionRefusedError:  # its worker is gone
+        _unlink(name, folder_fd)
+    except OSError:
+        pass  # gone meanwhile, or buffer full: that worker is already awake
+    return 0
+
+
+def _unlink(name: str, folder_fd: int) -> None:
+    try:
+        os.unlink(name, dir_fd=folder_fd)
+    except FileNotFoundError:
+        pass
 
 
 class WakeNotifier(Notifier):

@@ -41,5 +41,27 @@ class StoreUnavailable(QueuectlError):
     """The store cannot be reached or opened."""
 
 
+class StoreLost(QueuectlError):
+    """The store this process opened is not the one at its location any more (a
+    SQLite file deleted or replaced while a worker ran): not an outage, retrying
+    cannot help."""
+
+
 class UnsupportedStore(QueuectlError):
     """The store URL names a scheme queuectl cannot use."""
+
+
+class UnsafeLocation(QueuectlError):
+    """A queue home or store file another user could have written: refused, never used."""
+
+class OutcomeRejected(QueuectlError):
+    """The store refused for good to record a job's outcome (or its claim): it can never be written.
+
+    A MongoDB document at its 16 MiB limit, say. Retrying cannot help; the worker closes the job
+    ``dead`` with ``reason`` as its ``last_error`` instead (SPEC 9.4).
+    """
+
+    def __init__(self, job_id: str, reason: str) -> None:
+        super().__init__(f"job '{job_id}': the store refused its outcome: {reason}")
+        self.job_id = job_id
+        self.reason = reason

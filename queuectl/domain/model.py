@@ -6,8 +6,9 @@ methods decide. A move that is not allowed raises ``InvalidTransition``.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime, timedelta
 from enum import Enum
 from types import MappingProxyType
@@ -16,12 +17,18 @@ from typing import ClassVar, Mapping
 from . import defaults
 from .backoff import BackoffPolicy
 from .errors import InvalidJob, InvalidTransition
+from .quoting import quoted
 
-ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{defaults.ID_MAX_LENGTH}}}")  # always fullmatch: no trailing newline
 DEFAULT_QUEUE = defaults.DEFAULT_QUEUE
 WORKER_LOST = "worker lost (lease expired)"
 PRIORITY_LIMIT = defaults.PRIORITY_LIMIT
 MAX_RETRIES_LIMIT = defaults.MAX_RETRIES_LIMIT
+# What an attempt loses once it is older than the newest ``history_max`` of its job (SPEC 9.4):
+# its error text, and the captured output the stores keep beside it. Its summary stays: attempt
+# number, worker, host, times, exit code, outcome. The stores derive their trimming from this.
+BULKY_PARTS = ("error", "output")
+CLIP_MARKER = " [... {n} more characters cut]"
 
 
 class JobState(str, Enum):
@@ -41,7 +48,7 @@ class JobState(str, Enum):
             return cls(str(text).strip().lower())
         except ValueError:
             names = ", ".join(state.value for state in cls)
-            raise InvalidJob(f"unknown state '{text}' (one of: {names})") from None
+            raise InvalidJob(f"unknown state {quoted(text)} (one of: {names})") from None
 
 
 WAITING = frozenset({JobState.PENDING, JobState.FAILED})
@@ -59,10 +66,13 @@ MOVES_FROM: Mapping[str, frozenset[JobState]] = MappingProxyType({
     "release": _RUNNING,
     "cancel": WAITING | _RUNNING,
     "revive": frozenset({JobState.DEAD}),
+    "refuse": frozenset(JobState) - {JobState.CANCELLED},  # the store refused its outcome for good
+    "remove": FINAL,  # remove, prune, retention
 })
 # How a refused move reads in "job 'x' is <state>: cannot <action>".
 _ACTIONS = {"renew": "renew its lease", "succeed": "complete", "lose_lease": "fail",
-            "revive": "retry from the DLQ (only dead jobs can)"}
+            "revive": "retry from the DLQ (only dead jobs can)", "refuse": "be closed dead",
+            "remove": "remove it (only completed, dead and cancelled jobs can be removed)"}
 
 
 @dataclass(frozen=True)
@@ -84,16 +94,67 @@ class Attempt:
     error: str | None = None
     outcome: JobState | None = None
 
+    def summary(self) -> "Attempt":
+        """This attempt without its bulky parts."""
+        bulky = {f.name: None for f in fields(self) if f.name in BULKY_PARTS and getattr(self, f.name) is not None}
+        return Attempt(**{**self.__dict__, **bulky}) if bulky else self
 
-def _check_range(name: str, value: int, low: int, high: int) -> None:
+
+def trim_history(history: list[Attempt], history_max: int) -> list[Attempt]:
+    """The history as stored: the newest ``history_max`` attempts in full, the older ones in summary."""
+    cut = len(history) - history_max
+    return [attempt.summary() if position < cut else attempt for position, attempt in enumerate(history)]
+
+
+def clip(text: str, limit: int = defaults.ERROR_MAX) -> str:
+    """``text`` cut to at most ``limit`` characters, with a marker saying how much went."""
+    if len(text) <= limit:
+        return text
+    kept = limit - len(CLIP_MARKER.format(n=len(text)))
+    return text[:kept] + CLIP_MARKER.format(n=len(text) - kept)
+
+
+def _check_range(name: str, value: object, low: int, high: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJob(f"\"{name}\" must be an integer, got {quoted(value)}")
     if not low <= value <= high:
-        raise InvalidJob(f"\"{name}\" must be between {low} and {high}, got {value}")
+        raise InvalidJob(f"\"{name}\" must be between {low} and {high}, got {quoted(value)}")
 
 
 def validate_id(value: object, what: str = "job id") -> str:
-    if not isinstance(value, str) or not ID_PATTERN.match(value):
-        raise InvalidJob(f"invalid {what} '{value}': use 1-128 characters of A-Z a-z 0-9 . _ : -")
+    """The id (or queue name) itself, if all of it matches ``ID_PATTERN``."""
+    if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
+        raise InvalidJob(f"invalid {what} {quoted(value)}: use 1-{defaults.ID_MAX_LENGTH} characters "
+                         "of A-Z a-z 0-9 . _ : -")
     return value
+
+
+def validate_command(command: object) -> str:
+    """A command ``/bin/sh -c`` can take: UTF-8 text, not blank, no NUL, at most 128 KiB."""
+    if not isinstance(command, str) or not command.strip():
+        raise InvalidJob("a job needs a non-empty \"command\" string")
+    try:
+        size = len(command.encode("utf-8"))
+    except UnicodeEncodeError:
+        raise InvalidJob("the command is not valid UTF-8 text") from None
+    if size > defaults.COMMAND_MAX_BYTES:
+        raise InvalidJob(f"the command is {size} bytes long; at most {defaults.COMMAND_MAX_BYTES} are allowed")
+    if "\0" in command:
+        raise InvalidJob("the command contains a NUL character")
+    return command
+
+
+def validate_timeout(value: object) -> float:
+    """Seconds from 0 (none) to ``defaults.TIMEOUT_LIMIT``; never NaN or infinite."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        try:
+            seconds = float(value)
+        except OverflowError:
+            seconds = math.inf
+        if math.isfinite(seconds) and 0 <= seconds <= defaults.TIMEOUT_LIMIT:
+            return seconds
+    raise InvalidJob(f"\"timeout\" must be a number of seconds from 0 to {defaults.TIMEOUT_LIMIT}, "
+                     f"got {quoted(value)}")
 
 
 @dataclass
@@ -132,13 +193,12 @@ class Job:
             run_at: datetime | None = None) -> "Job":
         validate_id(job_id)
         validate_id(queue, "queue name")
-        if not isinstance(command, str) or not command.strip():
-            raise InvalidJob(f"job '{job_id}' has no command")
+        validate_command(command)
         _check_range("priority", priority, -PRIORITY_LIMIT, PRIORITY_LIMIT)
         _check_range("max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
         return cls(id=job_id, command=command, created_at=now, updated_at=now,
                    run_at=run_at or now, queue=queue, priority=priority,
-                   max_retries=max_retries, timeout=timeout)
+                   max_retries=max_retries, timeout=validate_timeout(timeout))
 
     # -- moves ------------------------------------------------------------
     def _require(self, move: str) -> None:
@@ -172,6 +232,7 @@ class Job:
     def fail(self, now: datetime, error: str, backoff: BackoffPolicy, exit_code: int | None = None) -> None:
         """The attempt failed: retry later (``failed``) or give up (``dead``)."""
         self._require("fail")
+        error = clip(error)
         self.last_error = error
         if self.attempts > self.max_retries:
             self.state = JobState.DEAD
@@ -192,6 +253,24 @@ class Job:
         self.state = JobState.PENDING
         self._close_attempt(now, None, reason)
 
+    def refuse(self, now: datetime, reason: str, *, ran: bool = True) -> None:
+        """The store refused for good to record this job's outcome (``ran``) or its claim: it ends ``dead``.
+
+        Follows whatever move the worker made, which the store never recorded. The attempt that
+        ran, if any, is closed ``dead`` with the same error.
+        """
+        self._require("refuse")
+        self.state = JobState.DEAD
+        self.last_error = clip(f"outcome not recorded: {reason}")
+        self.lease_token = None
+        self.lease_until = None
+        self.finished_at = now
+        self.updated_at = now
+        if ran and self.history:
+            last = self.history[-1]
+            self.history[-1] = Attempt(last.attempt, last.worker, last.host, last.started_at,
+                                       last.finished_at or now, last.exit_code, self.last_error, JobState.DEAD)
+
     def cancel(self, now: datetime) -> None:
         self._require("cancel")
         running = self.state is JobState.PROCESSING
@@ -202,6 +281,10 @@ class Job:
         self.lease_until = None
         self.finished_at = now
         self.updated_at = now
+
+    def check_removable(self) -> None:
+        """Only a final job may be deleted (``remove``, ``prune``, ``retention``)."""
+        self._require("remove")
 
     def revive(self, now: datetime) -> None:
         """Out of the DLQ: back to pending with a fresh retry budget."""

@@ -7,11 +7,13 @@ holds every adapter to the same behaviour.
 
 from __future__ import annotations
 
+import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
+from typing import Collection, Iterable, Sequence
 
+from . import defaults
 from .model import Attempt, Job, JobState
 from .stats import AttemptTotals, QueueStats
 
@@ -50,11 +52,15 @@ class AttemptLog:
 
 @dataclass(frozen=True)
 class Outcome:
-    """A finished attempt waiting to be written: the moved job and its claim's token."""
+    """A finished attempt waiting to be written: the moved job and its claim's token.
+
+    ``history_max``: the job's history keeps that many newest attempts in full when this is written.
+    """
 
     job: Job
     token: str
     output: str | None = None
+    history_max: int = defaults.HISTORY_MAX
 
 
 @dataclass(frozen=True)
@@ -107,11 +113,25 @@ class JobRepository(ABC):
         """Extend the lease if ``token`` still holds it; False otherwise."""
 
     @abstractmethod
-    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
         """Persist ``job`` (after a model move) only if ``token`` still holds its lease.
 
-        ``output`` is the attempt's captured output tail. False, and nothing
-        written, when the lease was taken over, the job cancelled, or it is gone.
+        ``output`` is the attempt's captured output tail. The stored history then
+        keeps its newest ``history_max`` attempts in full, the older ones in
+        summary (``model.trim_history``). False, and nothing written, when the
+        lease was taken over, the job cancelled, or it is gone.
+        ``OutcomeRejected`` when the store refuses the write for good.
+        """
+
+    @abstractmethod
+    def bury(self, job: Job, token: str | None) -> bool:
+        """Persist ``job`` after ``Job.refuse``: ``dead``, the refusal as ``last_error``, no lease.
+
+        The smallest write the store can make (no output; where stored outputs
+        are what made the job too big, they go). Fenced by ``token`` like
+        ``record_outcome``; with no token (its claim was refused) only while the
+        job is waiting. False when nothing was written.
         """
 
     @abstractmethod
@@ -134,6 +154,21 @@ class JobRepository(ABC):
     def logs(self, job_id: str) -> list[AttemptLog]:
         """Each attempt with its stored output tail, newest first."""
 
+    @abstractmethod
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        """Delete these jobs, each in a final state, with their history and output tails.
+
+        All or nothing: ``JobNotFound`` for an unknown id, ``InvalidTransition``
+        for a job that is not final, and then nothing is deleted. Returns the
+        deleted jobs without history.
+        """
+
+    @abstractmethod
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        """Delete at most ``limit`` jobs in ``states`` (final states only) whose
+        ``finished_at`` is before ``finished_before``, oldest enqueued first;
+        returns them without history."""
+
     def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
                          lease_until: datetime, queues: Sequence[str] | None = None,
                          limit: int = 1) -> tuple[list[bool], list[Job]]:
@@ -145,9 +180,11 @@ class JobRepository(ABC):
         taken one round trip at a time saves nothing and only holds leases
         longer. Returns whether each outcome was recorded (see
         ``record_outcome``) and the claimed jobs (at least one when any is due
-        and ``limit`` > 0).
+        and ``limit`` > 0). ``OutcomeRejected`` names a job whose outcome or
+        claim the store refused for good; neither the outcomes after it nor
+        the claim are then written (those before it may be).
         """
-        recorded = [self.record_outcome(o.job, o.token, o.output) for o in outcomes]
+        recorded = [self.record_outcome(o.job, o.token, o.output, o.history_max) for o in outcomes]
         job = self.claim_next(worker, now, lease_until, queues) if limit > 0 else None
         return recorded, [job] if job is not None else []
 
@@ -197,6 +234,46 @@ class WorkerRegistry(ABC):
     def deregister(self, worker_id: str) -> None: ...
 
 
+class ProcessCheck(enum.Enum):
+    """What a worker record's PID turned out to be."""
+
+    OURS = "ours"  # a live queuectl worker of this user on this host: may be signalled
+    GONE = "gone"  # no such process any more, or its PID now runs something else
+    FOREIGN = "foreign"  # a queuectl worker of another user (or one we may not inspect)
+    REMOTE = "remote"  # on another host: reached through the store only
+
+
+class ProcessControl(ABC):
+    """This host's processes, as far as worker administration needs them."""
+
+    @abstractmethod
+    def hostname(self) -> str: ...
+
+    @abstractmethod
+    def started_at(self, pid: int) -> float | None:
+        """When ``pid`` started (epoch seconds: ``WorkerInfo.pid_started_at``); None if it is gone."""
+
+    @abstractmethod
+    def check(self, info: WorkerInfo) -> ProcessCheck:
+        """What ``info``'s PID is now; only ``OURS`` may be signalled."""
+
+    @abstractmethod
+    def signal_stop(self, info: WorkerInfo) -> bool:
+        """SIGTERM a verified worker (a second one: stop now); False, nothing sent, if not ``OURS``."""
+
+    @abstractmethod
+    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str) -> tuple[int, str]:
+        """Start a detached worker handed ``url``; its PID and the log file (``log_name`` in the home's logs)."""
+
+    @abstractmethod
+    def running(self, pid: int) -> bool:
+        """True while ``pid`` runs (a zombie has exited)."""
+
+    @abstractmethod
+    def last_log_line(self, log_path: str) -> str:
+        """The last line of a worker's log (the error it died of), or ''."""
+
+
 class Waiter(ABC):
     @abstractmethod
     def wait(self, seconds: float) -> None:
@@ -207,6 +284,27 @@ class Notifier(ABC):
     @abstractmethod
     def jobs_changed(self) -> None:
         """Jobs became due or were cancelled: wake waiting workers (best effort)."""
+
+
+class OutputFiles(ABC):
+    """The attempts' output files kept on this host (each attempt that printed has one)."""
+
+    @abstractmethod
+    def path(self, job: Job, token: str) -> str:
+        """The file of ``job``'s current attempt, claimed with ``token`` (it may not exist)."""
+
+    @abstractmethod
+    def tail(self, job: Job, token: str) -> str:
+        """The last ``OUTPUT_TAIL_BYTES`` of that file; "" when there is none here."""
+
+    @abstractmethod
+    def delete(self, jobs: Sequence[Job]) -> int:
+        """Delete every output file of these jobs' attempts; returns how many were deleted."""
+
+    @abstractmethod
+    def sweep(self, before: datetime) -> int:
+        """Delete the files last written before ``before`` of attempts claimed before
+        that day: whatever job they belonged to (another host may have deleted it)."""
 
 
 class Clock(ABC):
@@ -221,6 +319,9 @@ class Store(ABC):
     settings: SettingsRepository
     workers: WorkerRegistry
     stats: StatsRepository
+
+    def create(self) -> None:
+        """Make sure the store exists: a writing command's first step (a read never creates one)."""
 
     def close(self) -> None:  # pragma: no cover - default does nothing
         """Release connections."""

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Iterable
+from typing import Any, Collection, Iterable, Sequence
 
-from .model import Job, JobState
-from .ports import AttemptLog, Clock, Notifier, Page, Store, WorkerInfo
+from . import defaults
+from .errors import InvalidJob
+from .model import FINAL, Job, JobState
+from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
 from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
+from .timeutil import earlier
 
 
 @dataclass(frozen=True)
@@ -23,13 +26,16 @@ class Status:
 class BulkResult:
     stored: list[Job]
     duplicates: list[str]
+    invalid: dict[int, str] = field(default_factory=dict)  # position of a spec in the input -> why
 
 
 class JobService:
-    def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None) -> None:
+    def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None,
+                 outputs: OutputFiles | None = None) -> None:
         self.store = store
         self.clock = clock
         self.notifier = notifier
+        self.outputs = outputs
 
     def _wake(self) -> None:
         if self.notifier is not None:
@@ -38,18 +44,28 @@ class JobService:
     def settings(self) -> Settings:
         return Settings.from_stored(self.store.settings.load())
 
+    def _settings_to_write(self) -> Settings:
+        self.store.create()  # a writing use case creates a missing store; a read never does
+        return self.settings()
+
     def enqueue(self, spec: JobSpec) -> Job:
-        job = spec.to_job(self.clock.now(), self.settings())
+        job = spec.to_job(self.clock.now(), self._settings_to_write())
         self.store.jobs.add(job)
         self._wake()
         return job
 
     def enqueue_many(self, specs: Iterable[JobSpec]) -> BulkResult:
-        now, settings = self.clock.now(), self.settings()
-        jobs = [spec.to_job(now, settings) for spec in specs]
+        """Store every spec that makes a job now; one that does not (a delay past year 9999) is ``invalid``."""
+        now, settings = self.clock.now(), self._settings_to_write()
+        jobs, invalid = [], {}
+        for position, spec in enumerate(specs):
+            try:
+                jobs.append(spec.to_job(now, settings))
+            except InvalidJob as error:
+                invalid[position] = str(error)
         duplicates = set(self.store.jobs.add_many(jobs))
         self._wake()
-        return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates))
+        return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates), invalid)
 
     def get(self, job_id: str) -> Job:
         return self.store.jobs.get(job_id)
@@ -64,6 +80,29 @@ class JobService:
         job = self.store.jobs.cancel(job_id, self.clock.now())
         self._wake()  # a worker running it notices at once and kills the command
         return job
+
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        """Delete final jobs and their output files; any other state deletes none."""
+        jobs = self.store.jobs.remove(job_ids)
+        if self.outputs is not None:
+            self.outputs.delete(jobs)
+        return jobs
+
+    def prune(self, older_than: float = defaults.PRUNE_OLDER_THAN,
+              states: Collection[JobState] = FINAL) -> int:
+        """Delete final jobs in ``states`` that finished more than ``older_than`` seconds ago,
+        with their output files, a batch at a time; returns how many."""
+        if not states or not set(states) <= FINAL:
+            names = ", ".join(sorted(state.value for state in FINAL))
+            raise InvalidJob(f"prune deletes only final jobs: states {names}")
+        cutoff, pruned = self.clock.now() - timedelta(seconds=older_than), 0
+        while True:
+            jobs = self.store.jobs.prune(states, cutoff, defaults.PRUNE_BATCH)
+            if jobs and self.outputs is not None:
+                self.outputs.delete(jobs)
+            pruned += len(jobs)
+            if len(jobs) < defaults.PRUNE_BATCH:
+                return pruned
 
     def dead_letters(self, limit: int = 0) -> list[Job]:
         return self.store.jobs.list(Page(state=JobState.DEAD, limit=limit))
@@ -119,7 +158,7 @@ class StatsService:
 
     def stats(self, window: timedelta) -> QueueStats:
         now = self.clock.now()
-        return self.store.stats.stats(now, now - window)
+        return self.store.stats.stats(now, earlier(now, window))
 
     def totals(self) -> AttemptTotals:
         """Every attempt so far; after the first call each call reads only recent attempts."""

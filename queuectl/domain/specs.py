@@ -1,22 +1,32 @@
-"""What a user asks to enqueue, parsed and checked before anything is stored."""
+"""What a user asks to enqueue, parsed and checked before anything is stored.
+
+Every value is bounded here (SPEC 9.4): JSON ``NaN``/``Infinity`` and numbers
+that overflow a float are refused, and so is JSON nested too deeply to read; a
+bad job is always an ``InvalidJob`` with a one-line message.
+"""
 
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
+from . import defaults
 from .errors import InvalidJob
-from .model import DEFAULT_QUEUE, Job, validate_id
+from .model import DEFAULT_QUEUE, Job, validate_command, validate_id, validate_timeout
+from .quoting import quoted
 from .settings import Settings
-from .timeutil import parse_duration, parse_time
+from .timeutil import later, parse_duration, parse_time
 
 # Record fields a user may paste back from ``show --json``; they are ignored.
 _READ_ONLY = {"state", "attempts", "created_at", "updated_at", "started_at", "finished_at",
               "exit_code", "last_error", "worker", "history"}
 _FIELDS = {"id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "queue"}
+_BOUNDS = {"priority": (-defaults.PRIORITY_LIMIT, defaults.PRIORITY_LIMIT),
+           "max_retries": (0, defaults.MAX_RETRIES_LIMIT)}
 
 
 @dataclass(frozen=True)
@@ -32,7 +42,7 @@ class JobSpec:
 
     def to_job(self, now: datetime, settings: Settings) -> Job:
         """A new job; unset retries and timeout come from the configuration now."""
-        run_at = self.run_at or (now + self.delay if self.delay else now)
+        run_at = self.run_at or (later(now, self.delay) if self.delay else now)
         return Job.new(
             self.id or new_job_id(), self.command, now, queue=self.queue, priority=self.priority,
             max_retries=settings.max_retries if self.max_retries is None else self.max_retries,
@@ -51,49 +61,54 @@ def spec_from_json(text: str) -> JobSpec:
 def job_object(text: str) -> dict[str, Any]:
     """The JSON object a job is given as, before its fields are checked."""
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
     except json.JSONDecodeError as exc:
         raise InvalidJob(f"malformed job JSON: {exc.msg} at column {exc.colno}") from None
+    except ValueError:  # an integer with more digits than Python converts (4300)
+        raise InvalidJob("malformed job JSON: a number is too long") from None
+    except RecursionError:
+        raise InvalidJob("malformed job JSON: nested too deeply") from None
     if not isinstance(data, dict):
         raise InvalidJob("a job must be a JSON object such as {\"id\":\"job1\",\"command\":\"echo hi\"}")
     return data
 
 
+def _no_constant(name: str) -> float:
+    raise InvalidJob(f"malformed job JSON: {name} is not a number JSON allows")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise InvalidJob(f"malformed job JSON: the number {quoted(text)} is too large")
+    return value
+
+
 def spec_from_mapping(data: Mapping[str, Any]) -> JobSpec:
     unknown = set(data) - _FIELDS - _READ_ONLY
     if unknown:
-        raise InvalidJob(f"unknown job field(s): {', '.join(sorted(unknown))}")
-    command = data.get("command")
-    if not isinstance(command, str) or not command.strip():
-        raise InvalidJob("a job needs a non-empty \"command\" string")
+        raise InvalidJob(f"unknown job field(s): {', '.join(quoted(name) for name in sorted(unknown))}")
+    command = validate_command(data.get("command"))
     job_id = data.get("id")
     if job_id is not None:
         validate_id(job_id)
     return JobSpec(
         command=command, id=job_id,
-        max_retries=_optional_int(data, "max_retries", minimum=0),
+        max_retries=_optional_int(data, "max_retries"),
         priority=_optional_int(data, "priority") or 0,
         run_at=parse_time(data["run_at"]) if data.get("run_at") is not None else None,
         delay=parse_duration(data["delay"]) if data.get("delay") is not None else None,
-        timeout=_optional_seconds(data, "timeout"),
+        timeout=None if data.get("timeout") is None else validate_timeout(data["timeout"]),
         queue=validate_id(data.get("queue", DEFAULT_QUEUE), "queue name"))
 
 
-def _optional_int(data: Mapping[str, Any], key: str, minimum: int | None = None) -> int | None:
+def _optional_int(data: Mapping[str, Any], key: str) -> int | None:
     value = data.get(key)
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidJob(f"\"{key}\" must be an integer, got {json.dumps(value)}")
-    if minimum is not None and value < minimum:
-        raise InvalidJob(f"\"{key}\" must be >= {minimum}, got {value}")
+        raise InvalidJob(f"\"{key}\" must be an integer, got {quoted(value)}")
+    low, high = _BOUNDS[key]
+    if not low <= value <= high:
+        raise InvalidJob(f"\"{key}\" must be between {low} and {high}, got {quoted(value)}")
     return value
-
-
-def _optional_seconds(data: Mapping[str, Any], key: str) -> float | None:
-    value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise InvalidJob(f"\"{key}\" must be a number of seconds >= 0, got {json.dumps(value)}")
-    return float(value)

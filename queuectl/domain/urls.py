@@ -1,41 +1,69 @@
-"""Store URLs as users may see them: never with their password."""
+"""Store URLs as users may see them: never with their password.
+
+Redaction is by position, never by searching for the password's text (a
+password ``e`` must not turn every ``e`` of a message into ``****``): in
+anything URL-shaped, ``scheme:`` with any number of slashes or a bare
+``user:secret@host``, what lies between the user's ``:`` and the last ``@`` is
+replaced.
+"""
 
 from __future__ import annotations
 
-from urllib.parse import unquote_plus
+import os
+import re
 
 REDACTED = "****"
+HOME_DB_FILE = "queue.db"
+# The variables that name a store: a job's environment never holds them (SPEC 9.1).
+STORE_URL_VARIABLES = ("QUEUECTL_DB", "MONGO_URI")
 
 
-def split_credentials(url: str) -> tuple[str, str, str]:
-    """``scheme``, ``userinfo`` and the rest of a URL.
+def home_store_url(home: str) -> str:
+    """The store a queue home holds when no other is named: ``sqlite:///<home>/queue.db``."""
+    return f"sqlite:///{os.path.join(home, HOME_DB_FILE)}"
+
+
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:/*")
+_TOKEN = re.compile(r"[^\s'\"`<>]*@[^\s'\"`<>]*")  # a word holding an ``@``, up to blanks and quotes
+
+
+def _credentials(url: str) -> tuple[str, str, str, str] | None:
+    """``(head, user, password, after)`` of a URL-shaped text holding ``user:password@``, by position.
 
     The userinfo ends at the last ``@``, so a password that was not escaped
-    (holding ``@``, ``/`` or ``?``) is still recognised, and hidden, whole.
+    (holding ``@``, ``/`` or ``?``) is still recognised whole.
     """
-    scheme, _, rest = url.partition("://")
-    userinfo, _, after = rest.rpartition("@")
-    return scheme, userinfo, after
-
-
-def password_of(url: str) -> str:
-    return split_credentials(url)[1].partition(":")[2]
+    left, at, after = url.rpartition("@")
+    scheme = _SCHEME.search(left) if at else None
+    if scheme is None:
+        return None
+    if scheme.group().endswith("/"):  # scheme:/user:pw@ or scheme://user:pw@
+        head, userinfo = left[:scheme.end()], left[scheme.end():]
+    else:  # user:pw@host, the "scheme" is the user
+        head, userinfo = left[:scheme.start()], left[scheme.start():]
+    user, colon, password = userinfo.partition(":")
+    if not colon or "/" in user:  # no password, or a path such as sqlite:////tmp/a:b@c.db
+        return None
+    return head, user, password, after
 
 
 def redact_url(url: str) -> str:
     """The URL with its password replaced: ``mongodb://user:****@host/db``."""
-    scheme, userinfo, after = split_credentials(url)
-    if "://" not in url or ":" not in userinfo:
+    found = _credentials(url)
+    if found is None:
         return url
-    return f"{scheme}://{userinfo.partition(':')[0]}:{REDACTED}@{after}"
+    head, user, _password, after = found
+    return f"{head}{user}:{REDACTED}@{after}"
 
 
-def scrub(text: str, url: str | None) -> str:
-    """``text`` with ``url``'s password hidden wherever the URL or the password appears."""
-    if not url:
-        return text
-    text = text.replace(url, redact_url(url))
-    password = password_of(url)
-    for secret in sorted({password, unquote_plus(password)} - {""}, key=len, reverse=True):
-        text = text.replace(secret, REDACTED)
-    return text
+def password_of(url: str) -> str:
+    """The password in ``url`` ('' when it has none), found as ``redact_url`` finds it."""
+    found = _credentials(url)
+    return found[2] if found else ""
+
+
+def scrub(text: str, url: str | None = None) -> str:
+    """``text`` with the password of ``url`` and of anything URL-shaped in it hidden."""
+    if url:
+        text = text.replace(url, redact_url(url))
+    return _TOKEN.sub(lambda match: redact_url(match.group()), text)

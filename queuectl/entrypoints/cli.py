@@ -23,6 +23,7 @@ import click
 
 from queuectl import __version__
 from queuectl.domain.errors import QueuectlError
+from queuectl.domain.quoting import printable, quoted
 
 from .context import AppState
 from .locations import scrub
@@ -44,6 +45,8 @@ COMMANDS = {
     "config": ("config_cli", "Settings every worker on every host shares."),
     "worker": ("worker_cli", "Run, start and stop worker processes."),
     "logs": ("logs_cli", "Print JOB_ID's captured stdout+stderr, last attempt first."),
+    "remove": ("prune_cli", "Delete finished jobs (completed, dead, cancelled) and their output."),
+    "prune": ("prune_cli", "Delete finished jobs older than AGE (default 7d) and their output."),
     "stats": ("stats_cli", "Throughput, success rate, durations, depth."),
     "dashboard": ("dashboard_cli", "Serve the web dashboard, /metrics and the JSON API."),
 }
@@ -81,19 +84,46 @@ class QueuectlGroup(click.Group):
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        """The root context; an argument that is not UTF-8 (``$'\\xff'``) is a usage error here."""
+        for arg in args:
+            if not _is_utf8(arg):
+                raise click.UsageError(f"argument {quoted(arg)} is not valid UTF-8 text")
+        try:
+            return super().make_context(info_name, args, parent, **extra)
+        except click.ClickException as exc:
+            raise _escaped(exc)
+
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (click.ClickException, click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+        except click.ClickException as exc:
+            raise _escaped(exc)
+        except (click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
             raise
         except QueuectlError as exc:
-            raise OperationFailed(_scrub(ctx, str(exc))) from None
+            raise OperationFailed(printable(_scrub(ctx, str(exc)))) from None
         except Exception as exc:
             if os.environ.get(DEBUG_ENV) == "1":
                 import traceback  # only here: 3 ms of every start-up otherwise
 
                 traceback.print_exc(file=sys.stderr)
-            raise OperationFailed(_scrub(ctx, f"internal error: {exc!r}")) from None
+            raise OperationFailed(printable(_scrub(ctx, f"internal error: {exc!r}"))) from None
+
+
+def _is_utf8(arg: str) -> bool:
+    try:
+        arg.encode("utf-8")  # Python keeps undecodable bytes as lone surrogates, which cannot be encoded
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _escaped(exc: click.ClickException) -> click.ClickException:
+    """The same error, its message one printable line whatever the user typed into it."""
+    exc.message = printable(exc.message)
+    return exc
 
 
 def _scrub(ctx: click.Context, message: str) -> str:

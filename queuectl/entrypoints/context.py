@@ -33,6 +33,8 @@ class AppState:
     def locations(self) -> locations.Locations:
         if self._locations is None:
             self._locations = locations.resolve(self.home_option, self.db_option)
+            for notice in self._locations.notices:  # an ignored .env; where .env put the store
+                click.echo(notice, err=True)
         return self._locations
 
     @property

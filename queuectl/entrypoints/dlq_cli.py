@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import params
 from .context import AppState, pass_app
 
 
@@ -13,7 +14,7 @@ def dlq() -> None:
 
 
 @dlq.command("list")
-@click.option("--limit", type=click.IntRange(min=0), metavar="N", default=0, show_default=True,
+@click.option("--limit", type=params.LIST_LIMIT, metavar="N", default=0, show_default=True,
               help="At most this many jobs; 0 = all.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @pass_app
@@ -26,7 +27,7 @@ def dlq_list(app: AppState, limit: int, as_json: bool) -> None:
 
 
 @dlq.command("retry")
-@click.argument("job_id", metavar="ID", required=False)
+@click.argument("job_id", type=params.JOB_ID, metavar="ID", required=False)
 @click.option("--all", "retry_all", is_flag=True, help="Retry every dead job.")
 @pass_app
 def dlq_retry(app: AppState, job_id: str | None, retry_all: bool) -> None:

@@ -12,9 +12,10 @@ from typing import IO, TYPE_CHECKING, Any, Iterator
 
 import click
 
-from queuectl.domain import timeutil
 from queuectl.domain.errors import InvalidJob, QueuectlError
+from queuectl.domain.quoting import printable
 
+from . import params
 from .context import AppState, pass_app
 
 if TYPE_CHECKING:  # the specs and services load when a job is enqueued, not for --help
@@ -27,36 +28,18 @@ BATCH_SIZE = 5000
 FIRST_BATCH_SIZE = 200
 
 
-class _DomainParam(click.ParamType):
-    """A click type that checks its text with a domain parser and keeps the text."""
-
-    def __init__(self, name: str, parse: Any) -> None:
-        self.name = name
-        self._parse = parse
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        try:
-            self._parse(value)
-        except QueuectlError as exc:
-            self.fail(str(exc), param, ctx)
-        return value
-
-
-DURATION = _DomainParam("duration", timeutil.parse_duration)
-TIME = _DomainParam("time", timeutil.parse_time)
-
-
 @click.command("enqueue", short_help="Add a job (JSON, ID COMMAND, COMMAND, or --file).")
 @click.argument("words", nargs=-1, metavar="[JOB_JSON | ID COMMAND | COMMAND]")
 @click.option("--file", "-f", "source", type=click.File("rb"), metavar="FILE",
               help="Enqueue one JSON job per line of this file ('-' = stdin).")
-@click.option("--id", "job_id", metavar="ID", help="Job id (default: generated).")
-@click.option("--max-retries", type=click.IntRange(min=0), metavar="N", help="Retries after the first attempt (default: config).")
-@click.option("--priority", type=int, metavar="N", help="Higher runs first (default 0).")
-@click.option("--run-at", type=TIME, metavar="ISO8601", help="Do not run before this time (UTC if no offset).")
-@click.option("--delay", type=DURATION, metavar="DURATION", help="Run after this long: 30, 30s, 5m, 2h, 1d.")
-@click.option("--timeout", type=click.FloatRange(min=0), metavar="SECONDS", help="Kill after this long; 0 = none.")
-@click.option("--queue", metavar="NAME", help="Queue name (default: default).")
+@click.option("--id", "job_id", type=params.JOB_ID, metavar="ID", help="Job id (default: generated).")
+@click.option("--max-retries", type=params.MAX_RETRIES, metavar="N",
+              help="Retries after the first attempt (default: config).")
+@click.option("--priority", type=params.PRIORITY, metavar="N", help="Higher runs first (default 0).")
+@click.option("--run-at", type=params.TIME, metavar="ISO8601", help="Do not run before this time (UTC if no offset).")
+@click.option("--delay", type=params.DURATION, metavar="DURATION", help="Run after this long: 30, 30s, 5m, 2h, 1d.")
+@click.option("--timeout", type=params.TIMEOUT, metavar="SECONDS", help="Kill after this long; 0 = none.")
+@click.option("--queue", type=params.QUEUE, metavar="NAME", help="Queue name (default: default).")
 @pass_app
 def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **options: Any) -> None:
     """Add a job, or many with --file. The id is printed.
@@ -181,15 +164,17 @@ def _store(jobs: JobService, batch: list[tuple[int, JobSpec]], tally: _Tally) ->
         return
     result = jobs.enqueue_many([spec for _, spec in batch])
     duplicates = set(result.duplicates)
-    for number, spec in batch:
-        if spec.id in duplicates:
+    for position, (number, spec) in enumerate(batch):
+        if position in result.invalid:
+            _reject(number, result.invalid[position])
+        elif spec.id in duplicates:
             _reject(number, f"job '{spec.id}' already exists")
     tally.stored += len(result.stored)
-    tally.rejected += len(duplicates)
+    tally.rejected += len(duplicates) + len(result.invalid)
 
 
 def _reject(number: int, reason: str) -> None:
-    click.echo(f"Error: line {number}: {reason}", err=True)
+    click.echo(f"Error: line {number}: {printable(reason)}", err=True)
 
 
 COMMANDS = [enqueue]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import click
 
+from queuectl.domain import defaults
 from queuectl.domain.model import JobState
 
+from . import params
 from .context import AppState, pass_app
 
 STATES = [state.value for state in JobState]
@@ -14,8 +16,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print JSON i
 
 @click.command("list")
 @click.option("--state", type=click.Choice(STATES, case_sensitive=False), help="Only jobs in this state.")
-@click.option("--queue", metavar="NAME", help="Only jobs of this queue.")
-@click.option("--limit", type=click.IntRange(min=0), metavar="N", default=100, show_default=True,
+@click.option("--queue", type=params.QUEUE, metavar="NAME", help="Only jobs of this queue.")
+@click.option("--limit", type=params.LIST_LIMIT, metavar="N", default=defaults.LIST_LIMIT, show_default=True,
               help="At most this many jobs; 0 = all.")
 @json_option
 @pass_app
@@ -31,7 +33,7 @@ def list_jobs(app: AppState, state: str | None, queue: str | None, limit: int, a
 
 
 @click.command("show")
-@click.argument("job_id", metavar="ID")
+@click.argument("job_id", type=params.JOB_ID, metavar="ID")
 @json_option
 @pass_app
 def show(app: AppState, job_id: str, as_json: bool) -> None:
@@ -43,7 +45,7 @@ def show(app: AppState, job_id: str, as_json: bool) -> None:
 
 
 @click.command("cancel")
-@click.argument("job_id", metavar="ID")
+@click.argument("job_id", type=params.JOB_ID, metavar="ID")
 @pass_app
 def cancel(app: AppState, job_id: str) -> None:
     """Cancel a waiting job, or kill and cancel a running one."""

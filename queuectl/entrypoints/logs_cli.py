@@ -19,8 +19,8 @@ def attempt_header(log) -> str:
     attempt = log.attempt
     if attempt.finished_at is None:
         outcome = "running"
-    elif attempt.error is None:
-        outcome = f"exit {attempt.exit_code}"
+    elif attempt.error is None:  # succeeded, or an older attempt kept in summary (history_max)
+        outcome = f"exit {attempt.exit_code}" if attempt.exit_code is not None else str(attempt.outcome)
     elif attempt.exit_code is None or attempt.error.startswith(("exit code", "command not")):
         outcome = attempt.error
     else:
@@ -29,14 +29,9 @@ def attempt_header(log) -> str:
             f" · started {format_time(attempt.started_at)} ===")
 
 
-def local_output(home: Path, job) -> str | None:
-    """The running attempt's output file, when it is on this host."""
-    from queuectl.adapters.shell_runner import attempt_path, read_tail
-
-    if not job.lease_token:
-        return None
-    path = attempt_path(home, job, job.lease_token)
-    return read_tail(path) if path.exists() else None
+def local_output(app: AppState, job) -> str:
+    """The running attempt's output so far, when its file is on this host."""
+    return app.container.outputs().tail(job, job.lease_token) if job.lease_token else ""
 
 
 @click.command("logs")
@@ -51,7 +46,7 @@ def logs_command(app: AppState, job_id: str, follow: bool) -> None:
         job = service.get(job_id) if entries and entries[0].attempt.finished_at is None else None
         for index, entry in enumerate(entries):
             click.echo(attempt_header(entry))
-            text = entry.output or (local_output(app.home, job) if index == 0 and job else "") or ""
+            text = entry.output or (local_output(app, job) if index == 0 and job else "")
             click.echo(text, nl=not text.endswith("\n") and bool(text))
         if not entries:
             click.echo(f"Job {job_id} has not run yet.")
@@ -66,10 +61,9 @@ def _follow(app: AppState, job_id: str) -> None:
     the last read stopped (whatever its size); an attempt that ran elsewhere
     shows the tail the store keeps, once it has finished.
     """
-    from queuectl.adapters.shell_runner import attempt_path
     from queuectl.domain.model import FINAL
 
-    service = app.jobs()
+    service, outputs = app.jobs(), app.container.outputs()
     streams: dict[int, _Stream] = {}  # history position -> what was printed of it
     while True:
         job = service.get(job_id)
@@ -79,7 +73,7 @@ def _follow(app: AppState, job_id: str) -> None:
             if stream is None:
                 click.echo(attempt_header(entry))
                 running_here = entry.attempt.finished_at is None and job.lease_token
-                path = attempt_path(app.home, job, job.lease_token) if running_here else None
+                path = Path(outputs.path(job, job.lease_token)) if running_here else None
                 stream = streams[position] = _Stream(path)
             stream.show(entry.output if entry.attempt.finished_at is not None else None)
         if job.state in FINAL:

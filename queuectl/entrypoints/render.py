@@ -63,7 +63,8 @@ def _rounded(value: float | None, places: int = 3) -> float | int | None:
 
 
 def to_json(value: Any) -> str:
-    return json.dumps(value, indent=2, ensure_ascii=False)
+    """Strict JSON: every number shown is finite by construction, and a NaN would be a bug to hear about."""
+    return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
 
 
 # -- JSON objects (SPEC section 5) ---------------------------------------------

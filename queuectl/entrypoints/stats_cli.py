@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import click
 
+from . import params
 from .context import AppState, pass_app
 
 
-class Window(click.ParamType):
-    """A look-back window: ``90``, ``30s``, ``15m``, ``1h``, ``7d``."""
-
-    name = "DURATION"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> timedelta:
-        if isinstance(value, timedelta):
-            return value
-        from queuectl.domain.errors import InvalidJob
-        from queuectl.domain.timeutil import parse_duration
-
-        try:
-            window = parse_duration(value)
-        except InvalidJob as error:
-            self.fail(str(error).replace("duration", "window", 1), param, ctx)
-        if window <= timedelta(0):
-            self.fail(f"the window must be longer than 0, got '{value}'", param, ctx)
-        return window
-
-
 @click.command("stats")
-@click.option("--since", "window", type=Window(), default="1h", show_default=True,
+@click.option("--since", "window", type=params.WINDOW, default="1h", show_default=True,
               help="Look back this far for throughput and durations (30s, 15m, 1h, 7d).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_app

@@ -14,17 +14,17 @@ import sys
 import uuid
 from typing import Any
 
-from queuectl.adapters.processes import hostname, process_start_time
 from queuectl.domain.execution import WorkerControl
 from queuectl.domain.ports import WorkerInfo
 
 log = logging.getLogger("queuectl.worker")
 
 
-def new_worker_info(queues: tuple[str, ...], now: Any) -> WorkerInfo:
-    pid = os.getpid()
-    return WorkerInfo(id=f"{hostname()}-{pid}-{uuid.uuid4().hex[:4]}", host=hostname(), pid=pid,
-                      pid_started_at=process_start_time(pid) or 0.0, queues=tuple(queues),
+def new_worker_info(processes: Any, queues: tuple[str, ...], now: Any) -> WorkerInfo:
+    """This process as a worker record; ``processes`` is the container's process-control port."""
+    pid, host = os.getpid(), processes.hostname()
+    return WorkerInfo(id=f"{host}-{pid}-{uuid.uuid4().hex[:4]}", host=host, pid=pid,
+                      pid_started_at=processes.started_at(pid) or 0.0, queues=tuple(queues),
                       started_at=now, last_heartbeat=now)
 
 
@@ -47,7 +47,7 @@ def run_worker(container: Any, queues: tuple[str, ...]) -> None:
                         format="%(asctime)s %(levelname)s [worker %(process)d] %(message)s")
     store = container.store()
     store.settings.load()  # fail fast, before registering, if the store is unreachable
-    info = new_worker_info(queues, container.clock().now())
+    info = new_worker_info(container.processes(), queues, container.clock().now())
     control = WorkerControl()
     channel = container.wake_channel(name=info.id)
     install_stop_handlers(control)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from .context import AppState, pass_app
+from .locations import scrub
 
 
 @click.group("worker")
@@ -21,10 +22,16 @@ queue_option = click.option("--queue", "queues", multiple=True, metavar="NAME",
 @pass_app
 def run_command(app: AppState, queues: tuple[str, ...]) -> None:
     """Run one worker in the foreground (Ctrl-C / SIGTERM: graceful stop; twice: stop now)."""
+    from queuectl.container import take_handed_url
+
     from .worker import run_worker
 
     _check_queues(queues)
+    handed = take_handed_url()  # a worker that ``worker start`` launched: its store URL, by pipe
+    if handed:
+        app.db_option = handed
     app.home  # created before the worker needs it for output files
+    app.container.store().create()  # a worker writes: its store is created if missing
     run_worker(app.container, queues)
 
 
@@ -34,11 +41,20 @@ def run_command(app: AppState, queues: tuple[str, ...]) -> None:
 @pass_app
 def start_command(app: AppState, count: int, queues: tuple[str, ...]) -> None:
     """Start COUNT detached workers that outlive this command; prints their PIDs."""
-    from .worker_admin import start_workers
+    from queuectl.domain.errors import QueuectlError
 
     _check_queues(queues)
-    for pid, log_path in start_workers(app.container, app.home, app.locations.url, count, queues):
-        click.echo(f"Started worker PID {pid} (log: {log_path})")
+    app.container.store().create()  # before the workers: each would race to create it
+    launched = app.container.worker_admin().start(app.locations.url, count, queues)
+    for worker in launched:
+        if worker.error is None:
+            click.echo(f"Started worker PID {worker.pid} (log: {worker.log_path})")
+        else:
+            click.echo(scrub(f"Worker PID {worker.pid} failed: {worker.error} (log: {worker.log_path})",
+                             app.url), err=True)
+    failed = sum(1 for worker in launched if worker.error is not None)
+    if failed:
+        raise QueuectlError(f"{failed} of {count} workers failed to start")
 
 
 @worker_group.command("stop")
@@ -47,9 +63,7 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...]) -> None:
 @pass_app
 def stop_command(app: AppState, timeout: float | None) -> None:
     """Stop every worker gracefully: each finishes its current job, then exits."""
-    from .worker_admin import stop_workers
-
-    stop_workers(app.container, timeout, click.echo)
+    app.container.worker_admin().stop(timeout, click.echo)
 
 
 def _check_queues(queues: tuple[str, ...]) -> None:

@@ -1,25 +1,56 @@
-"""Fixtures of the store contract: the same tests run against every store.
+"""Fixtures of the store contract, and the tiers every integration test file falls in.
 
 ``memory`` and ``sqlite`` (a real file) always run. ``mongodb`` runs when
 ``QUEUECTL_TEST_MONGO_URI`` names a server; each test then gets a database of
-its own (the URL's path is replaced) that is dropped afterwards.
+its own (``processes.mongo_url_for_test``) that is dropped afterwards.
+
+Tiers (markers declared in pyproject.toml) come from the file, so a new file is
+tiered by its name and content: ``test_*contract*`` and ``test_store_*`` are
+``contract``; a file that starts real processes (it uses ``subprocess``,
+``multiprocessing``, the ``Queue``/``make_queue`` helpers or
+``start_dashboard``) is ``process``; ``test_*browser*`` is ``browser``,
+``test_*bench*`` is ``bench`` and ``test_fault_*`` is ``fault``. Explicit marks
+add to these.
 """
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import os
-import uuid
+import re
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from queuectl.container import build_container
 from queuectl.domain.ports import Store
 
-MONGO_ENV = "QUEUECTL_TEST_MONGO_URI"
-MONGO_SKIP_REASON = "set QUEUECTL_TEST_MONGO_URI to run against MongoDB"
+from .processes import MONGO_ENV, MONGO_SKIP_REASON, drop_mongo_database, mongo_url_for_test
+
+HERE = Path(__file__).resolve().parent
+TIERS_BY_NAME = {"contract": ("test_*contract*.py", "test_store_*.py"), "browser": ("test_*browser*.py",),
+                 "bench": ("test_*bench*.py",), "fault": ("test_fault_*.py",)}
+STARTS_PROCESSES = re.compile(r"\bsubprocess\b|\bmultiprocessing\b|\bmake_queue\(|\bQueue\(|\bstart_dashboard\(")
+
+
+@functools.cache
+def tiers_of(path: Path) -> tuple[str, ...]:
+    """The markers a test file in this folder gets from its name and what it does."""
+    tiers = [tier for tier, patterns in TIERS_BY_NAME.items()
+             if any(fnmatch.fnmatch(path.name, pattern) for pattern in patterns)]
+    if STARTS_PROCESSES.search(path.read_text(encoding="utf-8")):
+        tiers.append("process")
+    return tuple(tiers)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(item.path)
+        if path.parent == HERE:
+            for tier in tiers_of(path):
+                item.add_marker(tier)
 
 _MONGO = pytest.param("mongodb", id="mongodb", marks=pytest.mark.skipif(
     not os.environ.get(MONGO_ENV), reason=MONGO_SKIP_REASON))
@@ -33,26 +64,7 @@ def _store_url(kind: str, tmp_path: Path) -> str:
         return "memory://"
     if kind == "sqlite":
         return f"sqlite:///{tmp_path / 'home' / 'queue.db'}"
-    return _mongo_test_url(os.environ[MONGO_ENV], f"queuectl_test_{uuid.uuid4().hex[:12]}")
-
-
-def _mongo_test_url(base: str, database: str) -> str:
-    """``base`` pointed at ``database``; credentials keep authenticating where they did."""
-    parts = urlsplit(base)
-    query = parse_qsl(parts.query)
-    if "@" in parts.netloc and not any(key.lower() == "authsource" for key, _ in query):
-        query.append(("authSource", parts.path.strip("/") or "admin"))
-    return urlunsplit(parts._replace(path=f"/{database}", query=urlencode(query)))
-
-
-def _drop_mongo_database(url: str) -> None:
-    import pymongo
-
-    client = pymongo.MongoClient(url, serverSelectionTimeoutMS=5000)
-    try:
-        client.drop_database(urlsplit(url).path.lstrip("/"))
-    finally:
-        client.close()
+    return mongo_url_for_test()
 
 
 @pytest.fixture
@@ -64,7 +76,7 @@ def _url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     url = _store_url(request.param, tmp_path)
     yield url
     if request.param == "mongodb":
-        _drop_mongo_database(url)
+        drop_mongo_database(url)
 
 
 @pytest.fixture(params=EVERY_STORE)

@@ -11,12 +11,14 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import pytest
 
 from queuectl.container import build_container
 
 MONGO_ENV = "QUEUECTL_TEST_MONGO_URI"
+MONGO_SKIP_REASON = f"set {MONGO_ENV} to run against MongoDB"
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, step: float = 0.05,
@@ -33,15 +35,16 @@ def wait_for(condition: Callable[[], object], timeout: float = 30.0, step: float
 
 
 def mongo_url_for_test() -> str:
+    """The test server's URL (``QUEUECTL_TEST_MONGO_URI``; the test is skipped without it) pointed at a
+    fresh database of its own; credentials keep authenticating against the database they named."""
     base = os.environ.get(MONGO_ENV)
     if not base:
-        pytest.skip(f"set {MONGO_ENV} to run against MongoDB")
-    head, _, tail = base.partition("?")
-    root = head.rstrip("/")
-    scheme, _, rest = root.partition("://")
-    hosts = rest.split("/", 1)[0]
-    url = f"{scheme}://{hosts}/qt_{uuid.uuid4().hex[:12]}"
-    return f"{url}?{tail}" if tail else url
+        pytest.skip(MONGO_SKIP_REASON)
+    parts = urlsplit(base)
+    query = parse_qsl(parts.query)
+    if "@" in parts.netloc and not any(key.lower() == "authsource" for key, _ in query):
+        query.append(("authSource", parts.path.strip("/") or "admin"))
+    return urlunsplit(parts._replace(path=f"/queuectl_test_{uuid.uuid4().hex[:12]}", query=urlencode(query)))
 
 
 @dataclass

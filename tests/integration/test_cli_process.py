@@ -80,15 +80,19 @@ def test_a_dotenv_file_chooses_the_store_and_the_real_environment_wins(run, tmp_
     assert run("--home", str(tmp_path / "h"), "enqueue", "a", "true").returncode == 0
     assert dotenv_db.is_file()
     result = run("--home", str(tmp_path / "h"), "list", "--json", env={"QUEUECTL_DB": f"sqlite:///{env_db}"})
-    assert result.stdout == "[]\n" and env_db.is_file()
+    assert (result.returncode, result.stderr) == (1, f"Error: no store at {env_db}\n")
+    assert not env_db.exists()
 
 
 def test_a_dotenv_mongo_uri_is_used_unless_the_environment_sets_queuectl_db(run, tmp_path):
     (run.cwd / ".env").write_text("MONGO_URI=mongodb://queuectl:s3cret@127.0.0.1:1/q?serverSelectionTimeoutMS=500\n")
     from_dotenv = run("--home", str(tmp_path / "h"), "list")
-    assert from_dotenv.returncode == 1 and "s3cret" not in one_error_line(from_dotenv)
+    note, error = from_dotenv.stderr.splitlines()
+    assert note == "note: .env sets MONGO_URI; using mongodb://queuectl:****@127.0.0.1:1/q?serverSelectionTimeoutMS=500"
+    assert from_dotenv.returncode == 1 and error.startswith("Error: ") and "s3cret" not in error
+    assert run("--db", f"sqlite:///{tmp_path / 'e.db'}", "enqueue", "true").returncode == 0
     from_env = run("--home", str(tmp_path / "h"), "list", env={"QUEUECTL_DB": f"sqlite:///{tmp_path / 'e.db'}"})
-    assert (from_env.returncode, from_env.stdout) == (0, "No jobs.\n")
+    assert (from_env.returncode, from_env.stdout.split()[-1], from_env.stderr) == (0, "true", "")
 
 
 def test_an_unknown_store_scheme_is_one_error_line(run, tmp_path):

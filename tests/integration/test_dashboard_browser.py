@@ -3,7 +3,9 @@
 Debian's ``chromium`` through Playwright (never a downloaded browser). Without
 Chromium or Playwright the test is skipped with the reason, except under CI
 (``CI`` set), where ``.ci/run`` installs both and a skip would hide a failure.
-The screenshot it takes is the README's ``docs/dashboard.png``.
+The screenshot it takes goes to the test's temporary folder; with
+``QUEUECTL_UPDATE_SCREENSHOT=1`` it replaces the README's ``docs/dashboard.png``
+(a test run never dirties the work tree by itself).
 """
 
 from __future__ import annotations
@@ -62,7 +64,7 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, object]]:
         container.store().close()
 
 
-def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(dashboard, browser_page):
+def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(dashboard, browser_page, tmp_path):
     from playwright.sync_api import expect
 
     printed, store = dashboard
@@ -84,7 +86,7 @@ def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(d
 
     # It refreshes itself: a change made elsewhere shows up without a reload.
     expect(page.locator("#pulse")).to_contain_text("updated", timeout=WAIT_MS)
-    page.screenshot(path=str(_screenshot_path()), full_page=True)
+    page.screenshot(path=str(_screenshot_path(tmp_path)), full_page=True)
     store.jobs.cancel("nightly-report", datetime.now(timezone.utc))
     expect(page.locator('[data-count="cancelled"]')).to_have_text("2")
 
@@ -102,6 +104,7 @@ def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(d
     expect(counts["pending"]).to_have_text("3")  # one back from the DLQ, one cancelled above
 
 
-def _screenshot_path() -> Path:
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    return SCREENSHOT
+def _screenshot_path(tmp_path: Path) -> Path:
+    if os.environ.get("QUEUECTL_UPDATE_SCREENSHOT") == "1":
+        return SCREENSHOT
+    return tmp_path / "dashboard.png"

@@ -5,6 +5,7 @@ Store behaviour itself is the contract's (test_store_contract.py).
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import stat
 from datetime import datetime, timezone
@@ -12,9 +13,10 @@ from datetime import datetime, timezone
 import pytest
 
 from queuectl.adapters.sqlite import SqliteStore
-from queuectl.domain.errors import StoreUnavailable
-from queuectl.domain.model import Job
-from queuectl.domain.ports import Page
+from queuectl.domain.backoff import BackoffPolicy
+from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
+from queuectl.domain.model import Job, JobState
+from queuectl.domain.ports import Outcome, Page, WorkerRef
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -23,17 +25,60 @@ def mode(path) -> int:
     return stat.S_IMODE(path.stat().st_mode)
 
 
-def test_opening_a_store_touches_nothing_until_first_use(tmp_path):
-    store = SqliteStore(f"sqlite:///{tmp_path / 'home' / 'queue.db'}")
-    assert not (tmp_path / "home").exists()
-    store.jobs.count_by_state()
-    assert (tmp_path / "home" / "queue.db").exists()
+def test_a_read_never_creates_the_file_and_a_missing_file_is_no_store(tmp_path):
+    store = SqliteStore(f"sqlite:///{tmp_path / 'queue.db'}")
+    with pytest.raises(StoreUnavailable, match="^no store at .*queue.db$"):
+        store.jobs.count_by_state()
+    with pytest.raises(StoreUnavailable, match="no store at"):
+        store.settings.load()
+    assert list(tmp_path.iterdir()) == []
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    assert store.jobs.count_by_state()[JobState.PENDING] == 1
     store.close()
+
+
+def test_the_missing_home_store_reads_as_empty_and_is_created_by_the_first_write(tmp_path):
+    home = tmp_path / "home"
+    store = SqliteStore(f"sqlite:///{home / 'queue.db'}", home_store=True)
+    assert sum(store.jobs.count_by_state().values()) == 0
+    assert store.jobs.list(Page()) == [] and store.settings.load() == {}
+    assert not home.exists()
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    assert [job.id for job in store.jobs.list(Page())] == ["job-1"]
+    store.close()
+
+
+def test_a_missing_folder_is_an_error_for_reads_and_writes_and_is_not_created(tmp_path):
+    store = SqliteStore(f"sqlite:///{tmp_path / 'no' / 'dir' / 'x.db'}")
+    for operation in (store.jobs.count_by_state, lambda: store.jobs.add(Job.new("job-1", "true", NOW)),
+                      store.create):
+        with pytest.raises(StoreUnavailable, match=r"the directory .*/no/dir does not exist$"):
+            operation()
+    assert not (tmp_path / "no").exists()
+
+
+def test_create_makes_the_file_so_that_reads_then_work(tmp_path):
+    store = SqliteStore(f"sqlite:///{tmp_path / 'queue.db'}")
+    store.create()
+    assert store.settings.load() == {} and (tmp_path / "queue.db").is_file()
+    store.close()
+
+
+def test_a_store_file_deleted_after_use_is_not_silently_recreated_by_a_reader(tmp_path):
+    path = tmp_path / "queue.db"
+    writer = SqliteStore(f"sqlite:///{path}")
+    writer.jobs.add(Job.new("job-1", "true", NOW))
+    writer.close()
+    for suffix in ("", "-wal", "-shm"):
+        path.with_name(path.name + suffix).unlink(missing_ok=True)
+    with pytest.raises(StoreUnavailable, match="no store at"):
+        SqliteStore(f"sqlite:///{path}").jobs.get("job-1")
+    assert not path.exists()
 
 
 def test_the_database_and_its_folder_are_owner_only(tmp_path):
     home = tmp_path / "home"
-    store = SqliteStore(f"sqlite:///{home / 'queue.db'}")
+    store = SqliteStore(f"sqlite:///{home / 'queue.db'}", home_store=True)
     store.jobs.add(Job.new("job-1", "true", NOW))
     assert mode(home) == 0o700
     files = sorted(home.iterdir())
@@ -56,6 +101,7 @@ def test_a_reopened_store_keeps_its_jobs_and_settings(tmp_path):
 
 def test_a_relative_path_is_taken_from_the_working_directory(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
     store = SqliteStore("sqlite:///data/queue.db")
     store.jobs.add(Job.new("job-1", "true", NOW))
     assert (tmp_path / "data" / "queue.db").exists()
@@ -89,7 +135,7 @@ def test_a_file_that_is_not_a_database_is_store_unavailable(tmp_path):
 def test_a_database_locked_past_the_busy_timeout_is_store_unavailable(tmp_path):
     path = tmp_path / "queue.db"
     store = SqliteStore(f"sqlite:///{path}?timeout=0.05")
-    store.jobs.count_by_state()
+    store.create()
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
@@ -148,7 +194,7 @@ def test_opening_a_new_store_for_a_worker_never_imports_sqlalchemy(tmp_path):
     import sys
 
     probe = ("import sys\nfrom queuectl.adapters.sqlite import SqliteStore\n"
-             f"store = SqliteStore('sqlite:///{tmp_path / 'fresh.db'}')\nstore.settings.load()\n"
+             f"store = SqliteStore('sqlite:///{tmp_path / 'fresh.db'}')\nstore.create()\nstore.settings.load()\n"
              "print(sorted(m for m in sys.modules if m.startswith('sqlalchemy')))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.stdout.strip() == "[]", result.stderr
@@ -172,3 +218,32 @@ def test_a_version_1_file_gains_the_columns_and_indexes_added_since(tmp_path):
     assert check.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ix_attempts_finished'").fetchone() == (1,)
     assert check.execute("PRAGMA user_version").fetchone() == (2,)
     check.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file to another user needs root")
+def test_a_journal_planted_beside_the_database_by_another_user_is_refused(tmp_path):
+    from queuectl.domain.errors import UnsafeLocation
+
+    path = tmp_path / "queue.db"
+    SqliteStore(f"sqlite:///{path}").create()
+    planted = tmp_path / "queue.db-wal"
+    planted.write_bytes(b"")
+    os.chown(planted, 65534, 65534)
+    with pytest.raises(UnsafeLocation, match=f"refusing the SQLite store {planted}: owned by uid 65534"):
+        SqliteStore(f"sqlite:///{path}").jobs.count_by_state()
+
+def test_an_outcome_sqlite_refuses_for_good_is_outcome_rejected_naming_its_job_and_nothing_is_written(tmp_path):
+    store = SqliteStore(f"sqlite:///{tmp_path / 'queue.db'}")
+    store.jobs.add_many([Job.new("fine", "true", NOW), Job.new("huge", "true", NOW)])
+    _, jobs = store.jobs.settle_and_claim([], WorkerRef("w1", "h"), NOW, NOW.replace(hour=13), limit=2)
+    outcomes = []
+    for job in jobs:
+        token = job.lease_token
+        job.fail(NOW, "exit code 1", BackoffPolicy(2, 60), exit_code=1)
+        outcomes.append(Outcome(job, token, "x" * (50_000 if job.id == "huge" else 10)))
+    store._db.connection().setlimit(sqlite3.SQLITE_LIMIT_LENGTH, 20_000)  # as if past SQLite's 1 GB limit
+    with pytest.raises(OutcomeRejected, match="job 'huge': the store refused its outcome: SQLite refused it: "):
+        store.jobs.settle_and_claim(outcomes, WorkerRef("w1", "h"), NOW, NOW, limit=0)
+    assert [store.jobs.get(job.id).state for job in jobs] == [JobState.PROCESSING] * 2
+    assert store.jobs.settle_and_claim(outcomes[:1], WorkerRef("w1", "h"), NOW, NOW, limit=0)[0] == [True]
+    store.close()

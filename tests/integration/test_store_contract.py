@@ -396,6 +396,79 @@ def test_logs_of_an_unknown_job_raise_job_not_found(store):
         store.jobs.logs("nope")
 
 
+# -- remove and prune ------------------------------------------------------------
+
+def complete(store: Store, job_id: str, now: datetime, output: str | None = None) -> None:
+    store.jobs.add(new_job(job_id, at=now))
+    job = store.jobs.claim_next(WORKER, now, now + LEASE)
+    token = job.lease_token
+    job.succeed(now)
+    assert store.jobs.record_outcome(job, token, output)
+
+
+def test_remove_deletes_final_jobs_with_their_history_and_output(store):
+    complete(store, "done", NOW, output="hello\n")
+    make_dead(store, "dead")
+    store.jobs.add(new_job("gone"))
+    store.jobs.cancel("gone", NOW)
+    removed = store.jobs.remove(["done", "dead", "gone"])
+    assert [(job.id, job.state) for job in removed] == [
+        ("done", JobState.COMPLETED), ("dead", JobState.DEAD), ("gone", JobState.CANCELLED)]
+    for job_id in ("done", "dead", "gone"):
+        with pytest.raises(JobNotFound):
+            store.jobs.get(job_id)
+    assert sum(store.jobs.count_by_state().values()) == 0
+    store.jobs.add(new_job("done"))  # the id is free again, with no old history
+    assert store.jobs.logs("done") == []
+
+
+def test_remove_refuses_a_job_that_is_not_final_and_deletes_none(store):
+    complete(store, "done", NOW)
+    store.jobs.add(new_job("waiting"))
+    with pytest.raises(InvalidTransition, match="job 'waiting' is pending: cannot remove"):
+        store.jobs.remove(["done", "waiting"])
+    assert store.jobs.get("done").state is JobState.COMPLETED
+    assert store.jobs.get("waiting").state is JobState.PENDING
+
+
+def test_remove_refuses_an_unknown_id_and_deletes_none(store):
+    complete(store, "done", NOW)
+    with pytest.raises(JobNotFound, match="job 'nope' not found"):
+        store.jobs.remove(["done", "nope"])
+    assert store.jobs.get("done").state is JobState.COMPLETED
+
+
+def test_prune_deletes_only_jobs_in_the_states_that_finished_before_the_cutoff(store):
+    complete(store, "old-done", NOW - seconds(100))
+    complete(store, "new-done", NOW)
+    make_dead(store, "dead")  # finished at NOW
+    store.jobs.add(new_job("old-cancelled", at=NOW - seconds(200)))
+    store.jobs.cancel("old-cancelled", NOW - seconds(90))  # never ran: finished when cancelled
+    store.jobs.add(new_job("waiting", at=NOW - seconds(500)))
+    pruned = store.jobs.prune({JobState.COMPLETED, JobState.CANCELLED}, NOW - seconds(50), 100)
+    assert sorted(job.id for job in pruned) == ["old-cancelled", "old-done"]
+    assert sorted(job.id for job in store.jobs.list(Page(limit=0))) == ["dead", "new-done", "waiting"]
+
+
+def test_prune_deletes_at_most_the_limit_oldest_enqueued_first(store):
+    for n in range(5):
+        complete(store, f"job-{n}", NOW - seconds(100 - n))
+    first = store.jobs.prune({JobState.COMPLETED}, NOW, 2)
+    assert [job.id for job in first] == ["job-0", "job-1"]
+    assert [job.id for job in store.jobs.prune({JobState.COMPLETED}, NOW, 10)] == ["job-2", "job-3", "job-4"]
+    assert store.jobs.prune({JobState.COMPLETED}, NOW, 10) == []
+
+
+def test_prune_never_deletes_a_job_that_is_not_final(store):
+    store.jobs.add(new_job("running", at=NOW - seconds(100)))
+    claim(store, NOW - seconds(100))
+    fail_next_at = NOW - seconds(100)
+    store.jobs.add(new_job("failed", at=fail_next_at, max_retries=3))
+    fail_next(store, fail_next_at)
+    assert store.jobs.prune(set(JobState), NOW, 100) == []
+    assert {job.state for job in store.jobs.list(Page(limit=0))} == {JobState.PROCESSING, JobState.FAILED}
+
+
 # -- settings and workers --------------------------------------------------------
 
 def test_settings_start_empty_and_keep_the_last_saved_value(store):
@@ -486,3 +559,63 @@ def test_settle_and_claim_refuses_only_the_outcome_whose_lease_was_taken_over(st
     assert recorded == [True, False]
     assert store.jobs.get("kept").state is JobState.COMPLETED
     assert store.jobs.get("stolen").state is JobState.FAILED
+
+
+# -- bounded histories and refused outcomes (SPEC 9.4) ----------------------------
+def fail_with_output(store: Store, now: datetime, history_max: int, output: str = "its output\n") -> None:
+    job = claim(store, now)
+    token = job.lease_token
+    job.fail(now, f"exit code 1 at attempt {job.attempts}", BACKOFF, exit_code=1)
+    assert store.jobs.record_outcome(job, token, output, history_max)
+
+
+def test_a_history_keeps_its_newest_history_max_attempts_in_full_and_the_summary_of_older_ones(store):
+    store.jobs.add(new_job("job-1", max_retries=10))
+    for n in range(5):
+        fail_with_output(store, NOW + seconds(100 * n), history_max=2)
+    history = store.jobs.get("job-1").history
+    assert [(a.attempt, a.worker, a.started_at, a.exit_code, a.outcome) for a in history] == [
+        (n, "worker-1", NOW + seconds(100 * (n - 1)), 1, JobState.FAILED) for n in range(1, 6)]
+    assert [a.error for a in history] == [None, None, None, "exit code 1 at attempt 4", "exit code 1 at attempt 5"]
+    assert [log.output for log in store.jobs.logs("job-1")] == ["its output\n"] * 2 + [""] * 3
+
+
+def test_a_smaller_history_max_trims_every_older_attempt_at_the_next_outcome(store):
+    store.jobs.add(new_job("job-1", max_retries=10))
+    for n in range(3):
+        fail_with_output(store, NOW + seconds(100 * n), history_max=100)
+    assert all(a.error for a in store.jobs.get("job-1").history)
+    fail_with_output(store, NOW + seconds(300), history_max=1)
+    assert [a.error is None for a in store.jobs.get("job-1").history] == [True, True, True, False]
+    assert [log.output for log in store.jobs.logs("job-1")] == ["its output\n", "", "", ""]
+
+
+def test_a_refused_outcome_is_buried_dead_with_the_refusal_fenced_by_the_lease_token(store):
+    store.jobs.add(new_job("job-1", max_retries=5))
+    job = claim(store)
+    token = job.lease_token
+    job.fail(NOW + seconds(1), "exit code 1", BACKOFF, exit_code=1)
+    job.refuse(NOW + seconds(1), "document too large")
+    assert not store.jobs.bury(job, "stale-token")
+    assert store.jobs.get("job-1").state is JobState.PROCESSING
+    assert store.jobs.bury(job, token)
+    stored = store.jobs.get("job-1")
+    assert (stored.state, stored.last_error, stored.lease_token, stored.lease_until, stored.attempts) == (
+        JobState.DEAD, "outcome not recorded: document too large", None, None, 1)
+    assert [(a.outcome, a.error, a.exit_code, a.finished_at) for a in stored.history] == [
+        (JobState.DEAD, stored.last_error, 1, NOW + seconds(1))]
+    assert not store.jobs.bury(job, token) and claim(store, NOW + seconds(3600)) is None
+
+
+def test_a_refused_claim_is_buried_dead_only_while_the_job_waits(store):
+    store.jobs.add_many([new_job("running"), new_job("waiting")])
+    token = claim(store).lease_token
+    running, waiting = store.jobs.get("running"), store.jobs.get("waiting")
+    for job in (running, waiting):
+        job.refuse(NOW, "document too large", ran=False)
+    assert not store.jobs.bury(running, None)
+    assert store.jobs.get("running").lease_token == token
+    assert store.jobs.bury(waiting, None)
+    stored = store.jobs.get("waiting")
+    assert (stored.state, stored.last_error, stored.history) == (
+        JobState.DEAD, "outcome not recorded: document too large", [])

@@ -54,3 +54,32 @@ def test_the_cli_loads_no_web_library_until_the_dashboard_runs():
              f"print(sorted(m for m in {sorted(WEB_LIBRARIES)!r} if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+PACKAGE = Path(queuectl.__file__).parent
+
+
+def imports_adapters(path: Path) -> bool:
+    """Whether ``path`` imports ``queuectl.adapters`` (or a module under it), at any depth."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else (
+            [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+        if any(name == "queuectl.adapters" or name.startswith("queuectl.adapters.") for name in names):
+            return True
+    return False
+
+
+def test_only_the_container_imports_the_adapters():
+    importers = {str(path.relative_to(PACKAGE)) for path in PACKAGE.rglob("*.py")
+                 if PACKAGE / "adapters" not in path.parents and imports_adapters(path)}
+    assert importers == {"container.py"}
+
+
+def test_the_adapter_scan_sees_every_form_of_import(tmp_path):
+    forms = ["import queuectl.adapters.processes", "from queuectl.adapters import processes",
+             "from queuectl.adapters.sqlite import SqliteStore", "def f():\n    import queuectl.adapters\n"]
+    for index, source in enumerate(forms):
+        (tmp_path / f"m{index}.py").write_text(source)
+    (tmp_path / "clean.py").write_text("from queuectl.domain import ports\nimport queuectl_adapters\n")
+    assert [imports_adapters(tmp_path / f"m{index}.py") for index in range(len(forms))] == [True] * len(forms)
+    assert not imports_adapters(tmp_path / "clean.py")

@@ -80,7 +80,7 @@ def test_a_json_spec_keeps_its_own_fields():
     ('[1]', "must be a JSON object"),
     ('{"id":"a"}', "non-empty \"command\""),
     ('{"command":"x","priority":"high"}', "\"priority\" must be an integer"),
-    ('{"command":"x","max_retries":-1}', "\"max_retries\" must be >= 0"),
+    ('{"command":"x","max_retries":-1}', "\"max_retries\" must be between 0 and"),
     ('{"command":"x","id":"bad id"}', "invalid job id"),
     ('{"command":"x","colour":"red"}', "unknown job field"),
     ('{"command":"x","run_at":"tomorrow"}', "invalid time"),

@@ -2,9 +2,10 @@ from datetime import timedelta
 
 import pytest
 
+from queuectl.domain import defaults
 from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.errors import InvalidJob, InvalidTransition
-from queuectl.domain.model import WORKER_LOST, Job, JobState
+from queuectl.domain.model import WORKER_LOST, Attempt, Job, JobState, clip, trim_history
 
 from .fakes import T0
 
@@ -30,7 +31,7 @@ def test_job_ids_outside_the_allowed_alphabet_are_rejected(bad_id):
 
 
 def test_a_blank_command_is_rejected():
-    with pytest.raises(InvalidJob, match="no command"):
+    with pytest.raises(InvalidJob, match="non-empty \"command\""):
         Job.new("job1", "   ", T0)
 
 
@@ -145,3 +146,54 @@ def test_the_last_allowed_failure_records_a_dead_outcome():
     job = claimed(max_retries=0)
     job.fail(T0, "exit code 1", BACKOFF, exit_code=1)
     assert job.history[-1].outcome is JobState.DEAD
+
+
+# -- bounded histories and refused outcomes (SPEC 9.4) -------------------------
+
+def test_a_long_error_is_clipped_to_error_max_with_a_marker_saying_how_much_went():
+    job = claimed(max_retries=0)
+    job.fail(T0, "x" * 100_000, BACKOFF, exit_code=1)
+    assert defaults.ERROR_MAX - 10 < len(job.last_error) <= defaults.ERROR_MAX
+    assert job.history[-1].error == job.last_error
+    kept, marker = job.last_error.split(" [... ")
+    assert set(kept) == {"x"} and marker == f"{100_000 - len(kept)} more characters cut]"
+
+
+def test_a_short_error_is_kept_as_it_is():
+    assert clip("exit code 1") == "exit code 1" and clip("y" * defaults.ERROR_MAX) == "y" * defaults.ERROR_MAX
+
+
+def test_trimming_keeps_the_newest_attempts_in_full_and_only_the_summary_of_older_ones():
+    history = [Attempt(n, "w1", "host", T0, T0 + timedelta(seconds=n), 1, f"exit code {n}", JobState.FAILED)
+               for n in range(1, 6)]
+    trimmed = trim_history(history, 2)
+    assert trimmed[3:] == history[3:]
+    assert [(a.attempt, a.worker, a.finished_at, a.exit_code, a.outcome, a.error) for a in trimmed[:3]] == [
+        (n, "w1", T0 + timedelta(seconds=n), 1, JobState.FAILED, None) for n in range(1, 4)]
+    assert trim_history(history, 5) == history
+
+
+def test_a_refused_outcome_closes_the_job_dead_with_the_stores_error_whatever_the_move_was():
+    job = claimed(max_retries=5)
+    job.succeed(T0 + timedelta(seconds=1))
+    job.refuse(T0 + timedelta(seconds=2), "document too large")
+    assert (job.state, job.last_error, job.lease_token, job.lease_until) == (
+        JobState.DEAD, "outcome not recorded: document too large", None, None)
+    last = job.history[-1]
+    assert (last.outcome, last.error, last.exit_code, last.finished_at) == (
+        JobState.DEAD, job.last_error, 0, T0 + timedelta(seconds=1))
+
+
+def test_a_refused_claim_closes_the_waiting_job_dead_and_leaves_its_past_attempts_alone():
+    job = claimed()
+    job.fail(T0, "exit code 1", BACKOFF, exit_code=1)
+    before = list(job.history)
+    job.refuse(T0, "document too large", ran=False)
+    assert job.state is JobState.DEAD and job.history == before
+
+
+def test_a_cancelled_job_cannot_be_closed_dead():
+    job = claimed()
+    job.cancel(T0)
+    with pytest.raises(InvalidTransition):
+        job.refuse(T0, "document too large")

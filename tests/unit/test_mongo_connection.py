@@ -6,21 +6,30 @@ MongoDB-wire server; these cover what happens before and around the wire.
 
 from __future__ import annotations
 
-import time
+import select
+import socket
+import threading
 
 import pytest
-from pymongo.errors import AutoReconnect, OperationFailure, ServerSelectionTimeoutError
+from pymongo.errors import AutoReconnect, DocumentTooLarge, OperationFailure, ServerSelectionTimeoutError, WriteError
 
 from queuectl.adapters.mongo import MongoStore
 from queuectl.adapters.mongo.database import MongoDatabase
-from queuectl.domain.errors import StoreUnavailable
+from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
 
 
-def test_building_a_store_connects_nothing():
-    started = time.monotonic()
-    store = MongoStore("mongodb://app:pw@127.0.0.1:1/jobs")
-    store.close()
-    assert time.monotonic() - started < 1
+def test_building_a_store_connects_nothing_until_its_first_operation():
+    with socket.socket() as listener:  # stands in for the server: it sees every connection attempt
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        store = MongoStore(f"mongodb://app:pw@127.0.0.1:{port}/jobs?serverSelectionTimeoutMS=500")
+        assert select.select([listener], [], [], 0.5)[0] == []  # built: nobody knocked
+        first = threading.Thread(target=lambda: pytest.raises(StoreUnavailable, store.settings.load))
+        first.start()
+        assert select.select([listener], [], [], 60)[0] == [listener]  # the first operation knocks
+        first.join(60)
+        store.close()
 
 
 def test_the_database_is_the_url_path_or_queuectl():
@@ -80,3 +89,41 @@ def test_driver_errors_become_store_unavailable(error, message):
         with db.translating():
             raise error
     assert str(caught.value) == message
+
+
+TOO_LARGE = "Resulting document after update is larger than 16777216"
+
+
+def _labelled(error, label):
+    error._add_error_label(label)
+    return error
+
+
+@pytest.mark.parametrize("error", [
+    WriteError(TOO_LARGE, code=10334, details={"errmsg": TOO_LARGE}),
+    WriteError(TOO_LARGE, code=17419),
+    OperationFailure("BSONObjectTooLarge", code=10334),
+    DocumentTooLarge("BSON document too large (16800000 bytes)"),
+    WriteError("Document failed validation", code=121),
+])
+def test_a_write_refused_for_good_becomes_outcome_rejected_naming_the_job(error):
+    db = MongoDatabase("mongodb://db1/q")
+    with pytest.raises(OutcomeRejected) as caught:
+        with db.translating(), db.rejecting("job-1"):
+            raise error
+    assert caught.value.job_id == "job-1" and "\n" not in str(caught.value)
+    assert caught.value.reason.startswith("MongoDB refused it: ") and "full error" not in caught.value.reason
+
+
+@pytest.mark.parametrize("error", [
+    AutoReconnect("db1:27017: connection closed"),
+    WriteError("interrupted at shutdown", code=11600),
+    WriteError("not primary", code=10107),
+    _labelled(WriteError("stepped down", code=2), "RetryableWriteError"),
+    OperationFailure("internal server error", code=1),  # a failed claim: not known to be for good
+])
+def test_a_write_a_retry_may_cure_stays_store_unavailable(error):
+    db = MongoDatabase("mongodb://db1/q")
+    with pytest.raises(StoreUnavailable):
+        with db.translating(), db.rejecting("job-1"):
+            raise error

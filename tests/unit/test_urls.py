@@ -27,3 +27,25 @@ def test_scrub_hides_the_password_wherever_a_message_quotes_it():
     assert scrub(f"cannot reach {url}; auth admin:s3cret@h failed", url) == \
         "cannot reach mongodb://admin:****@h/db; auth admin:****@h failed"
     assert scrub("plain", None) == "plain"
+
+
+@pytest.mark.parametrize("url, shown", [
+    ("mongodb:/user:s3cret@host/db", "mongodb:/user:****@host/db"),  # one slash
+    ("mongodb:user:s3cret@host/db", "mongodb:****@host/db"),  # none: hidden, with the user
+    ("postgresql://u:p@ss@h/db", "postgresql://u:****@h/db"),
+    ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),  # a path, not a password
+    ("https://example.com/a@b:c", "https://example.com/a@b:c"),
+])
+def test_anything_url_shaped_is_shown_without_its_password(url, shown):
+    assert redact_url(url) == shown
+
+
+def test_a_one_letter_password_is_hidden_where_it_stands_not_wherever_its_letter_appears():
+    url = "mongodb://user:e@db.example/queue"
+    assert scrub(f"cannot reach {url}: the server never answered", url) == \
+        "cannot reach mongodb://user:****@db.example/queue: the server never answered"
+
+
+def test_scrub_hides_every_url_shaped_password_in_a_message_even_one_it_was_not_told():
+    message = "failed: ValueError('mongodb:/admin:hunter2@h1') then (redis://x:y@h2/0)"
+    assert scrub(message) == "failed: ValueError('mongodb:/admin:****@h1') then (redis://x:****@h2/0)"

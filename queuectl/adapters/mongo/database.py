@@ -22,17 +22,16 @@ import threading
 import warnings
 from datetime import timezone
 from typing import Any, Callable, Iterator
-from urllib.parse import unquote_plus
 
 from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING, IndexModel, MongoClient, ReturnDocument
 from pymongo.collection import Collection
 from pymongo.database import Database
-from pymongo.errors import (ConfigurationError, ConnectionFailure, DuplicateKeyError, OperationFailure,
-                            PyMongoError, ServerSelectionTimeoutError)
+from pymongo.errors import (ConfigurationError, ConnectionFailure, DocumentTooLarge, DuplicateKeyError,
+                            OperationFailure, PyMongoError, ServerSelectionTimeoutError, WriteError)
 
-from queuectl.domain.errors import QueuectlError, StoreUnavailable
-from queuectl.domain.urls import REDACTED, password_of, redact_url
+from queuectl.domain.errors import OutcomeRejected, QueuectlError, StoreUnavailable
+from queuectl.domain.urls import redact_url, scrub
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +39,10 @@ DEFAULT_DATABASE = "queuectl"
 _SEQ_ATTEMPTS = 5
 DEFAULT_TIMEOUT_MS = 4000  # the error line must come within 5 s, teardown included
 _AUTH_FAILED = 18
+# The server's codes for "the document would pass 16 MiB" (BSONObjectTooLarge and its older forms).
+TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
+# Write errors a retry may cure: timeouts, elections, shutdowns, write conflicts.
+_TRANSIENT_CODES = frozenset({6, 7, 50, 64, 89, 91, 112, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436})
 
 # The indexes behind each query of the repositories; ``_id`` is the job id.
 JOB_INDEXES = (
@@ -61,9 +64,12 @@ JOB_INDEXES = (
 
 
 class MongoDatabase:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, client: MongoClient | None = None) -> None:
+        """``client``: one already built, used instead of connecting to ``url`` (the unit tests pass a
+        ``mongomock`` client); the URL still names the database and labels the errors."""
         self.url = url
         self.label = redact_url(url)
+        self._given = client
         self._client: MongoClient | None = None
         self._database: Database | None = None
         self._indexed = False
@@ -84,6 +90,8 @@ class MongoDatabase:
         return self._database
 
     def _connect(self) -> MongoClient:
+        if self._given is not None:
+            return self._given
         options: dict[str, Any] = {"tz_aware": True, "tzinfo": timezone.utc, "connect": False,
                                    "appname": "queuectl"}
         for name in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
@@ -154,6 +162,17 @@ class MongoDatabase:
         except (BSONError, OverflowError) as error:
             raise QueuectlError(f"a value cannot be stored in MongoDB: {self._line(error)}") from None
 
+    @contextlib.contextmanager
+    def rejecting(self, job_id: str) -> Iterator[None]:
+        """A write refused for good leaves as ``OutcomeRejected`` naming ``job_id``; others as usual."""
+        try:
+            yield
+        except (PyMongoError, BSONError) as error:
+            if not refused_for_good(error):
+                raise
+            reason = self._line(error).split(", full error:")[0]  # pymongo appends the whole reply
+            raise OutcomeRejected(job_id, f"MongoDB refused it: {reason}") from None
+
     def _invalid_url(self, error: Exception) -> StoreUnavailable:
         return StoreUnavailable(f"invalid MongoDB store URL {self.label}: {self._line(error)}")
 
@@ -169,10 +188,17 @@ class MongoDatabase:
 
     def _line(self, error: BaseException) -> str:
         text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        password = password_of(self.url)
-        for secret in {password, unquote_plus(password)} - {""}:
-            text = text.replace(secret, REDACTED)
-        return text[:300]
+        return scrub(text, self.url)[:300]
+
+
+def refused_for_good(error: Exception) -> bool:
+    """A write the server (or the driver) refuses however often it is retried: a document over
+    16 MiB, or a write error that is not transient."""
+    if isinstance(error, DocumentTooLarge) or (isinstance(error, OperationFailure)
+                                                and error.code in TOO_LARGE_CODES):
+        return True
+    return (isinstance(error, WriteError) and error.code not in _TRANSIENT_CODES
+            and not error.has_error_label("RetryableWriteError"))
 
 
 def _url_sets(url: str, option: str) -> bool:

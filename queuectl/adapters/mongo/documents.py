@@ -16,8 +16,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Mapping
 
-from queuectl.domain.model import Attempt, Job, JobState
+from queuectl.domain.model import BULKY_PARTS, Attempt, Job, JobState
 from queuectl.domain.ports import WorkerInfo
+from queuectl.domain.timeutil import bounded_seconds
 
 # The fields a model move may change; every write-back persists exactly these.
 MUTABLE_FIELDS = Job.MUTABLE_FIELDS
@@ -60,6 +61,26 @@ def attempt_document(attempt: Attempt, token: str | None = None) -> dict[str, An
     return {**{name: _attempt_value(attempt, name) for name in ATTEMPT_FIELDS}, "token": token}
 
 
+def literals(values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values`` as a pipeline stage's fields: a string starting with ``$`` is never a field path."""
+    return {name: {"$literal": value} for name, value in values.items()}
+
+
+def closing_history(closing: Mapping[str, Any] | None, token: str, history_max: int) -> dict[str, Any]:
+    """The stored ``history`` with the entry ``token`` opened updated by ``closing``, and every
+    entry older than the newest ``history_max`` reduced to its summary (``model.trim_history``):
+    an aggregation expression, so the write that closes an attempt also trims, atomically."""
+    history = {"$ifNull": ["$history", []]}
+    entry = {"$arrayElemAt": [history, "$$i"]}
+    older = {"$lt": ["$$i", {"$subtract": [{"$size": history}, history_max]}]}
+    summary = {part: None for part in BULKY_PARTS}
+    changes = [{"$cond": [older, summary, {}]}]
+    if closing is not None:
+        changes.append({"$cond": [{"$eq": ["$$e.token", {"$literal": token}]}, {"$literal": dict(closing)}, {}]})
+    return {"$map": {"input": {"$range": [0, {"$size": history}]}, "as": "i",
+                     "in": {"$let": {"vars": {"e": entry}, "in": {"$mergeObjects": ["$$e", *changes]}}}}}
+
+
 def attempt_fields(attempt: Attempt, prefix: str) -> dict[str, Any]:
     """``$set`` entries writing ``attempt`` into the history entry ``prefix`` names."""
     return {f"{prefix}.{name}": _attempt_value(attempt, name) for name in ATTEMPT_FIELDS}
@@ -68,7 +89,7 @@ def attempt_fields(attempt: Attempt, prefix: str) -> dict[str, Any]:
 def job_from_document(doc: Mapping[str, Any]) -> Job:
     return Job(
         id=doc["_id"], command=doc["command"], queue=doc["queue"], priority=doc["priority"],
-        max_retries=doc["max_retries"], timeout=doc["timeout"], state=JobState(doc["state"]),
+        max_retries=doc["max_retries"], timeout=bounded_seconds(doc["timeout"]), state=JobState(doc["state"]),
         attempts=doc["attempts"], run_at=doc["run_at"], created_at=doc["created_at"],
         updated_at=doc["updated_at"], started_at=doc.get("started_at"),
         finished_at=doc.get("finished_at"), exit_code=doc.get("exit_code"),

@@ -24,19 +24,20 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
-from queuectl.domain.model import WAITING, Job, JobState
+from queuectl.domain.model import FINAL, WAITING, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
-from .database import MongoDatabase, translate_errors
-from .documents import (WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_fields, attempt_from_document,
-                        job_document, job_from_document, ms, mutable_fields)
+from .database import MongoDatabase, refused_for_good, translate_errors
+from .documents import (WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields, attempt_from_document,
+                        closing_history, job_document, job_from_document, literals, ms, mutable_fields)
 
 _CLAIM_SORT = [("priority", -1), ("run_at", 1), ("seq", 1)]
 _DUPLICATE_KEY = 11000
@@ -45,6 +46,7 @@ _BULK_CHUNK = 500
 _OPEN = "open"  # the array-filter name of the history entry a lease token opened
 _PROCESSING = JobState.PROCESSING.value
 _WAITING = sorted(state.value for state in WAITING)
+_SHRINKING = ("state", "lease_token", "lease_until")  # processing -> dead, token and lease -> null
 
 
 @translate_errors
@@ -134,29 +136,64 @@ class MongoJobRepository(JobRepository):
         query: dict[str, Any] = {"state": {"$in": _WAITING}, "run_at": {"$lte": now}}
         if queues:
             query["queue"] = {"$in": list(queues)}
-        before = self._jobs.find_one_and_update(
-            query, _claim_pipeline(worker, token, now, lease_until), sort=_CLAIM_SORT,
-            projection=WITHOUT_HISTORY, return_document=ReturnDocument.BEFORE)
+        claim = _claim_pipeline(worker, token, now, lease_until)
+        try:
+            before = self._claim(query, claim)
+        except OperationFailure as error:
+            if not refused_for_good(error):
+                raise
+            before = self._claim_refused(query, claim)
         if before is None:
             return None
         job = job_from_document(before)
         job.claim(worker.id, worker.host, token, now, lease_until)  # what the pipeline wrote
         return job
 
+    def _claim(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
+        return self._jobs.find_one_and_update(query, claim, sort=_CLAIM_SORT, projection=WITHOUT_HISTORY,
+                                              return_document=ReturnDocument.BEFORE)
+
+    def _claim_refused(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
+        """The claim was refused for good: find the job it picked and claim it alone, so that a
+        second refusal (``OutcomeRejected``) surely names that job."""
+        picked = self._jobs.find_one(query, {"_id": 1}, sort=_CLAIM_SORT)
+        if picked is None:
+            return None
+        with self._db.rejecting(picked["_id"]):
+            return self._claim({**query, "_id": picked["_id"]}, claim)
+
     def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
         result = self._jobs.update_one({"_id": job_id, "lease_token": token, "state": _PROCESSING},
                                        {"$set": {"lease_until": until}})
         return result.matched_count == 1
 
-    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
-        fields, options = mutable_fields(job), {}
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
+        closing = None
         if job.history:
-            fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
+            closing = attempt_document(job.history[-1], token)
             if output is not None:
-                fields[f"history.$[{_OPEN}].output"] = output
+                closing["output"] = output
+        update = [{"$set": {**literals(mutable_fields(job)), "history": closing_history(closing, token, history_max)}}]
+        with self._db.rejecting(job.id):
+            result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
+        return result.matched_count == 1
+
+    def bury(self, job: Job, token: str | None) -> bool:
+        """Dead with the refusal, every stored output dropped (they are what grows); if even that is
+        refused, only the state and the lease, a write that can only shrink the document."""
+        fence: dict[str, Any] = ({"_id": job.id, "state": {"$in": _WAITING}} if token is None
+                                 else {"_id": job.id, "lease_token": token, "state": _PROCESSING})
+        fields, options = mutable_fields(job), {}
+        if token is not None and job.history:
+            fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]
-        result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING},
-                                       {"$set": fields}, **options)
+        try:
+            result = self._jobs.update_one(fence, {"$set": fields, "$unset": {"history.$[].output": ""}}, **options)
+        except OperationFailure as error:
+            if not refused_for_good(error):
+                raise
+            result = self._jobs.update_one(fence, {"$set": {name: fields[name] for name in _SHRINKING}})
         return result.matched_count == 1
 
     # -- operator moves ----------------------------------------------------
@@ -179,6 +216,30 @@ class MongoJobRepository(JobRepository):
         for start in range(0, len(writes), _BULK_CHUNK):
             revived += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
         return revived
+
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        """Checks every job first, then deletes each only while it is still in the state checked."""
+        ids = list(dict.fromkeys(job_ids))
+        found = {doc["_id"]: job_from_document(doc)
+                 for doc in self._jobs.find({"_id": {"$in": ids}}, WITHOUT_HISTORY)}
+        for job_id in ids:
+            if job_id not in found:
+                raise JobNotFound(job_id)
+            found[job_id].check_removable()
+        return [found[job_id] for job_id in ids if self._delete(found[job_id], {})]
+
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        names = [state.value for state in states if state in FINAL]
+        if not names or limit <= 0:
+            return []
+        guard = {"finished_at": {"$lt": finished_before}}
+        cursor = (self._jobs.find({"state": {"$in": names}, **guard}, WITHOUT_HISTORY)
+                  .sort("seq", 1).limit(limit))
+        return [job for job in map(job_from_document, cursor) if self._delete(job, guard)]
+
+    def _delete(self, job: Job, guard: dict[str, Any]) -> bool:
+        """Delete the job if it is still in the state it was read in (a retry may have moved it)."""
+        return self._jobs.delete_one({"_id": job.id, "state": job.state.value, **guard}).deleted_count == 1
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Read, let the model move the job (it may refuse), write back if nothing changed meanwhile."""

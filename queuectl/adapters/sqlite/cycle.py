@@ -14,7 +14,8 @@ import sqlite3
 from datetime import datetime
 from typing import Sequence
 
-from queuectl.domain.model import Job
+from queuectl.domain.errors import OutcomeRejected
+from queuectl.domain.model import BULKY_PARTS, Job
 from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
@@ -36,6 +37,13 @@ _OPEN_ATTEMPT = ("INSERT INTO attempts (token, job_id, ordinal, attempt, worker,
 _RECORD = f"UPDATE jobs SET {_SET} WHERE id = ? AND lease_token = ? AND {PROCESSING_SQL}"
 _CLOSE_ATTEMPT = ("UPDATE attempts SET finished_at = ?, exit_code = ?, error = ?, outcome = ?,"
                   " output = coalesce(?, output) WHERE token = ?")
+# The attempts older than the newest ``history_max`` (the third parameter) keep only their summary.
+_TRIM = (f"UPDATE attempts SET {', '.join(f'{part} = NULL' for part in BULKY_PARTS)} WHERE job_id = ?"
+         " AND ordinal <= (SELECT max(ordinal) FROM attempts WHERE job_id = ?) - ?"
+         f" AND ({' OR '.join(f'{part} IS NOT NULL' for part in BULKY_PARTS)})")
+_BURY_WAITING = f"UPDATE jobs SET {_SET} WHERE id = ? AND {WAITING_SQL}"
+# What SQLite refuses for good, whatever the retries: a value over its length limit, a constraint.
+_PERMANENT = (sqlite3.DataError, sqlite3.IntegrityError)
 
 
 _INSERT = (f"INSERT INTO jobs ({', '.join(INSERT_COLUMNS)})"
@@ -65,10 +73,36 @@ def record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bo
     """Write each outcome whose token still holds its job; whether each was written.
 
     All of them in two ``executemany`` calls when every token holds (the normal
-    case); one by one only to find out which were refused.
+    case); one by one only to find out which were refused. ``OutcomeRejected``
+    names the first outcome SQLite refuses for good (the caller rolls back).
     """
     if not outcomes:
         return []
+    conn.execute("SAVEPOINT record")
+    try:
+        return _record_all(conn, outcomes)
+    except _PERMANENT as error:
+        conn.execute("ROLLBACK TO record")
+        raise OutcomeRejected(_refused(conn, outcomes), f"SQLite refused it: {error}") from None
+    finally:
+        conn.execute("RELEASE record")
+
+
+def _refused(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> str:
+    """The id of the first job whose outcome SQLite refuses on its own (each tried, then undone)."""
+    for outcome in outcomes:
+        conn.execute("SAVEPOINT probe")
+        try:
+            _record_all(conn, [outcome])
+        except _PERMANENT:
+            return outcome.job.id
+        finally:
+            conn.execute("ROLLBACK TO probe")
+            conn.execute("RELEASE probe")
+    return outcomes[0].job.id
+
+
+def _record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bool]:
     jobs = [(*mutable_row(o.job), o.job.id, o.token) for o in outcomes]
     conn.execute("SAVEPOINT settle")
     if conn.executemany(_RECORD, jobs).rowcount == len(outcomes):
@@ -77,8 +111,20 @@ def record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[bo
         conn.execute("ROLLBACK TO settle")
         written = [conn.execute(_RECORD, params).rowcount == 1 for params in jobs]
     conn.execute("RELEASE settle")
-    close_attempts(conn, [o for o, ok in zip(outcomes, written) if ok])
+    closed = [o for o, ok in zip(outcomes, written) if ok]
+    close_attempts(conn, closed)
+    conn.executemany(_TRIM, [(o.job.id, o.job.id, o.history_max) for o in closed])
     return written
+
+
+def bury(conn: sqlite3.Connection, job: Job, token: str | None) -> bool:
+    """Write a job closed dead by ``Job.refuse``: fenced by its token, or (no token) while it waits."""
+    if token is None:
+        return conn.execute(_BURY_WAITING, (*mutable_row(job), job.id)).rowcount == 1
+    if conn.execute(_RECORD, (*mutable_row(job), job.id, token)).rowcount != 1:
+        return False
+    close_attempts(conn, [Outcome(job, token)])
+    return True
 
 
 def close_attempts(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> None:

@@ -30,14 +30,16 @@ import os
 import sqlite3
 import sys
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
-from queuectl.domain.errors import StoreUnavailable
+from queuectl.domain.errors import StoreLost, StoreUnavailable
 
 from .columns import ADDED_COLUMNS, SCHEMA_VERSION
+from .location import empty_database, locate
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlalchemy as sa
@@ -48,6 +50,7 @@ BUSY_TIMEOUT_SECONDS = 30.0
 _WRITE = "queuectl_write"
 _WAL_ATTEMPTS = 100
 _SCHEME = "sqlite://"
+FILE_CHECK_SECONDS = 1.0  # how often a worker checks that its file is still the one at its path
 
 
 class _Connection(sqlite3.Connection):
@@ -57,8 +60,12 @@ class _Connection(sqlite3.Connection):
 class SqliteDatabase:
     """Parses the URL at once; touches the disk only on first use."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, home_store: bool = False) -> None:
         self.path, self._busy_timeout = parse_url(url)
+        # The queue home's own file: a read of it while missing sees an empty
+        # store, and a write creates the home. Any other file must exist to be
+        # read, and its folder to be written.
+        self._home_store = home_store
         self.label = str(self.path) if self.path else "sqlite:// (memory)"
         self._local = threading.local()
         self._opened: weakref.WeakSet[_Connection] = weakref.WeakSet()
@@ -71,10 +78,14 @@ class SqliteDatabase:
         self._serial: contextlib.AbstractContextManager[Any] = (
             threading.RLock() if self.path is None else contextlib.nullcontext())
         self._gate = WriterGate(self.path) if self.path is not None else contextlib.nullcontext()
+        self._identity: tuple[int, int] | None = None  # (device, inode) of the file first opened
+        self._checked_at = 0.0
 
     # -- connections -------------------------------------------------------
     def _open(self) -> _Connection:
-        conn = sqlite3.connect(str(self.path) if self.path else ":memory:", timeout=self._busy_timeout,
+        # mode=rw: SQLite itself never creates a file; only a write does (``_locate``).
+        target = f"file:{quote(str(self.path))}?mode=rw" if self.path else ":memory:"
+        conn = sqlite3.connect(target, timeout=self._busy_timeout, uri=self.path is not None,
                                isolation_level=None, check_same_thread=False, factory=_Connection)
         try:
             if self.path is not None:
@@ -126,7 +137,13 @@ class SqliteDatabase:
     @contextlib.contextmanager
     def raw_read(self) -> Iterator[sqlite3.Connection]:
         """A deferred transaction on this thread's driver connection: a consistent snapshot."""
-        with self._raw_transaction("BEGIN", contextlib.nullcontext()) as conn:
+        with translate_errors(self.label):
+            ready = self._ensure_ready(write=False)
+        if not ready:
+            with contextlib.closing(empty_database()) as conn:
+                yield conn
+            return
+        with self._raw_transaction("BEGIN", contextlib.nullcontext(), ready=True) as conn:
             yield conn
 
     @contextlib.contextmanager
@@ -140,36 +157,58 @@ class SqliteDatabase:
                          ready: bool = False) -> Iterator[sqlite3.Connection]:
         with translate_errors(self.label):
             if not ready:
-                self._ensure_ready()
+                self._ensure_ready(write=True)
             with self._serial, gate:
                 conn = self.connection()
+                _rollback(conn)  # a transaction a failed COMMIT left open would refuse every BEGIN
                 conn.execute(begin)
                 try:
                     yield conn
                 except BaseException:
-                    conn.execute("ROLLBACK")
+                    _rollback(conn)
                     raise
-                conn.execute("COMMIT")
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:  # disk full, say: nothing of it is kept
+                    _rollback(conn)
+                    raise
 
     @contextlib.contextmanager
     def read(self) -> Iterator[sa.Connection]:
         """A deferred transaction through SQLAlchemy Core."""
-        with self._transaction(self.engine) as conn:
+        with self._transaction(self.engine, write=False) as conn:
             yield conn
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sa.Connection]:
         """A ``BEGIN IMMEDIATE`` transaction through SQLAlchemy Core, committed when the block ends."""
-        with self._transaction(self.engine.execution_options(**{_WRITE: True}), self._gate) as conn:
+        with self._transaction(self.engine.execution_options(**{_WRITE: True}), write=True,
+                               gate=self._gate) as conn:
             yield conn
 
     @contextlib.contextmanager
-    def _transaction(self, engine: sa.Engine, gate: contextlib.AbstractContextManager[Any]
+    def _transaction(self, engine: sa.Engine, write: bool, gate: contextlib.AbstractContextManager[Any]
                      = contextlib.nullcontext()) -> Iterator[sa.Connection]:
         with translate_errors(self.label):
-            self._ensure_ready()
+            if not self._ensure_ready(write):
+                engine = self._empty_engine()
             with self._serial, gate, engine.begin() as conn:
                 yield conn
+
+    def _empty_engine(self) -> sa.Engine:
+        """An engine on a fresh empty database per connection: the missing home store, read."""
+        import sqlalchemy as sa
+        from sqlalchemy import event
+        from sqlalchemy.pool import NullPool
+
+        engine = sa.create_engine(_SCHEME, creator=empty_database, poolclass=NullPool)
+        event.listen(engine, "begin", _on_begin)
+        return engine
+
+    def create(self) -> None:
+        """Create the file (in an existing folder) and its schema if they are missing."""
+        with translate_errors(self.label):
+            self._ensure_ready(write=True)
 
     def close(self) -> None:
         if self._engine is not None:
@@ -181,25 +220,37 @@ class SqliteDatabase:
         self._local = threading.local()
 
     # -- first use ---------------------------------------------------------
-    def _ensure_ready(self) -> None:
+    def _ensure_ready(self, write: bool) -> bool:
+        """Open the file (a write creates it) and its schema; False: a missing home store, read."""
         if self._ready:
-            return
+            return True
         with self._ready_lock:
             if not self._ready:
-                self._prepare_file()
+                if self.path is not None:
+                    opened = locate(self.path, write, self._home_store)
+                    if opened is None:
+                        return False
+                    self._identity = (opened.st_dev, opened.st_ino)  # check_file compares the path with it
                 self._create_schema()
                 self._ready = True
+        return True
 
-    def _prepare_file(self) -> None:
-        """The parent directory and the file itself, owner-only (SQLite gives
-        the -wal and -shm files the database file's permissions)."""
-        if self.path is None:
+    def check_file(self) -> None:
+        """``StoreLost`` when the file at the path is not the one this process opened (deleted
+        or replaced): every other process now sees another store. At most once a second."""
+        if self._identity is None or time.monotonic() < self._checked_at + FILE_CHECK_SECONDS:
             return
+        self._checked_at = time.monotonic()
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
-        except OSError as error:
-            raise StoreUnavailable(f"cannot open SQLite store {self.path}: {error.strerror}") from None
+            now = os.stat(self.path)
+        except FileNotFoundError:
+            raise StoreLost(f"the SQLite store {self.path} was deleted while this worker used it;"
+                            " stopping (start the worker again to use a new store there)") from None
+        except OSError:
+            return  # unreadable for a moment: the next transaction will tell
+        if (now.st_dev, now.st_ino) != self._identity:
+            raise StoreLost(f"the SQLite store {self.path} was replaced by another file while this worker"
+                            " used it; stopping (start the worker again to use the new file)")
 
     def _create_schema(self) -> None:
         """Create or upgrade the schema when the file needs it, in one write transaction.
@@ -248,11 +299,12 @@ class WriterGate:
         self._threads.acquire()
         try:
             if self._fd is None:
-                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+                # O_NOFOLLOW: never create a file where a link planted beside the store points
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
             fcntl.flock(self._fd, fcntl.LOCK_EX)
-        except OSError:
+        except OSError as error:
             self._threads.release()
-            raise
+            raise StoreUnavailable(f"SQLite store lock {self.path} unavailable: {error.strerror or error}") from None
 
     def __exit__(self, *_exc: Any) -> None:
         try:
@@ -308,6 +360,13 @@ def _use_wal(conn: sqlite3.Connection) -> None:
         conn.execute("BEGIN IMMEDIATE")
         conn.execute("ROLLBACK")
     raise sqlite3.OperationalError("database is locked (cannot switch it to WAL mode)")
+
+
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End the open transaction, if any (SQLite may have rolled it back itself, on a full disk)."""
+    if conn.in_transaction:
+        with contextlib.suppress(sqlite3.Error):
+            conn.execute("ROLLBACK")
 
 
 def _on_begin(conn: sa.Connection) -> None:

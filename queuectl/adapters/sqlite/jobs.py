@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
-from queuectl.domain.model import Job, JobState
+from queuectl.domain.model import FINAL, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
+from queuectl.domain.timeutil import to_epoch
 
-from . import cycle
+from . import cycle, deletion
 from .database import SqliteDatabase
 from .rows import attempt_from_row, job_from_row, mutable_values
 
@@ -97,6 +99,7 @@ class SqliteJobRepository(JobRepository):
     def settle_and_claim(self, outcomes: Sequence[Outcome], worker: WorkerRef, now: datetime,
                          lease_until: datetime, queues: Sequence[str] | None = None,
                          limit: int = 1) -> tuple[list[bool], list[Job]]:
+        self._db.check_file()
         with self._db.raw_write() as conn:
             recorded = cycle.record_all(conn, outcomes)
             return recorded, cycle.claim(conn, worker, now, lease_until, queues, limit) if limit else []
@@ -105,9 +108,14 @@ class SqliteJobRepository(JobRepository):
         with self._db.raw_write() as conn:
             return cycle.renew(conn, job_id, token, until)
 
-    def record_outcome(self, job: Job, token: str, output: str | None = None) -> bool:
+    def record_outcome(self, job: Job, token: str, output: str | None = None,
+                       history_max: int = defaults.HISTORY_MAX) -> bool:
         with self._db.raw_write() as conn:
-            return cycle.record(conn, Outcome(job, token, output))
+            return cycle.record(conn, Outcome(job, token, output, history_max))
+
+    def bury(self, job: Job, token: str | None) -> bool:
+        with self._db.raw_write() as conn:
+            return cycle.bury(conn, job, token)
 
     # -- operator moves ----------------------------------------------------
     def cancel(self, job_id: str, now: datetime) -> Job:
@@ -125,6 +133,28 @@ class SqliteJobRepository(JobRepository):
             if jobs:
                 conn.execute(core.SWAP, [_swap_params(job, JobState.DEAD, None) for job in jobs])
         return len(jobs)
+
+    def remove(self, job_ids: Sequence[str]) -> list[Job]:
+        ids = list(dict.fromkeys(job_ids))
+        with self._db.raw_write() as conn:
+            found = {job.id: job for job in deletion.delete(conn, ids, lambda job: True)}
+            for job_id in ids:  # raising here rolls the deletion back
+                if job_id not in found:
+                    raise JobNotFound(job_id)
+                found[job_id].check_removable()
+        return [found[job_id] for job_id in ids]
+
+    def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:
+        names = sorted(state.value for state in states if state in FINAL)
+        if not names or limit <= 0:
+            return []
+        with self._db.raw_read() as conn:  # found outside the write lock: workers are not held up
+            ids = deletion.prunable(conn, names, to_epoch(finished_before), limit)
+        if not ids:
+            return []
+        with self._db.raw_write() as conn:
+            return deletion.delete(conn, ids, lambda job: job.state.value in names
+                                   and job.finished_at is not None and job.finished_at < finished_before)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Load, let the model move the job (it may refuse), write back guarded."""

@@ -6,7 +6,7 @@ from typing import Any, Sequence
 
 from queuectl.domain.errors import InvalidJob
 from queuectl.domain.model import Attempt, Job, JobState
-from queuectl.domain.timeutil import from_epoch, to_epoch
+from queuectl.domain.timeutil import bounded_seconds, from_epoch, to_epoch
 
 _INT64 = range(-(2 ** 63), 2 ** 63)
 
@@ -50,7 +50,7 @@ def job_from_row(row: Sequence[Any], history: list[Attempt] | None = None) -> Jo
      updated_at, started_at, finished_at, exit_code, last_error, worker, lease_token, lease_until) = row
     return Job(
         id=id_, command=command, state=JobState(state), queue=queue, priority=priority,
-        max_retries=max_retries, timeout=timeout, attempts=attempts, run_at=from_epoch(run_at),
+        max_retries=max_retries, timeout=bounded_seconds(timeout), attempts=attempts, run_at=from_epoch(run_at),
         created_at=from_epoch(created_at), updated_at=from_epoch(updated_at),
         started_at=from_epoch(started_at), finished_at=from_epoch(finished_at), exit_code=exit_code,
         last_error=last_error, worker=worker, lease_token=lease_token, lease_until=from_epoch(lease_until),

@@ -71,6 +71,7 @@ class SqliteWorkerRegistry(WorkerRegistry):
 
     def heartbeat(self, worker_id: str, now: datetime, current_job: str | None) -> bool:
         # Two statements rather than UPDATE ... RETURNING, which needs SQLite 3.35.
+        self._db.check_file()
         with self._db.raw_write() as conn:
             conn.execute(_HEARTBEAT, (to_epoch(now), current_job, worker_id))
             row = conn.execute(_STOP_REQUESTED, (worker_id,)).fetchone()

@@ -12,13 +12,15 @@ from .settings_workers import SqliteSettingsRepository, SqliteWorkerRegistry
 class SqliteStore(Store):
     """``sqlite:///path/to/queue.db`` (a file) or ``sqlite://`` (memory, tests only).
 
-    Building one only parses the URL; the file and the schema are created on
-    first use, and SQLAlchemy is imported on the first query that needs it.
+    Building one only parses the URL; the file and the schema are created by
+    the first write (a read never creates a file: ``location.py``), and
+    SQLAlchemy is imported on the first query that needs it. ``home_store``:
+    this is the queue home's own file, which reads as empty while missing.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, home_store: bool = False) -> None:
         self.url = url
-        self._db = SqliteDatabase(url)
+        self._db = SqliteDatabase(url, home_store)
         self.jobs = SqliteJobRepository(self._db)
         self.settings = SqliteSettingsRepository(self._db)
         self.workers = SqliteWorkerRegistry(self._db)
@@ -31,6 +33,9 @@ class SqliteStore(Store):
 
             self._stats = SqliteStatsRepository(self._db)
         return self._stats
+
+    def create(self) -> None:
+        self._db.create()
 
     def close(self) -> None:
         self._db.close()

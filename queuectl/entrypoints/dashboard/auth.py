@@ -43,15 +43,18 @@ def new_token() -> str:
 def read_token_file(path: Path) -> str:
     """The fixed token in ``path``; ``ValueError`` naming the problem when it cannot serve as one.
 
-    Refused: a file readable or writable by group or others, an empty file, a
-    token outside ``TOKEN_RULE``.
+    Refused: a file owned by another user or readable or writable by group or
+    others, an empty file, a token outside ``TOKEN_RULE``.
     """
     try:
         # O_NONBLOCK: a FIFO in its place must not hang the command
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as handle:
-            mode = os.fstat(handle.fileno()).st_mode
+            info = os.fstat(handle.fileno())  # the file read, wherever a link led
+            mode = info.st_mode
             if not stat.S_ISREG(mode):
                 raise ValueError(f"'{path}' is not a regular file")
+            if info.st_uid != os.geteuid():  # its owner knows the token
+                raise ValueError(f"'{path}' is owned by uid {info.st_uid}, not by you (uid {os.geteuid()})")
             if mode & 0o077:
                 raise ValueError(f"'{path}' is accessible by group or others (mode {stat.S_IMODE(mode):o}); "
                                  f"run: chmod 600 {path}")
@@ -115,7 +118,8 @@ class TokenGate:
 
     def _login(self, scope: Any, rest: list[tuple[str, str]]) -> Response:
         """Set the cookie and send the browser to the same URL without the token."""
-        target = scope["path"] + ("?" + urlencode(rest) if rest else "")
+        # one leading slash: ``//evil.example`` would send the browser to another site
+        target = "/" + scope["path"].lstrip("/") + ("?" + urlencode(rest) if rest else "")
         response = RedirectResponse(target, status_code=303)
         response.set_cookie(self.cookie, self.token, httponly=True, samesite="strict", path="/")
         return response

@@ -1,0 +1,105 @@
+"""Click types for every option value a user types: bounded, finite, full-matched.
+
+A value that does not fit is a usage error (exit 2) with one ``Error:`` line
+quoting it escaped. The checks are the domain's (``validate_id``,
+``parse_duration``, ``parse_time``); these types only put them at the edge.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import timedelta
+from typing import Any, Callable
+
+import click
+
+from queuectl.domain import defaults
+from queuectl.domain.errors import InvalidJob, QueuectlError
+from queuectl.domain.model import validate_id
+from queuectl.domain.quoting import quoted
+from queuectl.domain.timeutil import duration_text, parse_duration, parse_time
+
+_INTEGER = re.compile(r"[+-]?[0-9]{1,30}")
+_NUMBER = re.compile(r"[+]?[0-9]{1,30}(?:\.[0-9]{1,30})?")
+
+
+class BoundedInt(click.ParamType):
+    """An integer from ``low`` to ``high``."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            number = value
+        elif isinstance(value, str) and _INTEGER.fullmatch(value.strip()):
+            number = int(value.strip())
+        else:
+            self.fail(f"{quoted(value)} is not an integer", param, ctx)
+        if not self.low <= number <= self.high:
+            self.fail(f"{quoted(value)} is not between {self.low} and {self.high}", param, ctx)
+        return number
+
+
+class Seconds(click.ParamType):
+    """A finite number of seconds from 0 to ``limit``."""
+
+    name = "seconds"
+
+    def __init__(self, limit: float) -> None:
+        self.limit = limit
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            seconds = float(value)
+        elif isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+            seconds = float(value.strip())
+        else:
+            self.fail(f"{quoted(value)} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or not 0 <= seconds <= self.limit:
+            self.fail(f"{quoted(value)} is not from 0 to {self.limit:.0f} seconds ({duration_text(self.limit)})",
+                      param, ctx)
+        return seconds
+
+
+class Checked(click.ParamType):
+    """Text that a domain check accepts; the check's message is the error.
+
+    The value stays the text (the job's fields are parsed again, with the JSON
+    ones, by the domain) unless ``keep_text`` is False: then it is the check's result.
+    """
+
+    def __init__(self, name: str, check: Callable[[Any], Any], keep_text: bool = True) -> None:
+        self.name = name
+        self._check = check
+        self._keep_text = keep_text
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if not isinstance(value, str):
+            return value  # already converted (a default, or a value given in Python)
+        try:
+            result = self._check(value)
+        except QueuectlError as exc:
+            self.fail(str(exc), param, ctx)
+        return value if self._keep_text else result
+
+
+def _window(text: str) -> timedelta:
+    window = parse_duration(text)
+    if window <= timedelta(0):
+        raise InvalidJob(f"the window must be longer than 0, got {quoted(text)}")
+    return window
+
+
+JOB_ID = Checked("id", lambda text: validate_id(text, "job id"))
+QUEUE = Checked("queue", lambda text: validate_id(text, "queue name"))
+DURATION = Checked("duration", parse_duration)
+TIME = Checked("time", parse_time)
+WINDOW = Checked("duration", _window, keep_text=False)
+PRIORITY = BoundedInt(-defaults.PRIORITY_LIMIT, defaults.PRIORITY_LIMIT)
+MAX_RETRIES = BoundedInt(0, defaults.MAX_RETRIES_LIMIT)
+LIST_LIMIT = BoundedInt(0, defaults.LIST_LIMIT_MAX)
+TIMEOUT = Seconds(defaults.TIMEOUT_LIMIT)

@@ -1,0 +1,41 @@
+"""Which command lines `worker stop` takes for a queuectl worker (it signals no other)."""
+
+import sys
+
+import pytest
+
+from queuectl.adapters.processes import is_worker_argv, worker_argv
+
+
+@pytest.mark.parametrize("queues", [(), ("emails",), ("a", "b-2")])
+def test_the_command_line_a_worker_is_launched_with_is_recognised_as_a_worker(queues):
+    assert is_worker_argv(worker_argv(queues))
+
+
+@pytest.mark.parametrize("argv", [
+    ["/usr/bin/python3", "-m", "queuectl", "worker", "run"],
+    ["python3.11", "-P", "-m", "queuectl", "worker", "run", "--queue", "q"],
+    ["/venv/bin/python", "/venv/bin/queuectl", "worker", "run", "--queue=q"],
+    ["/usr/local/bin/queuectl", "--home", "/srv/q", "--db=sqlite:///x.db", "worker", "run"],
+    ["/venv/bin/python3", "/venv/bin/queuectl"],  # the shell, which can run a worker in itself
+])
+def test_the_ways_a_user_runs_a_worker_are_recognised(argv):
+    assert is_worker_argv(argv)
+
+
+@pytest.mark.parametrize("argv", [
+    ["less", "queuectl-notes.txt"],
+    ["sleep", "1000", "queuectl"],
+    [sys.executable, "-c", "import time; time.sleep(999)", "queuectl"],
+    ["/bin/sh", "./queuectl-notes", "worker", "run"],
+    ["vim", "/home/me/queuectl"],
+    [sys.executable, "-m", "queuectl", "worker", "run", "--queue"],
+    [sys.executable, "-m", "queuectl", "worker", "run", "extra"],
+    [sys.executable, "-m", "queuectl", "worker", "start"],
+    [sys.executable, "-m", "queuectl", "list"],
+    [sys.executable, "-m", "queuectl_other", "worker", "run"],
+    ["/usr/bin/queuectl-helper", "worker", "run"],
+    [],
+])
+def test_a_command_line_that_merely_mentions_queuectl_is_not_a_worker(argv):
+    assert not is_worker_argv(argv)
