@@ -16,7 +16,6 @@ import dataclasses
 import os
 import shutil
 import tempfile
-import uuid
 from datetime import datetime, timedelta, timezone
 from enum import Enum
 from pathlib import Path
@@ -34,7 +33,7 @@ from queuectl.domain.errors import QueuectlError
 from queuectl.domain.model import Job
 from queuectl.domain.ports import Outcome, Page, Store, WorkerRef
 
-from .conftest import MONGO_ENV, MONGO_SKIP_REASON, _drop_mongo_database, _mongo_test_url
+from .processes import MONGO_ENV, MONGO_SKIP_REASON, drop_mongo_database, mongo_url_for_test
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 IDS = ("a", "b", "c", "d")
@@ -99,13 +98,13 @@ class StoresAgree(RuleBasedStateMachine):
             return "memory://"
         if kind == "sqlite":
             return f"sqlite:///{self.folder / 'home' / 'queue.db'}"
-        return _mongo_test_url(os.environ[MONGO_ENV], f"queuectl_diff_{uuid.uuid4().hex[:12]}")
+        return mongo_url_for_test()  # a database of its own, dropped in ``teardown``
 
     def teardown(self) -> None:
         for store in self.stores.values():
             store.close()
         if "mongodb" in self.urls:
-            _drop_mongo_database(self.urls["mongodb"])
+            drop_mongo_database(self.urls["mongodb"])
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def each(self, what: str, call: Callable[[str, Store], Any]) -> dict[str, Any]:
