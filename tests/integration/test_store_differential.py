@@ -323,3 +323,12 @@ def test_removing_a_waiting_job_and_an_unknown_one_reports_the_first_that_cannot
     with pytest.raises(InvalidTransition, match="'waiting' is pending"):
         store.jobs.remove(["waiting", "unknown"])
     assert store.jobs.get("waiting").state is JobState.PENDING
+
+
+def test_prune_returns_the_pruned_jobs_oldest_enqueued_first(store):
+    """Found by the differential test: SQLite returned them in id order."""
+    for job_id in ("b", "a"):
+        store.jobs.add(Job.new(job_id, "echo", T0))
+        store.jobs.cancel(job_id, T0)
+    pruned = store.jobs.prune({JobState.CANCELLED}, T0 + timedelta(seconds=1), 10)
+    assert [job.id for job in pruned] == ["b", "a"]
