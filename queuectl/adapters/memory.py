@@ -182,9 +182,10 @@ class InMemoryJobRepository(JobRepository):
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         with self._lock:
-            jobs = [self._find(job_id) for job_id in dict.fromkeys(job_ids)]
-            for job in jobs:
-                job.check_removable()
+            jobs = []
+            for job_id in dict.fromkeys(job_ids):  # the first id that cannot go decides, as in the other stores
+                jobs.append(self._find(job_id))
+                jobs[-1].check_removable()
             return [self._delete(job) for job in jobs]
 
     def prune(self, states: Collection[JobState], finished_before: datetime, limit: int) -> list[Job]:

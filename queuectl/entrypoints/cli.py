@@ -94,14 +94,18 @@ class QueuectlGroup(click.Group):
             return super().make_context(info_name, args, parent, **extra)
         except click.ClickException as exc:
             raise _escaped(exc)
+        except BrokenPipeError:  # --help into a closed pipe
+            raise _reader_gone() from None
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except click.ClickException as exc:
             raise _escaped(exc)
-        except (click.exceptions.Exit, click.exceptions.Abort, BrokenPipeError):
+        except (click.exceptions.Exit, click.exceptions.Abort):
             raise
+        except BrokenPipeError:
+            raise _reader_gone() from None
         except QueuectlError as exc:
             raise OperationFailed(printable(_scrub(ctx, str(exc)))) from None
         except Exception as exc:
@@ -118,6 +122,14 @@ def _is_utf8(arg: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _reader_gone() -> click.exceptions.Exit:
+    """stdout's reader went away (``queuectl list | head``): end quietly with SIGPIPE's status.
+
+    Raised before click's own handler of EPIPE would exit 1."""
+    _silence_stdout()
+    return click.exceptions.Exit(EXIT_BROKEN_PIPE)
 
 
 def _escaped(exc: click.ClickException) -> click.ClickException:

@@ -234,3 +234,17 @@ def test_enqueue_and_a_worker_on_an_existing_store_never_import_sqlalchemy(run, 
         worker.terminate()
         out, err = worker.communicate(timeout=TIMEOUT)
     assert out.splitlines()[-1] == "LOADED []", err
+
+
+@pytest.mark.parametrize("args", [("list",), ("status",), ("--help",), ("config", "--help")])
+def test_a_reader_that_went_away_ends_the_command_quietly_with_status_141(tmp_path, args):
+    """``queuectl list | head``: the read end is closed before queuectl writes a byte."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {k: v for k, v in os.environ.items() if k not in STORE_VARIABLES}
+    try:
+        result = subprocess.run([sys.executable, "-m", "queuectl", "--home", str(tmp_path / "home"), *args],
+                                stdout=write_end, stderr=subprocess.PIPE, text=True, env=env, timeout=TIMEOUT)
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")

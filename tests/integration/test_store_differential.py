@@ -1,8 +1,9 @@
 """The stores agree: one random sequence of port calls, applied to every store.
 
 Hypothesis drives enqueues, claims, lease renewals, outcomes (succeed, fail,
-release; fresh or stale), batched settles, cancels, lease recovery on an
-advancing fake clock and DLQ retries through ``JobRepository``, on memory,
+release; fresh or stale; with a short kept history), refused outcomes and
+claims buried dead, batched settles, cancels, removals and prunes, lease
+recovery on an advancing fake clock and DLQ retries through ``JobRepository``, on memory,
 SQLite (a real file) and, when ``QUEUECTL_TEST_MONGO_URI`` is set, MongoDB.
 After every step each store must have answered the same, and ``get`` and
 ``logs`` of every job, the counts and the listing must read the same: times
@@ -29,8 +30,8 @@ from hypothesis.stateful import (RuleBasedStateMachine, initialize, invariant, p
 
 from queuectl.container import build_container
 from queuectl.domain.backoff import BackoffPolicy
-from queuectl.domain.errors import QueuectlError
-from queuectl.domain.model import Job
+from queuectl.domain.errors import InvalidTransition, QueuectlError
+from queuectl.domain.model import FINAL, WAITING, Job, JobState
 from queuectl.domain.ports import Outcome, Page, Store, WorkerRef
 
 from .processes import MONGO_ENV, MONGO_SKIP_REASON, drop_mongo_database, mongo_url_for_test
@@ -100,7 +101,7 @@ class StoresAgree(RuleBasedStateMachine):
             return "memory://"
         if kind == "sqlite":
             return f"sqlite:///{self.folder / 'home' / 'queue.db'}"
-        return mongo_url_for_test()
+        return mongo_url_for_test()  # a database of its own, dropped in ``teardown``
 
     def teardown(self) -> None:
         for store in self.stores.values():
@@ -179,11 +180,36 @@ class StoresAgree(RuleBasedStateMachine):
         return job
 
     @precondition(lambda self: self.held)
-    @rule(pick=picks, how=finishes, exit_code=st.integers(0, 3), output=st.none() | st.text(max_size=5))
-    def record_outcome(self, pick: int, how: str, exit_code: int, output: str | None) -> None:
+    @rule(pick=picks, how=finishes, exit_code=st.integers(0, 3), output=st.none() | st.text(max_size=5),
+          history_max=st.integers(1, 3))
+    def record_outcome(self, pick: int, how: str, exit_code: int, output: str | None, history_max: int) -> None:
         claim = self.take(pick)
         self.each("record_outcome", lambda kind, store: store.jobs.record_outcome(
-            self.finished(claim[kind][0], how, exit_code), claim[kind][1], output))
+            self.finished(claim[kind][0], how, exit_code), claim[kind][1], output, history_max))
+
+    @precondition(lambda self: self.held)
+    @rule(pick=picks, how=finishes)
+    def bury_a_refused_outcome(self, pick: int, how: str) -> None:
+        """The store refused the worker's outcome for good: the worker closes its copy dead."""
+        claim = self.take(pick)
+
+        def bury(kind: str, store: Store) -> bool:
+            job = self.finished(claim[kind][0], how, 1)
+            job.refuse(self.now, "too big", ran=True)
+            return store.jobs.bury(job, claim[kind][1])
+
+        self.each("bury (an outcome)", bury)
+
+    @rule(job_id=st.sampled_from(IDS))
+    def bury_a_refused_claim(self, job_id: str) -> None:
+        def bury(kind: str, store: Store) -> bool | None:
+            job = store.jobs.get(job_id)
+            if job.state not in WAITING:
+                return None
+            job.refuse(self.now, "too big", ran=False)
+            return store.jobs.bury(job, None)
+
+        self.each("bury (a claim)", bury)
 
     @rule(picks_=st.lists(picks, max_size=2), how=finishes, worker=st.sampled_from(WORKERS), lease=leases)
     def settle_and_claim(self, picks_: list[int], how: str, worker: WorkerRef, lease: timedelta) -> None:
@@ -220,6 +246,14 @@ class StoresAgree(RuleBasedStateMachine):
     @rule(job_id=st.sampled_from(IDS))
     def revive(self, job_id: str) -> None:
         self.each("revive", lambda kind, store: store.jobs.revive(job_id, self.now))
+
+    @rule(job_ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=2))
+    def remove(self, job_ids: list[str]) -> None:
+        self.each("remove", lambda kind, store: store.jobs.remove(job_ids))
+
+    @rule(states=st.sets(st.sampled_from(sorted(FINAL)), min_size=1), age=millis, limit=st.integers(1, 3))
+    def prune(self, states: set[JobState], age: timedelta, limit: int) -> None:
+        self.each("prune", lambda kind, store: store.jobs.prune(states, self.now - age, limit))
 
     @rule()
     def revive_all(self) -> None:
@@ -267,7 +301,8 @@ def test_the_differential_test_catches_a_move_only_one_store_persists(monkeypatc
         job.updated_at = until
 
     monkeypatch.setattr(Job, "renew", renew_and_touch)
-    find_only = settings(_settings(200, 25), database=None, print_blob=False, phases=[Phase.generate])
+    find_only = settings(_settings(500, 40), derandomize=True, database=None, print_blob=False,
+                         phases=[Phase.generate])
     with pytest.raises(AssertionError, match="stores disagree"):
         run_state_machine_as_test(StoresAgree, settings=find_only)
 
@@ -282,3 +317,20 @@ def test_a_recorded_outcome_keeps_only_the_fields_a_move_may_change(store):
     stored = store.jobs.get("job-1")
     assert (stored.state.value, stored.command, stored.priority, stored.queue) == (
         "completed", "echo original", 2, "default")
+
+
+def test_removing_a_waiting_job_and_an_unknown_one_reports_the_first_that_cannot_go(store):
+    """Found by the differential test: the memory store named the unknown id, the others the waiting job."""
+    store.jobs.add(Job.new("waiting", "echo w", T0))
+    with pytest.raises(InvalidTransition, match="'waiting' is pending"):
+        store.jobs.remove(["waiting", "unknown"])
+    assert store.jobs.get("waiting").state is JobState.PENDING
+
+
+def test_prune_returns_the_pruned_jobs_oldest_enqueued_first(store):
+    """Found by the differential test: SQLite returned them in id order."""
+    for job_id in ("b", "a"):
+        store.jobs.add(Job.new(job_id, "echo", T0))
+        store.jobs.cancel(job_id, T0)
+    pruned = store.jobs.prune({JobState.CANCELLED}, T0 + timedelta(seconds=1), 10)
+    assert [job.id for job in pruned] == ["b", "a"]

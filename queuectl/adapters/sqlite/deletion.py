@@ -35,11 +35,13 @@ def prunable(conn: sqlite3.Connection, states: Sequence[str], before: float, lim
 
 
 def delete(conn: sqlite3.Connection, ids: Sequence[str], keep: Callable[[Job], bool]) -> list[Job]:
-    """Delete the jobs of ``ids`` that exist and pass ``keep``, with their attempts; return them."""
+    """Delete the jobs of ``ids`` that exist and pass ``keep``, with their attempts; return them in ``ids`` order."""
     if not ids:
         return []
     jobs = [job for job in map(job_from_row, conn.execute(_BY_IDS.format(ids=_marks(len(ids))), list(ids)))
             if keep(job)]
+    order = {job_id: index for index, job_id in enumerate(ids)}
+    jobs.sort(key=lambda job: order[job.id])  # in the order asked for (prune: oldest enqueued first)
     doomed = [job.id for job in jobs]
     if doomed:
         conn.execute(_DELETE_ATTEMPTS.format(ids=_marks(len(doomed))), doomed)
