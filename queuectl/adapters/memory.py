@@ -155,15 +155,15 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             return self._move(job_id, lambda job: job.cancel(now))
 
-    def revive(self, job_id: str, now: datetime) -> Job:
+    def retry(self, job_id: str, now: datetime) -> Job:
         with self._lock:
-            return self._move(job_id, lambda job: job.revive(now))
+            return self._move(job_id, lambda job: job.retry(now))
 
-    def revive_all(self, now: datetime) -> int:
+    def retry_all(self, now: datetime) -> int:
         with self._lock:
             dead = [j.id for j in self._jobs.values() if j.state is JobState.DEAD]
             for job_id in dead:
-                self._move(job_id, lambda job: job.revive(now))
+                self._move(job_id, lambda job: job.retry(now))
             return len(dead)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:

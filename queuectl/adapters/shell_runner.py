@@ -53,8 +53,8 @@ _SHELL = "/bin/sh"
 # Python ignores these and an ignored signal stays ignored across exec (the
 # writer of a closed pipe would get errors, not a quiet SIGPIPE): put back to
 # the default, as Popen's restore_signals does.
-_DEFAULT_SIGNALS = tuple(getattr(signal, name) for name in ("SIGPIPE", "SIGXFZ", "SIGXFSZ")
-                         if hasattr(signal, name))
+# Both are POSIX, as is /bin/sh: named directly, so a misspelt name fails at import.
+_DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 
 
 def describe_exit(returncode: int) -> tuple[int, str | None]:

@@ -143,11 +143,11 @@ class JobRepository(ABC):
         """Cancel a waiting or running job; ``InvalidTransition`` if it is final."""
 
     @abstractmethod
-    def revive(self, job_id: str, now: datetime) -> Job:
+    def retry(self, job_id: str, now: datetime) -> Job:
         """A dead job back to pending with attempts reset."""
 
     @abstractmethod
-    def revive_all(self, now: datetime) -> int:
+    def retry_all(self, now: datetime) -> int:
         """Every dead job back to pending; returns how many."""
 
     @abstractmethod

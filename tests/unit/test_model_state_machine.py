@@ -7,7 +7,7 @@ step the job keeps its invariants:
 - a lease token (and a lease end) exactly while processing with an open attempt;
 - ``attempts`` never exceeds ``max_retries + 1``, and counts the attempts since
   the last DLQ retry that were not released;
-- completed and cancelled are for good; dead is left only by ``revive``;
+- completed and cancelled are for good; dead is left only by ``retry``;
 - a move changes only ``Job.MUTABLE_FIELDS`` and the history, which only grows by
   a claim and otherwise only closes its last, open entry.
 """
@@ -51,7 +51,7 @@ class JobMoves(RuleBasedStateMachine):
         super().__init__()
         self.now = T0
         self.claims = 0
-        self.revived_at = 0  # history length at the last DLQ retry
+        self.retried_at = 0  # history length at the last DLQ retry
 
     @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5))
     def enqueue(self, max_retries: int, priority: int) -> None:
@@ -93,9 +93,9 @@ class JobMoves(RuleBasedStateMachine):
         self.move("cancel", lambda job: job.cancel(self.now))
 
     @rule()
-    def revive(self) -> None:
-        if self.move("revive", lambda job: job.revive(self.now)):
-            self.revived_at = len(self.job.history)
+    def retry(self) -> None:
+        if self.move("retry", lambda job: job.retry(self.now)):
+            self.retried_at = len(self.job.history)
 
     def move(self, name: str, apply) -> bool:
         """Apply one move; check it was refused exactly when the declaration forbids it."""
@@ -119,7 +119,7 @@ class JobMoves(RuleBasedStateMachine):
         assert changed == [], f"{name} changed undeclared fields {changed}"
         assert before.state not in STAYS_FINAL, f"{name} moved a {before.state} job"
         if before.state is JobState.DEAD:
-            assert name == "revive"
+            assert name == "retry"
         old, new = before.history, after.history
         grew = 1 if name == "claim" else 0
         assert len(new) == len(old) + grew, f"{name} changed the history's length"
@@ -144,8 +144,8 @@ class JobMoves(RuleBasedStateMachine):
     def attempts_stay_within_the_retry_budget(self) -> None:
         job = self.job
         assert 0 <= job.attempts <= job.max_retries + 1
-        since_revive = job.history[self.revived_at:]
-        assert job.attempts == sum(1 for entry in since_revive if entry.outcome is not JobState.PENDING)
+        since_retry = job.history[self.retried_at:]
+        assert job.attempts == sum(1 for entry in since_retry if entry.outcome is not JobState.PENDING)
 
     @invariant()
     def a_final_job_has_no_open_attempt(self) -> None:

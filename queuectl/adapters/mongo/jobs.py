@@ -201,21 +201,21 @@ class MongoJobRepository(JobRepository):
         now = ms(now)
         return self._move(job_id, lambda job: job.cancel(now))
 
-    def revive(self, job_id: str, now: datetime) -> Job:
+    def retry(self, job_id: str, now: datetime) -> Job:
         now = ms(now)
-        return self._move(job_id, lambda job: job.revive(now))
+        return self._move(job_id, lambda job: job.retry(now))
 
-    def revive_all(self, now: datetime) -> int:
+    def retry_all(self, now: datetime) -> int:
         now, jobs, dead = ms(now), self._jobs, JobState.DEAD.value
         writes = []
         for doc in jobs.find({"state": dead}, WITHOUT_HISTORY):
             job = job_from_document(doc)
-            job.revive(now)
+            job.retry(now)
             writes.append(UpdateOne({"_id": job.id, "state": dead}, {"$set": mutable_fields(job)}))
-        revived = 0
+        retried = 0
         for start in range(0, len(writes), _BULK_CHUNK):
-            revived += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
-        return revived
+            retried += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+        return retried
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Checks every job first, then deletes each only while it is still in the state checked."""
