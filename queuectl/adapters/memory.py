@@ -24,7 +24,6 @@ from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nea
 
 
 class InMemoryJobRepository(JobRepository):
-    settles_with_claim = True  # one lock / one transaction
 
     def __init__(self) -> None:
         self._lock = threading.RLock()

@@ -107,6 +107,11 @@ class Worker:
     _typical_seconds: float = PREFETCH_WINDOW  # moving average of recent run times
     outage: Outage = field(default_factory=Outage)
     prune_batch: int = defaults.PRUNE_BATCH  # final jobs deleted per retention tick
+    # True where the store's ``settle_and_claim`` is one local transaction (SQLite, memory): a finished
+    # job's outcome waits for the next claim. False for a networked store (MongoDB): each outcome is
+    # written the moment its command ends, as the next claim may be a slow round trip away and the
+    # lease must not run out between the end and the write. The container chooses per store kind.
+    outcomes_ride_with_claim: bool = True
     _prune_at: datetime | None = None
 
     @property
@@ -436,8 +441,8 @@ class Worker:
         else:
             job.fail(now, result.error, BackoffPolicy.from_settings(settings), result.exit_code)
         self._unsettled.append(Outcome(job, lease.token, result.output, settings.history_max))
-        if not self.store.jobs.settles_with_claim:
-            self._write_outcomes()  # now: the next claim may be a slow round trip away
+        if not self.outcomes_ride_with_claim:
+            self._write_outcomes()
 
     # -- what the store refuses for good (SPEC 9.4) ------------------------
     def _write(self, outcome: Outcome) -> bool:

@@ -73,12 +73,6 @@ class Page:
 
 
 class JobRepository(ABC):
-    # True where ``settle_and_claim`` writes outcomes and claims in one atomic
-    # step: a worker then keeps a finished job's outcome for its next claim.
-    # Elsewhere it writes each outcome the moment the command ends, so the
-    # lease never runs out between the end and the write.
-    settles_with_claim: bool = False
-
     @abstractmethod
     def add(self, job: Job) -> None:
         """Store a new job; ``DuplicateJob`` if its id exists (nothing changes)."""

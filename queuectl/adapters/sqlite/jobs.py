@@ -33,7 +33,6 @@ def _core() -> Any:
 
 
 class SqliteJobRepository(JobRepository):
-    settles_with_claim = True  # one lock / one transaction
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
