@@ -31,7 +31,7 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from queuectl.domain import defaults
-from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
+from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
 from queuectl.domain.model import FINAL, WAITING, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
@@ -260,7 +260,7 @@ class MongoJobRepository(JobRepository):
                                      {"$set": fields}, **options)
             if result.matched_count == 1:
                 return job
-        raise StoreUnavailable(f"job '{job_id}' kept changing while being updated; try again")
+        raise ConcurrentUpdate(job_id)
 
 
 def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:
