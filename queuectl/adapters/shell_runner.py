@@ -30,7 +30,7 @@ from typing import Any, Mapping
 from urllib.parse import unquote, unquote_plus
 
 from queuectl.domain import defaults
-from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
+from queuectl.domain.commands import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import Job
 from queuectl.domain.urls import STORE_URL_VARIABLES, password_of
 

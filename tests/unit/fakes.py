@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from queuectl.adapters.memory import InMemoryJobRepository, InMemoryStatsRepository, InMemoryStore
 from queuectl.domain import defaults
 from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
-from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
+from queuectl.domain.commands import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import WAITING, Job
 from queuectl.domain.ports import Clock, Waiter
 

@@ -34,8 +34,8 @@ def store(request):
 
 
 def make_worker(store, clock, runner, **options):
-    return test_execution.make_worker(store, clock, runner, outcomes_ride_with_claim=getattr(store, "outcomes_ride_with_claim", True),
-                                      **options)
+    with_claim = getattr(store, "outcomes_ride_with_claim", True)  # set by the store fixture
+    return test_execution.make_worker(store, clock, runner, outcomes_ride_with_claim=with_claim, **options)
 
 
 def test_a_job_whose_outcome_the_store_refuses_ends_dead_and_the_worker_runs_the_next_job(store, clock, runner):
