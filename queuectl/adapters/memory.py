@@ -144,7 +144,7 @@ class InMemoryJobRepository(JobRepository):
         stored = self._jobs.get(job_id)
         return stored is not None and stored.lease_token == token and stored.state is JobState.PROCESSING
 
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+    def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         with self._lock:
             jobs = [copy.deepcopy(j) for j in self._jobs.values()
                     if j.state is JobState.PROCESSING and j.lease_until is not None and j.lease_until < now]

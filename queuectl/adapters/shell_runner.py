@@ -41,7 +41,6 @@ from .wakeup import WakeChannel
 
 log = logging.getLogger(__name__)
 
-KILL_GRACE_SECONDS = 2.0
 # Once the shell has exited, how long the drain thread may take to move what is left
 # (more only when a background child still holds the pipe: it drains on).
 LAST_OUTPUT_SECONDS = 0.5
@@ -119,7 +118,7 @@ class ShellCommand(RunningCommand):
     def kill(self, reason: str) -> RunResult:
         self.capture.drain_in_background()
         self._signal_group(signal.SIGTERM)
-        status = self._reap(KILL_GRACE_SECONDS)
+        status = self._reap(defaults.KILL_GRACE_SECONDS)
         self._signal_group(signal.SIGKILL)  # whatever ignored TERM, background children too
         if status is None:
             status = os.waitpid(self.pid, 0)[1]

@@ -29,7 +29,7 @@ from .outage import Outage
 from .ports import Clock, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
 from .refusals import RefusedOutcomes, warn_discarded
 from .settings import Settings
-from .store_calls import SETTINGS_REFRESH_SECONDS, StoreCalls
+from .store_calls import StoreCalls
 from .supervision import JobSupervision
 from .timeutil import bounded_timedelta as _seconds
 from .upkeep import Upkeep
@@ -38,13 +38,10 @@ __all__ = ["CommandRunner", "RunResult", "RunningCommand", "Worker", "WorkerCont
 
 log = logging.getLogger(__name__)
 
-# A worker may claim ahead as many jobs as it expects to finish in this time
-# (from how long its recent jobs took), at most PREFETCH_MAX: short jobs then
-# cost one store transaction per batch instead of one each. If a job runs past
-# the window, the jobs claimed ahead are handed back at once, unrun and
-# uncounted, so no other worker waits behind it.
-PREFETCH_WINDOW = 0.02
-PREFETCH_MAX = 16
+# A worker claims ahead as many jobs as it expects to finish in ``defaults.PREFETCH_WINDOW``:
+# short jobs then cost one store transaction per batch instead of one each. If a job runs
+# past the window, the jobs claimed ahead are handed back at once, unrun and uncounted,
+# so no other worker waits behind it.
 
 
 @dataclass
@@ -69,10 +66,10 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
     _beat_at: datetime | None = None
     # Finished attempts not yet written: each is written together with the
     # next claim, in one store transaction, right after the command ends.
-    prefetch_window: float = PREFETCH_WINDOW
+    prefetch_window: float = defaults.PREFETCH_WINDOW
     _unsettled: list[Outcome] = field(default_factory=list)
     _held: deque[Job] = field(default_factory=deque)  # claimed ahead, not started
-    _typical_seconds: float = PREFETCH_WINDOW  # moving average of recent run times
+    _typical_seconds: float = defaults.PREFETCH_WINDOW  # moving average of recent run times
     outage: Outage = field(default_factory=Outage)
     prune_batch: int = defaults.PRUNE_BATCH  # final jobs deleted per retention tick
     # True where the store's ``settle_and_claim`` is one local transaction (SQLite, memory): a finished
@@ -118,7 +115,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
     def _idle_seconds(self) -> float:
         """The poll interval, cut short by the next heartbeat and settings refresh."""
         now = self.clock.now()
-        wait = min(self.settings(now).poll_interval, SETTINGS_REFRESH_SECONDS)
+        wait = min(self.settings(now).poll_interval, defaults.SETTINGS_REFRESH_SECONDS)
         if self._beat_at is not None:
             wait = min(wait, (self._beat_at - now).total_seconds())
         return max(0.0, wait)
@@ -202,7 +199,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
         return self.control.stop or self.control.stop_now
 
     def _batch_size(self) -> int:
-        return max(1, min(PREFETCH_MAX, int(self.prefetch_window / max(self._typical_seconds, 1e-6))))
+        return max(1, min(defaults.PREFETCH_MAX, int(self.prefetch_window / max(self._typical_seconds, 1e-6))))
 
     def flush(self, patient: bool = True) -> None:
         """Write finished attempts still waiting for the next claim; hand back jobs claimed ahead."""

@@ -167,7 +167,7 @@ class Job:
     queue: str = DEFAULT_QUEUE
     priority: int = 0
     max_retries: int = defaults.MAX_RETRIES
-    timeout: float = 0.0
+    timeout: float = defaults.JOB_TIMEOUT
     state: JobState = JobState.PENDING
     attempts: int = 0
     started_at: datetime | None = None
@@ -189,7 +189,7 @@ class Job:
 
     @classmethod
     def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
-            priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = 0.0,
+            priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = defaults.JOB_TIMEOUT,
             run_at: datetime | None = None) -> "Job":
         validate_id(job_id)
         validate_id(queue, "queue name")

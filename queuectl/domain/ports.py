@@ -69,7 +69,7 @@ class Page:
 
     state: JobState | None = None
     queue: str | None = None
-    limit: int = 100
+    limit: int = defaults.LIST_LIMIT
 
 
 class JobRepository(ABC):
@@ -129,7 +129,7 @@ class JobRepository(ABC):
         """
 
     @abstractmethod
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+    def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         """Processing jobs whose lease ended before ``now`` (with their token)."""
 
     @abstractmethod

@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Callable, TypeVar
 
+from . import defaults
 from .errors import StoreUnavailable
 from .outage import Outage
 from .ports import Clock, Store, Waiter
 from .settings import Settings
 
 T = TypeVar("T")
-
-SETTINGS_REFRESH_SECONDS = 5.0
 
 
 class StoreCalls:
@@ -32,7 +31,7 @@ class StoreCalls:
         A read that succeeds does not end an outage: SQLite serves reads while
         another process holds the write lock.
         """
-        if self._settings is not None and (now - self._settings_at).total_seconds() < SETTINGS_REFRESH_SECONDS:
+        if self._settings is not None and (now - self._settings_at).total_seconds() < defaults.SETTINGS_REFRESH_SECONDS:
             return self._settings
         if self._settings is None:
             stored = self._call(self.store.settings.load)

@@ -108,5 +108,5 @@ def from_epoch(value: float | None) -> datetime | None:
 
 
 def bounded_timedelta(value: float) -> timedelta:
-    """``bounded_seconds`` as a timedelta: a row stored before the bounds (a timeout of inf, NaN) must not end a worker."""
+    """``bounded_seconds`` as a timedelta: a row stored before the bounds (a timeout of inf) must not end a worker."""
     return timedelta(seconds=bounded_seconds(value))

@@ -116,7 +116,7 @@ class MongoJobRepository(JobRepository):
             counts[JobState(row["_id"])] = int(row["n"])
         return counts
 
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+    def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         cursor = (self._jobs.find({"state": _PROCESSING, "lease_until": {"$lt": now}}, WITHOUT_OUTPUT)
                   .sort("lease_until", 1).limit(limit))
         return [job_from_document(doc) for doc in cursor]
