@@ -136,7 +136,8 @@ def test_start_reports_each_worker_as_started_or_failed_with_the_reason(world):
     assert launched == [
         Launched(100, f"/home/logs/worker-{stamp}-1.log"),
         Launched(101, f"/home/logs/worker-{stamp}-2.log", "exited while starting: Error: cannot open the store"),
-        Launched(102, f"/home/logs/worker-{stamp}-3.log", f"did not register within {defaults.WORKER_START_DEADLINE_SECONDS:g}s"),
+        Launched(102, f"/home/logs/worker-{stamp}-3.log",
+                 f"did not register within {defaults.WORKER_START_DEADLINE_SECONDS:g}s"),
     ]
     assert time.elapsed >= defaults.WORKER_START_DEADLINE_SECONDS
 
