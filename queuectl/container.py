@@ -67,8 +67,11 @@ class Container(containers.DeclarativeContainer):
     wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
     runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
                                store_url=config.url)
+    # A worker's outcome waits for its next claim only where that claim is one local transaction.
+    outcomes_ride_with_claim = providers.Selector(config.store_kind, sqlite=providers.Object(True),
+                                                  mongodb=providers.Object(False), memory=providers.Object(True))
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock,
-                               outputs=outputs)
+                               outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim)
 
 
 def take_handed_url() -> str | None:

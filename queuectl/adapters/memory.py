@@ -24,7 +24,6 @@ from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nea
 
 
 class InMemoryJobRepository(JobRepository):
-    settles_with_claim = True  # one lock / one transaction
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -145,7 +144,7 @@ class InMemoryJobRepository(JobRepository):
         stored = self._jobs.get(job_id)
         return stored is not None and stored.lease_token == token and stored.state is JobState.PROCESSING
 
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+    def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         with self._lock:
             jobs = [copy.deepcopy(j) for j in self._jobs.values()
                     if j.state is JobState.PROCESSING and j.lease_until is not None and j.lease_until < now]
@@ -155,15 +154,15 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             return self._move(job_id, lambda job: job.cancel(now))
 
-    def revive(self, job_id: str, now: datetime) -> Job:
+    def retry(self, job_id: str, now: datetime) -> Job:
         with self._lock:
-            return self._move(job_id, lambda job: job.revive(now))
+            return self._move(job_id, lambda job: job.retry(now))
 
-    def revive_all(self, now: datetime) -> int:
+    def retry_all(self, now: datetime) -> int:
         with self._lock:
             dead = [j.id for j in self._jobs.values() if j.state is JobState.DEAD]
             for job_id in dead:
-                self._move(job_id, lambda job: job.revive(now))
+                self._move(job_id, lambda job: job.retry(now))
             return len(dead)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:

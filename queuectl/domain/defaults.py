@@ -41,8 +41,26 @@ QUOTE_WIDTH = 80  # characters of a user's value an error message quotes
 
 # -- other defaults -----------------------------------------------------------
 DEFAULT_QUEUE = "default"
-LIST_LIMIT = 100
+LIST_LIMIT = 100  # jobs a listing returns unless told (``list --limit``, ``Page``)
 STATS_WINDOW_SECONDS = 3600.0
 PRUNE_OLDER_THAN = 7 * DAY_SECONDS  # ``prune`` without --older-than
 PRUNE_BATCH = 500  # jobs deleted per store call by prune and retention
 RETENTION_INTERVAL_SECONDS = 300.0  # how often a worker prunes past ``retention``
+RECOVERY_BATCH = 100  # jobs with an expired lease recovered per heartbeat
+
+# -- how a worker paces itself (not settings: tuned here, read by the worker) --
+SETTINGS_REFRESH_SECONDS = 5.0  # a worker re-reads the stored settings this often
+# A worker may claim ahead as many jobs as it expects to finish in PREFETCH_WINDOW seconds
+# (from how long its recent jobs took), at most PREFETCH_MAX.
+PREFETCH_WINDOW = 0.02
+PREFETCH_MAX = 16
+OUTAGE_RETRY_FIRST_SECONDS = 0.1  # the first pause after a store call failed; doubles each time
+OUTAGE_RETRY_CAP_SECONDS = 5.0  # and never grows past this
+KILL_GRACE_SECONDS = 2.0  # between SIGTERM to a command's process group and SIGKILL
+WORKER_START_DEADLINE_SECONDS = 20.0  # ``worker start`` waits this long for each worker to register
+
+# -- timeouts of the stores and servers ---------------------------------------------
+SQLITE_BUSY_TIMEOUT_SECONDS = 30.0  # a write waits this long for SQLite's lock (URL: ?timeout=S)
+MONGO_TIMEOUT_SECONDS = 4.0  # server selection and connecting, unless the URL sets them
+MONGO_DATABASE = "queuectl"  # when the URL names none
+DASHBOARD_SHUTDOWN_SECONDS = 5  # open connections get this long once the dashboard is asked to stop

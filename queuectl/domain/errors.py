@@ -41,6 +41,15 @@ class StoreUnavailable(QueuectlError):
     """The store cannot be reached or opened."""
 
 
+class ConcurrentUpdate(QueuectlError):
+    """A compare-and-set kept losing: the job changed every time it was read back. The store
+    answered, so this is no outage; trying again later may succeed."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"job '{job_id}' kept changing while being updated; try again")
+        self.job_id = job_id
+
+
 class StoreLost(QueuectlError):
     """The store this process opened is not the one at its location any more (a
     SQLite file deleted or replaced while a worker ran): not an outage, retrying

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field, fields
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
 from typing import ClassVar, Mapping
@@ -65,13 +65,13 @@ MOVES_FROM: Mapping[str, frozenset[JobState]] = MappingProxyType({
     "lose_lease": _RUNNING,
     "release": _RUNNING,
     "cancel": WAITING | _RUNNING,
-    "revive": frozenset({JobState.DEAD}),
+    "retry": frozenset({JobState.DEAD}),
     "refuse": frozenset(JobState) - {JobState.CANCELLED},  # the store refused its outcome for good
     "remove": FINAL,  # remove, prune, retention
 })
 # How a refused move reads in "job 'x' is <state>: cannot <action>".
 _ACTIONS = {"renew": "renew its lease", "succeed": "complete", "lose_lease": "fail",
-            "revive": "retry from the DLQ (only dead jobs can)", "refuse": "be closed dead",
+            "retry": "retry from the DLQ (only dead jobs can)", "refuse": "be closed dead",
             "remove": "remove it (only completed, dead and cancelled jobs can be removed)"}
 
 
@@ -167,7 +167,7 @@ class Job:
     queue: str = DEFAULT_QUEUE
     priority: int = 0
     max_retries: int = defaults.MAX_RETRIES
-    timeout: float = 0.0
+    timeout: float = defaults.JOB_TIMEOUT
     state: JobState = JobState.PENDING
     attempts: int = 0
     started_at: datetime | None = None
@@ -189,7 +189,7 @@ class Job:
 
     @classmethod
     def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
-            priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = 0.0,
+            priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = defaults.JOB_TIMEOUT,
             run_at: datetime | None = None) -> "Job":
         validate_id(job_id)
         validate_id(queue, "queue name")
@@ -286,9 +286,9 @@ class Job:
         """Only a final job may be deleted (``remove``, ``prune``, ``retention``)."""
         self._require("remove")
 
-    def revive(self, now: datetime) -> None:
+    def retry(self, now: datetime) -> None:
         """Out of the DLQ: back to pending with a fresh retry budget."""
-        self._require("revive")
+        self._require("retry")
         self.state = JobState.PENDING
         self.attempts = 0
         self.run_at = now
@@ -307,10 +307,3 @@ class Job:
             self.history[-1] = Attempt(attempt=opened.attempt, worker=opened.worker, host=opened.host,
                                        started_at=opened.started_at, finished_at=now, exit_code=exit_code,
                                        error=error, outcome=self.state)
-
-    @property
-    def current_attempt(self) -> Attempt | None:
-        return self.history[-1] if self.history else None
-
-    def lease_expires_in(self, now: datetime) -> timedelta | None:
-        return None if self.lease_until is None else self.lease_until - now

@@ -17,23 +17,22 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable
 
+from . import defaults
 from .errors import StoreUnavailable
 
 log = logging.getLogger("queuectl.domain.execution")
 
-RETRY_FIRST_SECONDS = 0.1
-RETRY_CAP_SECONDS = 5.0
 # After an outage, a worker leaves other workers' expired leases alone this
-# long: every live worker retries at least every RETRY_CAP_SECONDS, so each
+# long: every live worker retries at least every OUTAGE_RETRY_CAP_SECONDS, so each
 # renews its own lease first, and a job whose lease ran out only because the
 # store was away is not run twice.
-RECOVERY_GRACE_SECONDS = 2 * RETRY_CAP_SECONDS
+RECOVERY_GRACE_SECONDS = 2 * defaults.OUTAGE_RETRY_CAP_SECONDS
 
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    first: float = RETRY_FIRST_SECONDS
-    cap: float = RETRY_CAP_SECONDS
+    first: float = defaults.OUTAGE_RETRY_FIRST_SECONDS
+    cap: float = defaults.OUTAGE_RETRY_CAP_SECONDS
 
     def delay(self, failures: int, fraction: float) -> float:
         """The pause after ``failures`` failed tries in a row (>= 1); ``fraction`` in [0, 1]."""

@@ -69,16 +69,10 @@ class Page:
 
     state: JobState | None = None
     queue: str | None = None
-    limit: int = 100
+    limit: int = defaults.LIST_LIMIT
 
 
 class JobRepository(ABC):
-    # True where ``settle_and_claim`` writes outcomes and claims in one atomic
-    # step: a worker then keeps a finished job's outcome for its next claim.
-    # Elsewhere it writes each outcome the moment the command ends, so the
-    # lease never runs out between the end and the write.
-    settles_with_claim: bool = False
-
     @abstractmethod
     def add(self, job: Job) -> None:
         """Store a new job; ``DuplicateJob`` if its id exists (nothing changes)."""
@@ -135,7 +129,7 @@ class JobRepository(ABC):
         """
 
     @abstractmethod
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+    def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         """Processing jobs whose lease ended before ``now`` (with their token)."""
 
     @abstractmethod
@@ -143,11 +137,11 @@ class JobRepository(ABC):
         """Cancel a waiting or running job; ``InvalidTransition`` if it is final."""
 
     @abstractmethod
-    def revive(self, job_id: str, now: datetime) -> Job:
+    def retry(self, job_id: str, now: datetime) -> Job:
         """A dead job back to pending with attempts reset."""
 
     @abstractmethod
-    def revive_all(self, now: datetime) -> int:
+    def retry_all(self, now: datetime) -> int:
         """Every dead job back to pending; returns how many."""
 
     @abstractmethod

@@ -108,12 +108,12 @@ class JobService:
         return self.store.jobs.list(Page(state=JobState.DEAD, limit=limit))
 
     def retry_dead(self, job_id: str) -> Job:
-        job = self.store.jobs.revive(job_id, self.clock.now())
+        job = self.store.jobs.retry(job_id, self.clock.now())
         self._wake()
         return job
 
     def retry_all_dead(self) -> int:
-        count = self.store.jobs.revive_all(self.clock.now())
+        count = self.store.jobs.retry_all(self.clock.now())
         self._wake()
         return count
 

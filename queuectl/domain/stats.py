@@ -23,7 +23,6 @@ from .model import WAITING, JobState
 
 RAN = (JobState.COMPLETED, JobState.FAILED, JobState.DEAD)
 FAILED_OUTCOMES = (JobState.FAILED, JobState.DEAD)
-DEFAULT_WINDOW_SECONDS = 3600.0
 # The duration histogram's upper bounds, seconds: shell jobs run from milliseconds to hours.
 DURATION_BUCKETS = (0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0)
 

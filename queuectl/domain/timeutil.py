@@ -105,3 +105,8 @@ def to_epoch(value: datetime | None) -> float | None:
 
 def from_epoch(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+
+
+def bounded_timedelta(value: float) -> timedelta:
+    """``bounded_seconds`` as a timedelta: a row stored before the bounds (a timeout of inf) must not end a worker."""
+    return timedelta(seconds=bounded_seconds(value))

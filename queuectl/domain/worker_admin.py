@@ -11,11 +11,11 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
+from . import defaults
 from .errors import QueuectlError
 from .ports import Clock, ProcessCheck, ProcessControl, Store, WorkerInfo
 from .settings import Settings
 
-START_DEADLINE_SECONDS = 20.0
 POLL_SECONDS = 0.1
 REPORT_EVERY_SECONDS = 5.0
 
@@ -56,7 +56,7 @@ class WorkerAdmin:
     def _await_registration(self, logs: dict[int, str]) -> dict[int, str]:
         failed: dict[int, str] = {}
         waiting = set(logs)
-        deadline = self.monotonic() + START_DEADLINE_SECONDS
+        deadline = self.monotonic() + defaults.WORKER_START_DEADLINE_SECONDS
         while waiting:
             waiting -= {w.pid for w in self.registry.workers() if self._is_local(w)}
             for pid in [pid for pid in waiting if not self.processes.running(pid)]:
@@ -64,7 +64,8 @@ class WorkerAdmin:
                 failed[pid] = "exited while starting" + (f": {last}" if last else "")
                 waiting.discard(pid)
             if waiting and self.monotonic() > deadline:
-                failed.update(dict.fromkeys(waiting, f"did not register within {START_DEADLINE_SECONDS:g}s"))
+                late = f"did not register within {defaults.WORKER_START_DEADLINE_SECONDS:g}s"
+                failed.update(dict.fromkeys(waiting, late))
                 waiting.clear()
             if waiting:
                 self.sleep(POLL_SECONDS)

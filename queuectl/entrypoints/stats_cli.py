@@ -6,12 +6,15 @@ from datetime import timedelta
 
 import click
 
+from queuectl.domain import defaults
+
 from . import params
 from .context import AppState, pass_app
 
 
 @click.command("stats")
-@click.option("--since", "window", type=params.WINDOW, default="1h", show_default=True,
+@click.option("--since", "window", type=params.WINDOW, default=f"{defaults.STATS_WINDOW_SECONDS / 3600:g}h",
+              show_default=True,
               help="Look back this far for throughput and durations (30s, 15m, 1h, 7d).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @pass_app

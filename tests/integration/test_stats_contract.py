@@ -139,7 +139,7 @@ def test_totals_count_every_attempt_ever_and_histogram_the_runs(scenario):
 
 def test_totals_never_decrease_when_a_dead_job_is_retried(scenario):
     before = scenario.stats.totals((1.0,))
-    scenario.jobs.revive("flaky", at(1))
+    scenario.jobs.retry("flaky", at(1))
     assert scenario.stats.totals((1.0,)) == before
     assert [a.outcome for a in scenario.jobs.get("flaky").history] == [F, D]
 

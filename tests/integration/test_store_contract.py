@@ -341,34 +341,34 @@ def test_cancelling_an_unknown_job_raises_job_not_found(store):
         store.jobs.cancel("nope", NOW)
 
 
-def test_revive_brings_a_dead_job_back_with_attempts_reset(store):
+def test_retry_brings_a_dead_job_back_with_attempts_reset(store):
     make_dead(store, "job-1")
-    revived = store.jobs.revive("job-1", NOW + seconds(50))
-    assert (revived.state, revived.attempts, revived.run_at) == (JobState.PENDING, 0, NOW + seconds(50))
+    retried = store.jobs.retry("job-1", NOW + seconds(50))
+    assert (retried.state, retried.attempts, retried.run_at) == (JobState.PENDING, 0, NOW + seconds(50))
     stored = store.jobs.get("job-1")
     assert (stored.state, stored.attempts, len(stored.history)) == (JobState.PENDING, 0, 1)
     assert claim(store, NOW + seconds(50)).attempts == 1
 
 
-def test_revive_refuses_a_job_that_is_not_dead(store):
+def test_retry_refuses_a_job_that_is_not_dead(store):
     store.jobs.add(new_job("job-1"))
     with pytest.raises(InvalidTransition):
-        store.jobs.revive("job-1", NOW)
+        store.jobs.retry("job-1", NOW)
     assert store.jobs.get("job-1").state is JobState.PENDING
     with pytest.raises(JobNotFound):
-        store.jobs.revive("nope", NOW)
+        store.jobs.retry("nope", NOW)
 
 
-def test_revive_all_brings_back_every_dead_job(store):
+def test_retry_all_brings_back_every_dead_job(store):
     make_dead(store, "d1")
     make_dead(store, "d2")
     store.jobs.add(new_job("waiting"))
-    assert store.jobs.revive_all(NOW + seconds(9)) == 2
+    assert store.jobs.retry_all(NOW + seconds(9)) == 2
     counts = store.jobs.count_by_state()
     assert (counts[JobState.PENDING], counts[JobState.DEAD]) == (3, 0)
     assert {(j.attempts, j.run_at) for j in store.jobs.list(Page(state=JobState.PENDING))} >= {
         (0, NOW + seconds(9))}
-    assert store.jobs.revive_all(NOW + seconds(10)) == 0
+    assert store.jobs.retry_all(NOW + seconds(10)) == 0
 
 
 # -- logs ------------------------------------------------------------------------

@@ -244,8 +244,8 @@ class StoresAgree(RuleBasedStateMachine):
         self.each("cancel", lambda kind, store: store.jobs.cancel(job_id, self.now))
 
     @rule(job_id=st.sampled_from(IDS))
-    def revive(self, job_id: str) -> None:
-        self.each("revive", lambda kind, store: store.jobs.revive(job_id, self.now))
+    def retry(self, job_id: str) -> None:
+        self.each("retry", lambda kind, store: store.jobs.retry(job_id, self.now))
 
     @rule(job_ids=st.lists(st.sampled_from(IDS), min_size=1, max_size=2))
     def remove(self, job_ids: list[str]) -> None:
@@ -256,8 +256,8 @@ class StoresAgree(RuleBasedStateMachine):
         self.each("prune", lambda kind, store: store.jobs.prune(states, self.now - age, limit))
 
     @rule()
-    def revive_all(self) -> None:
-        self.each("revive_all", lambda kind, store: store.jobs.revive_all(self.now))
+    def retry_all(self) -> None:
+        self.each("retry_all", lambda kind, store: store.jobs.retry_all(self.now))
 
     # -- after every step ------------------------------------------------------
     @invariant()

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 from queuectl.adapters.memory import InMemoryJobRepository, InMemoryStatsRepository, InMemoryStore
 from queuectl.domain import defaults
 from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
-from queuectl.domain.execution import CommandRunner, RunningCommand, RunResult
+from queuectl.domain.commands import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.model import WAITING, Job
 from queuectl.domain.ports import Clock, Waiter
 
@@ -123,10 +123,9 @@ def refusing_store() -> InMemoryStore:
 class FlakyStore:
     """A store that stops answering on cue: while ``down_until`` is ahead of the
     clock, or for the next ``fail_next`` calls, every repository call raises
-    ``StoreUnavailable`` (``errors`` counts them). ``settles_with_claim`` may be
-    turned off to act like a networked store."""
+    ``StoreUnavailable`` (``errors`` counts them)."""
 
-    def __init__(self, inner, clock: FakeClock, settles_with_claim: bool | None = None) -> None:
+    def __init__(self, inner, clock: FakeClock) -> None:
         self.inner, self.clock = inner, clock
         self.down_until: datetime | None = None
         self.fail_next = 0
@@ -135,8 +134,6 @@ class FlakyStore:
         self.jobs = _FlakyPart(self, inner.jobs)
         self.settings = _FlakyPart(self, inner.settings)
         self.workers = _FlakyPart(self, inner.workers)
-        if settles_with_claim is not None:
-            self.jobs.settles_with_claim = settles_with_claim
 
     def down_for(self, seconds: float) -> None:
         self.down_until = self.clock.now() + timedelta(seconds=seconds)
@@ -153,7 +150,6 @@ class FlakyStore:
 class _FlakyPart:
     def __init__(self, store: FlakyStore, inner) -> None:
         self._store, self._inner = store, inner
-        self.settles_with_claim = getattr(inner, "settles_with_claim", False)
 
     def __getattr__(self, name: str):
         value = getattr(self._inner, name)

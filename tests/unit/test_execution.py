@@ -29,10 +29,11 @@ def runner(clock):
     return ScriptedRunner(clock)
 
 
-def make_worker(store, clock, runner, worker_id="w1", queues=(), prefetch=0.0):
+def make_worker(store, clock, runner, worker_id="w1", queues=(), prefetch=0.0, outcomes_ride_with_claim=True):
     info = WorkerInfo(worker_id, "host", 100, 1.0, tuple(queues), clock.now(), clock.now())
     store.workers.register(info)
-    return Worker(store, clock, runner, ClockWaiter(clock), info, WorkerControl(), prefetch_window=prefetch)
+    return Worker(store, clock, runner, ClockWaiter(clock), info, WorkerControl(), prefetch_window=prefetch,
+                  outcomes_ride_with_claim=outcomes_ride_with_claim)
 
 
 def step(worker):
@@ -274,8 +275,15 @@ def test_a_job_claimed_ahead_gets_its_lease_renewed_before_it_starts(store, cloc
 
 def test_where_the_store_cannot_settle_with_a_claim_an_outcome_is_written_when_the_command_ends(
         store, clock, runner):
-    store.jobs.settles_with_claim = False  # as the MongoDB store: each write its own round trip
     enqueue(store, clock, "job1")
-    worker = make_worker(store, clock, runner)
+    worker = make_worker(store, clock, runner, outcomes_ride_with_claim=False)  # as for MongoDB
     worker.run_once()  # no flush: nothing may wait for a next claim that could come too late
     assert store.jobs.get("job1").state is JobState.COMPLETED
+
+
+@pytest.mark.parametrize("url, with_claim", [("sqlite:///q.db", True), ("memory://", True),
+                                             ("mongodb://db.invalid/q", False)])
+def test_the_container_lets_outcomes_wait_for_the_next_claim_only_on_a_local_store(tmp_path, url, with_claim):
+    from queuectl.container import build_container
+
+    assert build_container(url, str(tmp_path)).outcomes_ride_with_claim() is with_claim

@@ -92,10 +92,10 @@ def test_cancel_works_on_waiting_and_running_jobs_but_not_final_ones():
         waiting.cancel(T0)
 
 
-def test_revive_takes_a_dead_job_back_to_pending_with_attempts_reset():
+def test_retry_takes_a_dead_job_back_to_pending_with_attempts_reset():
     job = claimed(max_retries=0)
     job.fail(T0, "boom", BACKOFF)
-    job.revive(T0 + timedelta(seconds=9))
+    job.retry(T0 + timedelta(seconds=9))
     assert (job.state, job.attempts, job.run_at) == (JobState.PENDING, 0, T0 + timedelta(seconds=9))
 
 
@@ -107,10 +107,10 @@ def test_moves_that_need_a_running_job_refuse_a_pending_one(move):
         getattr(job, move)(*args)
 
 
-def test_only_dead_jobs_can_be_revived_and_only_waiting_ones_claimed():
+def test_only_dead_jobs_can_be_retried_and_only_waiting_ones_claimed():
     job = claimed()
     with pytest.raises(InvalidTransition):
-        job.revive(T0)
+        job.retry(T0)
     with pytest.raises(InvalidTransition):
         job.claim("w2", "h", "t2", T0, T0)
 

@@ -7,7 +7,7 @@ step the job keeps its invariants:
 - a lease token (and a lease end) exactly while processing with an open attempt;
 - ``attempts`` never exceeds ``max_retries + 1``, and counts the attempts since
   the last DLQ retry that were not released;
-- a final state is left only out of the DLQ (``revive``), or for dead when the
+- a final state is left only out of the DLQ (``retry``), or for dead when the
   store refused what the worker recorded (``refuse``, which follows the worker's
   unrecorded move and may re-close the attempt it ran);
 - a move changes only ``Job.MUTABLE_FIELDS`` and the history, which only grows by
@@ -57,7 +57,7 @@ class JobMoves(RuleBasedStateMachine):
         super().__init__()
         self.now = T0
         self.claims = 0
-        self.revived_at = 0  # history length at the last DLQ retry
+        self.retried_at = 0  # history length at the last DLQ retry
         self.worker_moved = False  # the last move was a worker's outcome: what ``refuse`` may follow
         self.refused = False  # since the last DLQ retry
 
@@ -112,9 +112,9 @@ class JobMoves(RuleBasedStateMachine):
         self.move("remove", lambda job: job.check_removable())
 
     @rule()
-    def revive(self) -> None:
-        if self.move("revive", lambda job: job.revive(self.now)):
-            self.revived_at, self.refused = len(self.job.history), False
+    def retry(self) -> None:
+        if self.move("retry", lambda job: job.retry(self.now)):
+            self.retried_at, self.refused = len(self.job.history), False
 
     def move(self, name: str, apply) -> bool:
         """Apply one move; check it was refused exactly when the declaration forbids it."""
@@ -139,7 +139,7 @@ class JobMoves(RuleBasedStateMachine):
         assert changed == [], f"{name} changed undeclared fields {changed}"
         if before.state in FINAL and after.state is not before.state:
             # a final job moves only out of the DLQ, or dead when the store refused what the worker recorded
-            assert (before.state, name) == (JobState.DEAD, "revive") or name == "refuse", \
+            assert (before.state, name) == (JobState.DEAD, "retry") or name == "refuse", \
                 f"{name} moved a {before.state} job"
         old, new = before.history, after.history
         grew = 1 if name == "claim" else 0
@@ -166,9 +166,9 @@ class JobMoves(RuleBasedStateMachine):
     def attempts_stay_within_the_retry_budget(self) -> None:
         job = self.job
         assert 0 <= job.attempts <= job.max_retries + 1
-        since_revive = job.history[self.revived_at:]
+        since_retry = job.history[self.retried_at:]
         # a refused release closes dead an attempt that no longer counts: exact again after a DLQ retry
-        assert self.refused or job.attempts == sum(1 for entry in since_revive if entry.outcome is not JobState.PENDING)
+        assert self.refused or job.attempts == sum(1 for entry in since_retry if entry.outcome is not JobState.PENDING)
 
     @invariant()
     def a_final_job_has_no_open_attempt(self) -> None:

@@ -27,7 +27,7 @@ from queuectl.adapters.mongo.jobs import MongoJobRepository
 from queuectl.adapters.mongo.settings_workers import MongoSettingsRepository, MongoWorkerRegistry
 from queuectl.adapters.mongo.stats import MongoStatsRepository
 from queuectl.domain.backoff import BackoffPolicy
-from queuectl.domain.errors import DuplicateJob
+from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, StoreUnavailable
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.ports import WorkerInfo
 
@@ -189,3 +189,22 @@ def test_the_metrics_totals_pipeline_computes_the_figures_of_the_in_memory_store
     assert totals == memory.stats.totals(buckets, since, until)
     if since is None:
         assert totals.buckets == ((1.0, 2), (2.5, 3), (5.0, 5), (60.0, 6)) and totals.duration_count == 7
+
+
+def test_a_cancel_that_keeps_losing_its_compare_and_set_is_a_concurrent_update_not_an_outage(db, monkeypatch):
+    jobs = MongoJobRepository(db)
+    jobs.add(Job.new("busy", "true", at(0)))
+    collection = db.collection("jobs")
+    read = collection.find_one
+
+    def read_then_another_writer_moves_it(*args, **kwargs):
+        doc = read(*args, **kwargs)
+        other = "failed" if doc["state"] == "pending" else "pending"  # both waiting: cancel stays allowed
+        collection.update_one({"_id": "busy"}, {"$set": {"state": other}})
+        return doc
+
+    monkeypatch.setattr(collection, "find_one", read_then_another_writer_moves_it)
+    monkeypatch.setattr(MongoJobRepository, "_jobs", property(lambda self: collection))
+    with pytest.raises(ConcurrentUpdate, match="kept changing") as raised:
+        jobs.cancel("busy", at(1))
+    assert not isinstance(raised.value, StoreUnavailable)

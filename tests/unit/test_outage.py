@@ -35,12 +35,12 @@ def runner(clock):
     return ScriptedRunner(clock)
 
 
-def make_worker(inner, clock, runner, settles_with_claim=None, fraction=1.0):
-    store = FlakyStore(inner, clock, settles_with_claim)
+def make_worker(inner, clock, runner, outcomes_ride_with_claim=True, fraction=1.0):
+    store = FlakyStore(inner, clock)
     info = WorkerInfo("w1", "host", 100, 1.0, (), clock.now(), clock.now())
     inner.workers.register(info)
     return Worker(store, clock, runner, ClockWaiter(clock), info, WorkerControl(), prefetch_window=0.0,
-                  outage=Outage(fraction=lambda: fraction))
+                  outage=Outage(fraction=lambda: fraction), outcomes_ride_with_claim=outcomes_ride_with_claim)
 
 
 def enqueue(inner, clock, job_id, **fields):
@@ -100,12 +100,12 @@ def test_a_command_keeps_running_through_an_outage_and_its_outcome_is_written_af
     assert job.state is JobState.COMPLETED and job.attempts == 1 and len(job.history) == 1
 
 
-@pytest.mark.parametrize("settles_with_claim", [True, False], ids=["settled-with-claim", "written-at-once"])
+@pytest.mark.parametrize("outcomes_ride_with_claim", [True, False], ids=["settled-with-claim", "written-at-once"])
 def test_a_command_that_ends_during_an_outage_is_recorded_once_the_store_returns(
-        inner, clock, runner, settles_with_claim):
+        inner, clock, runner, outcomes_ride_with_claim):
     enqueue(inner, clock, "job1")
     runner.scripts["job1"] = [Script(duration=5, exit_code=3, error="exit code 3")]
-    worker = make_worker(inner, clock, runner, settles_with_claim)
+    worker = make_worker(inner, clock, runner, outcomes_ride_with_claim)
     runner.on_wait.append(lambda cmd: worker.store.down_for(12))
     worker.run_once()
     worker.flush()

@@ -8,7 +8,8 @@ from queuectl.domain.model import JobState
 from queuectl.domain.ports import WorkerRef
 
 from .fakes import FakeClock, RefusingJobRepository, Script, ScriptedRunner, refusing_store
-from .test_execution import enqueue, make_worker, step
+from . import test_execution
+from .test_execution import enqueue, step
 
 REFUSED = f"outcome not recorded: {RefusingJobRepository.REASON}"
 
@@ -27,9 +28,14 @@ def runner(clock):
 def store(request):
     """Both ways a worker writes an outcome: with its next claim (SQLite) or at once (MongoDB)."""
     store = refusing_store()
-    store.jobs.settles_with_claim = request.param
+    store.outcomes_ride_with_claim = request.param  # read by make_worker below
     store.settings.save("lease_seconds", 30.0)
     return store
+
+
+def make_worker(store, clock, runner, **options):
+    with_claim = getattr(store, "outcomes_ride_with_claim", True)  # set by the store fixture
+    return test_execution.make_worker(store, clock, runner, outcomes_ride_with_claim=with_claim, **options)
 
 
 def test_a_job_whose_outcome_the_store_refuses_ends_dead_and_the_worker_runs_the_next_job(store, clock, runner):

@@ -9,9 +9,10 @@ from typing import Callable, Sequence
 import pytest
 
 from queuectl.adapters.memory import InMemoryStore
+from queuectl.domain import defaults
 from queuectl.domain.errors import QueuectlError
 from queuectl.domain.ports import ProcessCheck, ProcessControl, WorkerInfo
-from queuectl.domain.worker_admin import START_DEADLINE_SECONDS, Launched, WorkerAdmin
+from queuectl.domain.worker_admin import Launched, WorkerAdmin
 
 from .fakes import T0, FakeClock
 
@@ -135,9 +136,10 @@ def test_start_reports_each_worker_as_started_or_failed_with_the_reason(world):
     assert launched == [
         Launched(100, f"/home/logs/worker-{stamp}-1.log"),
         Launched(101, f"/home/logs/worker-{stamp}-2.log", "exited while starting: Error: cannot open the store"),
-        Launched(102, f"/home/logs/worker-{stamp}-3.log", f"did not register within {START_DEADLINE_SECONDS:g}s"),
+        Launched(102, f"/home/logs/worker-{stamp}-3.log",
+                 f"did not register within {defaults.WORKER_START_DEADLINE_SECONDS:g}s"),
     ]
-    assert time.elapsed >= START_DEADLINE_SECONDS
+    assert time.elapsed >= defaults.WORKER_START_DEADLINE_SECONDS
 
 
 def test_start_returns_as_soon_as_every_worker_registered(world):

@@ -30,14 +30,13 @@ from pymongo.database import Database
 from pymongo.errors import (ConfigurationError, ConnectionFailure, DocumentTooLarge, DuplicateKeyError,
                             OperationFailure, PyMongoError, ServerSelectionTimeoutError, WriteError)
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import OutcomeRejected, QueuectlError, StoreUnavailable
 from queuectl.domain.urls import redact_url, scrub
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DATABASE = "queuectl"
 _SEQ_ATTEMPTS = 5
-DEFAULT_TIMEOUT_MS = 4000  # the error line must come within 5 s, teardown included
 _AUTH_FAILED = 18
 # The server's codes for "the document would pass 16 MiB" (BSONObjectTooLarge and its older forms).
 TOO_LARGE_CODES = frozenset({10334, 17419, 17420})
@@ -82,7 +81,7 @@ class MongoDatabase:
                 if self._database is None:
                     client = self._connect()
                     try:
-                        self._database = client.get_default_database(DEFAULT_DATABASE)
+                        self._database = client.get_default_database(defaults.MONGO_DATABASE)
                     except PyMongoError:
                         client.close()
                         raise
@@ -96,7 +95,7 @@ class MongoDatabase:
                                    "appname": "queuectl"}
         for name in ("serverSelectionTimeoutMS", "connectTimeoutMS"):
             if not _url_sets(self.url, name):
-                options[name] = DEFAULT_TIMEOUT_MS
+                options[name] = int(defaults.MONGO_TIMEOUT_SECONDS * 1000)  # the error line within 5 s
         if not (_url_sets(self.url, "journal") or _url_sets(self.url, "w")):
             options["journal"] = True  # an acknowledged write is on disk, even on a standalone server
         # pymongo only warns about unknown or malformed URL options and then

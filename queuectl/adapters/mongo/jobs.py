@@ -31,7 +31,7 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from queuectl.domain import defaults
-from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
+from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
 from queuectl.domain.model import FINAL, WAITING, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
@@ -116,7 +116,7 @@ class MongoJobRepository(JobRepository):
             counts[JobState(row["_id"])] = int(row["n"])
         return counts
 
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
+    def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         cursor = (self._jobs.find({"state": _PROCESSING, "lease_until": {"$lt": now}}, WITHOUT_OUTPUT)
                   .sort("lease_until", 1).limit(limit))
         return [job_from_document(doc) for doc in cursor]
@@ -201,21 +201,21 @@ class MongoJobRepository(JobRepository):
         now = ms(now)
         return self._move(job_id, lambda job: job.cancel(now))
 
-    def revive(self, job_id: str, now: datetime) -> Job:
+    def retry(self, job_id: str, now: datetime) -> Job:
         now = ms(now)
-        return self._move(job_id, lambda job: job.revive(now))
+        return self._move(job_id, lambda job: job.retry(now))
 
-    def revive_all(self, now: datetime) -> int:
+    def retry_all(self, now: datetime) -> int:
         now, jobs, dead = ms(now), self._jobs, JobState.DEAD.value
         writes = []
         for doc in jobs.find({"state": dead}, WITHOUT_HISTORY):
             job = job_from_document(doc)
-            job.revive(now)
+            job.retry(now)
             writes.append(UpdateOne({"_id": job.id, "state": dead}, {"$set": mutable_fields(job)}))
-        revived = 0
+        retried = 0
         for start in range(0, len(writes), _BULK_CHUNK):
-            revived += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
-        return revived
+            retried += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+        return retried
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Checks every job first, then deletes each only while it is still in the state checked."""
@@ -260,7 +260,7 @@ class MongoJobRepository(JobRepository):
                                      {"$set": fields}, **options)
             if result.matched_count == 1:
                 return job
-        raise StoreUnavailable(f"job '{job_id}' kept changing while being updated; try again")
+        raise ConcurrentUpdate(job_id)
 
 
 def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:

@@ -3,7 +3,7 @@
 Every write is one ``BEGIN IMMEDIATE`` transaction; the model decides what
 changes and this module only persists it. What workers and ``enqueue`` call
 runs the fixed SQL of ``cycle.py`` on the driver's connection; what operators
-call (listings, history, cancel, revive) goes through SQLAlchemy Core, whose
+call (listings, history, cancel, retry) goes through SQLAlchemy Core, whose
 statements (``statements.py``) are imported on the first such call.
 """
 
@@ -33,7 +33,6 @@ def _core() -> Any:
 
 
 class SqliteJobRepository(JobRepository):
-    settles_with_claim = True  # one lock / one transaction
 
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
@@ -121,15 +120,15 @@ class SqliteJobRepository(JobRepository):
     def cancel(self, job_id: str, now: datetime) -> Job:
         return self._move(job_id, lambda job: job.cancel(now))
 
-    def revive(self, job_id: str, now: datetime) -> Job:
-        return self._move(job_id, lambda job: job.revive(now))
+    def retry(self, job_id: str, now: datetime) -> Job:
+        return self._move(job_id, lambda job: job.retry(now))
 
-    def revive_all(self, now: datetime) -> int:
+    def retry_all(self, now: datetime) -> int:
         core = _core()
         with self._db.write() as conn:
             jobs = [job_from_row(row) for row in conn.execute(core.DEAD)]
             for job in jobs:
-                job.revive(now)
+                job.retry(now)
             if jobs:
                 conn.execute(core.SWAP, [_swap_params(job, JobState.DEAD, None) for job in jobs])
         return len(jobs)

@@ -19,7 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from queuectl.domain.errors import (InvalidJob, InvalidTransition, JobNotFound, QueuectlError,
+from queuectl.domain.errors import (ConcurrentUpdate, InvalidJob, InvalidTransition, JobNotFound, QueuectlError,
                                     StoreUnavailable)
 from queuectl.domain.services import JobService, StatsService
 
@@ -54,7 +54,7 @@ def create_app(jobs: JobService, stats: StatsService, *, token: str, metrics_pub
 
 
 # -- errors ---------------------------------------------------------------------
-_STATUS = ((JobNotFound, 404), (InvalidTransition, 409), (StoreUnavailable, 503), (InvalidJob, 400))
+_STATUS = ((JobNotFound, 404), (InvalidTransition, 409), (ConcurrentUpdate, 409), (StoreUnavailable, 503), (InvalidJob, 400))
 
 
 def _wants_json(request: Request) -> bool:

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import InvalidJob, JobNotFound
 from queuectl.domain.model import Job, JobState, validate_id
 from queuectl.domain.ports import Page
@@ -27,7 +28,7 @@ from .queues import rank
 from .security import TOKEN_FIELD, TOKEN_HEADER, check_same_site
 from .state import dashboard
 
-WINDOW = timedelta(hours=1)
+WINDOW = timedelta(seconds=defaults.STATS_WINDOW_SECONDS)
 RECENT = 12
 TOP_QUEUES = 20  # the overview's queue table
 DEFAULT_LIMIT = 50

@@ -12,6 +12,7 @@ import logging
 import socket
 from pathlib import Path
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import QueuectlError
 from queuectl.domain.services import JobService, StatsService
 
@@ -69,5 +70,5 @@ def serve(sock: socket.socket, jobs: JobService, stats: StatsService, *, token: 
     app = create_app(jobs, stats, token=token, metrics_public=metrics_public, read_only=read_only,
                      allowed_hosts=allowed_hosts(sock.getsockname()[0]), home=home, store_label=store_label)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
-                            server_header=False, timeout_graceful_shutdown=5)
+                            server_header=False, timeout_graceful_shutdown=defaults.DASHBOARD_SHUTDOWN_SECONDS)
     uvicorn.Server(config).run(sockets=[sock])

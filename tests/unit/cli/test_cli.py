@@ -153,7 +153,7 @@ def test_dlq_retry_puts_a_dead_job_back_to_pending_with_attempts_reset(invoke, s
     assert (job.state, job.attempts) == (JobState.PENDING, 0)
 
 
-def test_dlq_retry_all_revives_every_dead_job(invoke, store):
+def test_dlq_retry_all_retries_every_dead_job(invoke, store):
     make_dead(store, "d1")
     make_dead(store, "d2")
     add(store, "p")
