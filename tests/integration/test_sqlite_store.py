@@ -154,13 +154,22 @@ def test_an_invalid_busy_timeout_is_refused():
         SqliteStore("sqlite:///queue.db?timeout=soon")
 
 
-def test_the_plain_sql_names_match_the_sqlalchemy_tables():
-    from queuectl.adapters.sqlite import columns, schema
+def test_a_new_file_holds_exactly_the_declared_tables_columns_and_indexes(tmp_path):
+    from queuectl.adapters.sqlite import tables
 
-    assert tuple(schema.jobs.c.keys()) == columns.JOB_COLUMNS
-    assert tuple(schema.attempts.c.keys()) == columns.ATTEMPT_COLUMNS
-    assert tuple(schema.workers.c.keys()) == columns.WORKER_COLUMNS
-    assert tuple(schema.settings.c.keys()) == columns.SETTING_COLUMNS
+    path = tmp_path / "queue.db"
+    SqliteStore(f"sqlite:///{path}").create()
+    check = sqlite3.connect(path)
+    for table in tables.TABLES:
+        info = check.execute(f"PRAGMA table_info({table.name})").fetchall()  # cid, name, type, notnull, ...
+        assert [(row[1], row[2], bool(row[3])) for row in info] == [
+            (column.name, column.type, column.required) for column in table.columns]
+        assert [row[1] for row in info if row[5]] == [table.key]
+    indexes = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                               " AND name NOT LIKE 'sqlite_autoindex%'")}
+    assert indexes == {index.name for index in tables.INDEXES}
+    assert check.execute("PRAGMA foreign_key_list(attempts)").fetchone()[2:4] == ("jobs", "job_id")
+    check.close()
 
 
 @pytest.mark.parametrize("url, message", [
@@ -178,15 +187,6 @@ def test_an_escaped_path_is_decoded_as_sqlalchemy_decodes_it(tmp_path):
     store.jobs.add(Job.new("job-1", "true", NOW))
     assert (tmp_path / "with space.db").exists()
     store.close()
-
-
-def test_the_generated_ddl_is_the_sqlalchemy_schema_compiled():
-    from pathlib import Path
-
-    from queuectl.adapters.sqlite import schema
-
-    generated = Path(schema.__file__).with_name("ddl.py").read_text()
-    assert generated == schema.ddl_module(), "run: python -m queuectl.adapters.sqlite.schema"
 
 
 def test_opening_a_new_store_for_a_worker_never_imports_sqlalchemy(tmp_path):

@@ -84,9 +84,9 @@ def _check_link(path: Path) -> None:
 
 def empty_database() -> sqlite3.Connection:
     """A private in-memory database with the schema: what a missing home store reads as."""
-    from .ddl import CREATE_STATEMENTS
+    from .tables import create_statements
 
     conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    for statement in CREATE_STATEMENTS:
+    for statement in create_statements():
         conn.execute(statement)
     return conn
