@@ -27,18 +27,16 @@ import time
 import weakref
 from pathlib import Path
 from typing import Any, Iterator
-from urllib.parse import parse_qs, quote, unquote
+from urllib.parse import quote
 
 from queuectl.domain.errors import StoreLost, StoreUnavailable
 
 from .tables import ADDED_COLUMNS, SCHEMA_VERSION, add_column_statement, create_statements
-from .location import empty_database, locate
+from .location import empty_database, locate, parse_url
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_SECONDS = 30.0
 _WAL_ATTEMPTS = 100
-_SCHEME = "sqlite://"
 FILE_CHECK_SECONDS = 1.0  # how often a worker checks that its file is still the one at its path
 
 
@@ -240,32 +238,6 @@ class WriterGate:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
         finally:
             self._threads.release()
-
-
-def parse_url(url: str) -> tuple[Path | None, float]:
-    """``sqlite:///PATH[?timeout=S]`` -> (the file, or None for memory; the busy timeout).
-
-    Read as SQLAlchemy reads it: three slashes and a relative path, four and an
-    absolute one, percent-escapes decoded, ``sqlite://`` alone for memory.
-    """
-    if not url.lower().startswith(_SCHEME):
-        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH")
-    location, _, query = url[len(_SCHEME):].partition("?")
-    if location and not location.startswith("/"):
-        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH (a SQLite URL has no host)")
-    database = unquote(location[1:])
-    options = parse_qs(query, keep_blank_values=True)
-    unknown = sorted(set(options) - {"timeout"})
-    if unknown:
-        raise StoreUnavailable(f"unknown SQLite URL option '{unknown[0]}': the one option is ?timeout=SECONDS")
-    timeout = options.get("timeout", [str(BUSY_TIMEOUT_SECONDS)])[-1]
-    try:
-        seconds = float(timeout)
-    except ValueError:
-        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds") from None
-    if not seconds >= 0:
-        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds")
-    return (None if database in ("", ":memory:") else Path(database)), seconds
 
 
 def _use_wal(conn: sqlite3.Connection) -> None:

@@ -3,7 +3,7 @@
 Every write is one ``BEGIN IMMEDIATE`` transaction of fixed SQL (``hot_path.py``
 for what workers and ``enqueue`` call, ``deletion.py``, and the operators' moves
 below); the model decides what changes and this module only persists it. The
-operators' listings and history are SQLAlchemy Core queries (``queries.py``,
+operators' listings and counts are SQLAlchemy Core queries (``queries.py``,
 imported on the first such call), run in the same kind of transaction.
 """
 
@@ -24,6 +24,7 @@ from .database import SqliteDatabase
 from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row
 from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
 
+_EXISTS = "SELECT seq FROM jobs WHERE id = ?"
 _BY_ID = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?"
 _HISTORY = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id = ? ORDER BY ordinal"
 _DEAD = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state = '{JobState.DEAD.value}'"
@@ -89,11 +90,10 @@ class SqliteJobRepository(JobRepository):
             return hot_path.expired(conn, now, limit)
 
     def logs(self, job_id: str) -> list[AttemptLog]:
-        queries = _operator_queries()
         with self._db.read() as conn:
-            if not queries.rows(conn, queries.EXISTS, id=job_id):
+            if conn.execute(_EXISTS, (job_id,)).fetchone() is None:
                 raise JobNotFound(job_id)
-            rows = queries.rows(conn, queries.HISTORY, id=job_id)
+            rows = conn.execute(_HISTORY, (job_id,)).fetchall()
         output = ATTEMPT_COLUMNS.index("output")
         return [AttemptLog(attempt_from_row(row), row[output] or "") for row in reversed(rows)]
 

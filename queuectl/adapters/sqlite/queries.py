@@ -1,4 +1,4 @@
-"""The operators' queries (listings, history, workers, ``stats``), built with SQLAlchemy Core.
+"""The operators' queries (listings, counts, workers, ``stats``), built with SQLAlchemy Core.
 
 Core builds and compiles them; they run, like every other statement, on the
 driver's connection inside ``SqliteDatabase.read`` (``rows``). Only the
@@ -11,10 +11,7 @@ import sqlite3
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import bindparam as param
 from sqlalchemy.dialects import sqlite
-
-from queuectl.domain.model import JobState
 
 from .tables import ATTEMPTS, JOBS, WORKERS, Table
 
@@ -37,9 +34,6 @@ def rows(conn: sqlite3.Connection, query: sa.Executable, **params: Any) -> list[
     return conn.execute(expanded.statement, expanded.positional_parameters).fetchall()
 
 
-EXISTS = sa.select(jobs_table.c.seq).where(jobs_table.c.id == param("id"))
-HISTORY = (sa.select(*attempts_table.c).where(attempts_table.c.job_id == param("id"))
-           .order_by(attempts_table.c.ordinal))
 COUNTS = sa.select(jobs_table.c.state, sa.func.count()).group_by(jobs_table.c.state)
 NEWEST_FIRST = sa.select(*jobs_table.c).order_by(jobs_table.c.seq.desc())
 WORKERS_IN_START_ORDER = sa.select(*workers_table.c).order_by(workers_table.c.started_at, workers_table.c.id)
