@@ -132,6 +132,27 @@ def test_a_file_that_is_not_a_database_is_store_unavailable(tmp_path):
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("view", [
+    lambda store: store.jobs.list(Page(limit=5)),
+    lambda store: store.jobs.count_by_state(),
+    lambda store: store.jobs.logs("job-1"),
+    lambda store: store.stats.stats(NOW, NOW.replace(hour=11)),
+    lambda store: store.stats.totals([1.0]),
+    lambda store: store.workers.workers(),
+], ids=["list", "counts", "logs", "stats", "totals", "workers"])
+def test_a_failing_query_of_any_operator_view_is_one_line_of_store_unavailable(tmp_path, view):
+    path = tmp_path / "queue.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    vandal = sqlite3.connect(path, isolation_level=None)  # the tables are gone under the open store
+    vandal.executescript("PRAGMA foreign_keys = OFF; DROP TABLE attempts; DROP TABLE jobs; DROP TABLE workers;")
+    vandal.close()
+    with pytest.raises(StoreUnavailable, match="no such table") as caught:
+        view(store)
+    assert "\n" not in str(caught.value)
+    store.close()
+
+
 def test_a_database_locked_past_the_busy_timeout_is_store_unavailable(tmp_path):
     path = tmp_path / "queue.db"
     store = SqliteStore(f"sqlite:///{path}?timeout=0.05")

@@ -31,8 +31,8 @@ from urllib.parse import quote
 
 from queuectl.domain.errors import StoreLost, StoreUnavailable
 
-from .tables import ADDED_COLUMNS, SCHEMA_VERSION, add_column_statement, create_statements
 from .location import empty_database, locate, parse_url
+from .tables import ADDED_COLUMNS, SCHEMA_VERSION, add_column_statement, create_statements
 
 log = logging.getLogger(__name__)
 
