@@ -114,27 +114,30 @@ class SqliteDatabase:
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE`` on this thread's connection, committed when the block ends."""
-        with translate_errors(self.label):
-            self._ensure_ready(write=True)
-        with self._transaction("BEGIN IMMEDIATE", self._gate) as conn:
+        with self._transaction("BEGIN IMMEDIATE", self._gate, prepare=True) as conn:
             yield conn
 
     @contextlib.contextmanager
-    def _transaction(self, begin: str, gate: contextlib.AbstractContextManager[Any]) -> Iterator[sqlite3.Connection]:
-        with translate_errors(self.label), self._serial, gate:
-            conn = self.connection()
-            _rollback(conn)  # a transaction a failed COMMIT left open would refuse every BEGIN
-            conn.execute(begin)
-            try:
-                yield conn
-            except BaseException:
-                _rollback(conn)
-                raise
-            try:
-                conn.execute("COMMIT")
-            except BaseException:  # disk full, say: nothing of it is kept
-                _rollback(conn)
-                raise
+    def _transaction(self, begin: str, gate: contextlib.AbstractContextManager[Any],
+                     prepare: bool = False) -> Iterator[sqlite3.Connection]:
+        """The one transaction of every query; ``prepare``: create the file and schema first if need be."""
+        with translate_errors(self.label):
+            if prepare:
+                self._ensure_ready(write=True)
+            with self._serial, gate:
+                conn = self.connection()
+                _rollback(conn)  # a transaction a failed COMMIT left open would refuse every BEGIN
+                conn.execute(begin)
+                try:
+                    yield conn
+                except BaseException:
+                    _rollback(conn)
+                    raise
+                try:
+                    conn.execute("COMMIT")
+                except BaseException:  # disk full, say: nothing of it is kept
+                    _rollback(conn)
+                    raise
 
     def create(self) -> None:
         """Create the file (in an existing folder) and its schema if they are missing."""
