@@ -7,6 +7,7 @@ operators' reads import this module; the hot paths never do.
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from typing import Any
 
@@ -29,9 +30,14 @@ jobs_table, attempts_table, workers_table = core_table(JOBS), core_table(ATTEMPT
 
 def rows(conn: sqlite3.Connection, query: sa.Executable, **params: Any) -> list[tuple]:
     """Run a Core query on the driver's connection; its rows as plain tuples, in column order."""
-    compiled = query.compile(dialect=_DIALECT)
-    expanded = compiled.construct_expanded_state(params)
+    expanded = _compiled(query).construct_expanded_state(params)
     return conn.execute(expanded.statement, expanded.positional_parameters).fetchall()
+
+
+@functools.lru_cache(maxsize=64)
+def _compiled(query: sa.Executable) -> sa.engine.Compiled:
+    """Compiled once per query object: the module's constant queries (``stats`` on every render) reuse it."""
+    return query.compile(dialect=_DIALECT)
 
 
 COUNTS = sa.select(jobs_table.c.state, sa.func.count()).group_by(jobs_table.c.state)
