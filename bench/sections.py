@@ -327,11 +327,8 @@ def _fill(store, url: str, size: int) -> None:
         store.jobs.add_many(new_jobs(min(50_000, size - start), f"s{start}-"))
     keep = 100
     if url.startswith("sqlite"):
-        import sqlalchemy as sa
-
         with store._db.write() as conn:  # bench set-up only: a direct bulk update
-            conn.execute(sa.text("UPDATE jobs SET state = 'completed' WHERE seq <= :last"),
-                         {"last": size - keep})
+            conn.execute("UPDATE jobs SET state = 'completed' WHERE seq <= ?", (size - keep,))
     else:
         jobs = store.jobs._db.collection("jobs")
         jobs.update_many({"seq": {"$lte": size - keep + jobs.find_one(sort=[("seq", 1)])["seq"] - 1}},

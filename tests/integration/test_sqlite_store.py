@@ -132,6 +132,27 @@ def test_a_file_that_is_not_a_database_is_store_unavailable(tmp_path):
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("view", [
+    lambda store: store.jobs.list(Page(limit=5)),
+    lambda store: store.jobs.count_by_state(),
+    lambda store: store.jobs.logs("job-1"),
+    lambda store: store.stats.stats(NOW, NOW.replace(hour=11)),
+    lambda store: store.stats.totals([1.0]),
+    lambda store: store.workers.workers(),
+], ids=["list", "counts", "logs", "stats", "totals", "workers"])
+def test_a_failing_query_of_any_operator_view_is_one_line_of_store_unavailable(tmp_path, view):
+    path = tmp_path / "queue.db"
+    store = SqliteStore(f"sqlite:///{path}")
+    store.jobs.add(Job.new("job-1", "true", NOW))
+    vandal = sqlite3.connect(path, isolation_level=None)  # the tables are gone under the open store
+    vandal.executescript("PRAGMA foreign_keys = OFF; DROP TABLE attempts; DROP TABLE jobs; DROP TABLE workers;")
+    vandal.close()
+    with pytest.raises(StoreUnavailable, match="no such table") as caught:
+        view(store)
+    assert "\n" not in str(caught.value)
+    store.close()
+
+
 def test_a_database_locked_past_the_busy_timeout_is_store_unavailable(tmp_path):
     path = tmp_path / "queue.db"
     store = SqliteStore(f"sqlite:///{path}?timeout=0.05")
@@ -154,13 +175,22 @@ def test_an_invalid_busy_timeout_is_refused():
         SqliteStore("sqlite:///queue.db?timeout=soon")
 
 
-def test_the_plain_sql_names_match_the_sqlalchemy_tables():
-    from queuectl.adapters.sqlite import columns, schema
+def test_a_new_file_holds_exactly_the_declared_tables_columns_and_indexes(tmp_path):
+    from queuectl.adapters.sqlite import tables
 
-    assert tuple(schema.jobs.c.keys()) == columns.JOB_COLUMNS
-    assert tuple(schema.attempts.c.keys()) == columns.ATTEMPT_COLUMNS
-    assert tuple(schema.workers.c.keys()) == columns.WORKER_COLUMNS
-    assert tuple(schema.settings.c.keys()) == columns.SETTING_COLUMNS
+    path = tmp_path / "queue.db"
+    SqliteStore(f"sqlite:///{path}").create()
+    check = sqlite3.connect(path)
+    for table in tables.TABLES:
+        info = check.execute(f"PRAGMA table_info({table.name})").fetchall()  # cid, name, type, notnull, ...
+        assert [(row[1], row[2], bool(row[3])) for row in info] == [
+            (column.name, column.type, column.required) for column in table.columns]
+        assert [row[1] for row in info if row[5]] == [table.key]
+    indexes = {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'index'"
+                                               " AND name NOT LIKE 'sqlite_autoindex%'")}
+    assert indexes == {index.name for index in tables.INDEXES}
+    assert check.execute("PRAGMA foreign_key_list(attempts)").fetchone()[2:4] == ("jobs", "job_id")
+    check.close()
 
 
 @pytest.mark.parametrize("url, message", [
@@ -178,15 +208,6 @@ def test_an_escaped_path_is_decoded_as_sqlalchemy_decodes_it(tmp_path):
     store.jobs.add(Job.new("job-1", "true", NOW))
     assert (tmp_path / "with space.db").exists()
     store.close()
-
-
-def test_the_generated_ddl_is_the_sqlalchemy_schema_compiled():
-    from pathlib import Path
-
-    from queuectl.adapters.sqlite import schema
-
-    generated = Path(schema.__file__).with_name("ddl.py").read_text()
-    assert generated == schema.ddl_module(), "run: python -m queuectl.adapters.sqlite.schema"
 
 
 def test_opening_a_new_store_for_a_worker_never_imports_sqlalchemy(tmp_path):

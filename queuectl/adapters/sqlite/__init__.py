@@ -1,4 +1,4 @@
-"""The embedded SQLite store: SQLAlchemy Core for the schema and operators, the stdlib driver for the hot paths."""
+"""The embedded SQLite store: the stdlib driver runs every query; SQLAlchemy Core builds the operators' queries."""
 
 from .store import SqliteStore
 

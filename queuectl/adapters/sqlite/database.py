@@ -1,24 +1,18 @@
 """One SQLite database: its connections, their set-up, and transactions.
 
-Two ways in, to the same file with the same connection set-up:
+Every query runs on the stdlib driver's own connection (one per thread) in a
+transaction of ``read`` or ``write``: the hot paths' fixed SQL (``hot_path.py``,
+``deletion.py``, ``settings_workers.py``) and the operators' queries, which
+SQLAlchemy Core builds and compiles (``queries.py``) but never executes. So a
+worker or an ``enqueue`` never imports SQLAlchemy (about 0.25 s of start-up and
+23 MB of memory per process on the machines we measured), and there is one
+transaction and one error path for both.
 
-- **the driver's own connection** (``raw_read`` / ``raw_write``): the stdlib
-  ``sqlite3`` module, one connection per thread, fixed SQL strings. The
-  worker's cycle, enqueue, heartbeats and settings reads use only this path,
-  so a worker or an ``enqueue`` never imports SQLAlchemy (about 0.25 s of
-  start-up and 23 MB of memory per process on the machines we measured).
-- **SQLAlchemy Core** (``read`` / ``write``): an engine created on first use,
-  fed by the same connection factory. The listings, operator moves,
-  settings writes and ``stats`` use it. The schema is declared with it too
-  (``schema.py``), and created from the DDL compiled from that declaration
-  (``ddl.py``).
-
-Transactions follow SQLAlchemy's documented recipe for pysqlite on both
-paths: the driver's own transaction handling is off (``isolation_level =
-None``) and we emit ``BEGIN`` ourselves, so that a write transaction starts
-with ``BEGIN IMMEDIATE``. Taking the write lock up front means two processes
-never both hold a read lock and then deadlock upgrading it. Reads use a plain
-(deferred) ``BEGIN``.
+The driver's own transaction handling is off (``isolation_level = None``) and
+we emit ``BEGIN`` ourselves, so that a write transaction starts with ``BEGIN
+IMMEDIATE``. Taking the write lock up front means two processes never both hold
+a read lock and then deadlock upgrading it. Reads use a plain (deferred)
+``BEGIN``.
 """
 
 from __future__ import annotations
@@ -28,28 +22,21 @@ import fcntl
 import logging
 import os
 import sqlite3
-import sys
 import threading
 import time
 import weakref
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
-from urllib.parse import parse_qs, quote, unquote
+from typing import Any, Iterator
+from urllib.parse import quote
 
 from queuectl.domain.errors import StoreLost, StoreUnavailable
 
-from .columns import ADDED_COLUMNS, SCHEMA_VERSION
-from .location import empty_database, locate
-
-if TYPE_CHECKING:  # pragma: no cover
-    import sqlalchemy as sa
+from .location import empty_database, locate, parse_url
+from .tables import ADDED_COLUMNS, SCHEMA_VERSION, add_column_statement, create_statements
 
 log = logging.getLogger(__name__)
 
-BUSY_TIMEOUT_SECONDS = 30.0
-_WRITE = "queuectl_write"
 _WAL_ATTEMPTS = 100
-_SCHEME = "sqlite://"
 FILE_CHECK_SECONDS = 1.0  # how often a worker checks that its file is still the one at its path
 
 
@@ -70,7 +57,6 @@ class SqliteDatabase:
         self._local = threading.local()
         self._opened: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._shared: _Connection | None = None  # in memory every caller shares one connection
-        self._engine: sa.Engine | None = None
         self._ready = False
         self._ready_lock = threading.Lock()
         self._open_lock = threading.Lock()
@@ -112,51 +98,31 @@ class SqliteDatabase:
             conn = self._local.conn = self._open()
         return conn
 
-    @property
-    def engine(self) -> sa.Engine:
-        """The SQLAlchemy engine, created (and SQLAlchemy imported) on first use."""
-        if self._engine is None:
-            with self._open_lock:
-                if self._engine is None:
-                    self._engine = self._create_engine()
-        return self._engine
-
-    def _create_engine(self) -> sa.Engine:
-        import sqlalchemy as sa
-        from sqlalchemy import event
-        from sqlalchemy.pool import QueuePool, StaticPool
-
-        if self.path is None:
-            engine = sa.create_engine(_SCHEME, creator=self.connection, poolclass=StaticPool)
-        else:
-            engine = sa.create_engine(_SCHEME, creator=self._open, poolclass=QueuePool)
-        event.listen(engine, "begin", _on_begin)
-        return engine
-
     # -- transactions ------------------------------------------------------
     @contextlib.contextmanager
-    def raw_read(self) -> Iterator[sqlite3.Connection]:
-        """A deferred transaction on this thread's driver connection: a consistent snapshot."""
+    def read(self) -> Iterator[sqlite3.Connection]:
+        """A deferred transaction on this thread's connection: a consistent snapshot."""
         with translate_errors(self.label):
             ready = self._ensure_ready(write=False)
-        if not ready:
+        if not ready:  # the missing home store: an empty one
             with contextlib.closing(empty_database()) as conn:
                 yield conn
             return
-        with self._raw_transaction("BEGIN", contextlib.nullcontext(), ready=True) as conn:
+        with self._transaction("BEGIN", contextlib.nullcontext()) as conn:
             yield conn
 
     @contextlib.contextmanager
-    def raw_write(self) -> Iterator[sqlite3.Connection]:
-        """``BEGIN IMMEDIATE`` on this thread's driver connection, committed when the block ends."""
-        with self._raw_transaction("BEGIN IMMEDIATE", self._gate) as conn:
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE`` on this thread's connection, committed when the block ends."""
+        with self._transaction("BEGIN IMMEDIATE", self._gate, prepare=True) as conn:
             yield conn
 
     @contextlib.contextmanager
-    def _raw_transaction(self, begin: str, gate: contextlib.AbstractContextManager[Any],
-                         ready: bool = False) -> Iterator[sqlite3.Connection]:
+    def _transaction(self, begin: str, gate: contextlib.AbstractContextManager[Any],
+                     prepare: bool = False) -> Iterator[sqlite3.Connection]:
+        """The one transaction of every query; ``prepare``: create the file and schema first if need be."""
         with translate_errors(self.label):
-            if not ready:
+            if prepare:
                 self._ensure_ready(write=True)
             with self._serial, gate:
                 conn = self.connection()
@@ -173,46 +139,12 @@ class SqliteDatabase:
                     _rollback(conn)
                     raise
 
-    @contextlib.contextmanager
-    def read(self) -> Iterator[sa.Connection]:
-        """A deferred transaction through SQLAlchemy Core."""
-        with self._transaction(self.engine, write=False) as conn:
-            yield conn
-
-    @contextlib.contextmanager
-    def write(self) -> Iterator[sa.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction through SQLAlchemy Core, committed when the block ends."""
-        with self._transaction(self.engine.execution_options(**{_WRITE: True}), write=True,
-                               gate=self._gate) as conn:
-            yield conn
-
-    @contextlib.contextmanager
-    def _transaction(self, engine: sa.Engine, write: bool, gate: contextlib.AbstractContextManager[Any]
-                     = contextlib.nullcontext()) -> Iterator[sa.Connection]:
-        with translate_errors(self.label):
-            if not self._ensure_ready(write):
-                engine = self._empty_engine()
-            with self._serial, gate, engine.begin() as conn:
-                yield conn
-
-    def _empty_engine(self) -> sa.Engine:
-        """An engine on a fresh empty database per connection: the missing home store, read."""
-        import sqlalchemy as sa
-        from sqlalchemy import event
-        from sqlalchemy.pool import NullPool
-
-        engine = sa.create_engine(_SCHEME, creator=empty_database, poolclass=NullPool)
-        event.listen(engine, "begin", _on_begin)
-        return engine
-
     def create(self) -> None:
         """Create the file (in an existing folder) and its schema if they are missing."""
         with translate_errors(self.label):
             self._ensure_ready(write=True)
 
     def close(self) -> None:
-        if self._engine is not None:
-            self._engine.dispose()
         for conn in list(self._opened):
             conn.close()
         self._opened.clear()
@@ -255,18 +187,15 @@ class SqliteDatabase:
     def _create_schema(self) -> None:
         """Create or upgrade the schema when the file needs it, in one write transaction.
 
-        The DDL is ``ddl.py``'s plain SQL (generated from ``schema.py``), and
-        idempotent: processes opening a new file together all succeed.
+        The DDL (``tables.py``) is idempotent: processes opening a new file together all succeed.
         """
         with self._serial:
             version = self.connection().execute("PRAGMA user_version").fetchone()[0]
         if version >= SCHEMA_VERSION:
             return
-        from .ddl import CREATE_STATEMENTS
-
-        with self._raw_transaction("BEGIN IMMEDIATE", self._gate, ready=True) as conn:
+        with self._transaction("BEGIN IMMEDIATE", self._gate) as conn:
             _add_missing_columns(conn)
-            for statement in CREATE_STATEMENTS:
+            for statement in create_statements():
                 conn.execute(statement)
             conn.execute(f"PRAGMA user_version = {int(SCHEMA_VERSION)}")
         log.debug("created the queuectl schema in %s", self.label)
@@ -274,10 +203,10 @@ class SqliteDatabase:
 
 def _add_missing_columns(conn: sqlite3.Connection) -> None:
     """Add the columns an older file lacks (before the indexes that use them are created)."""
-    for table, column, kind in ADDED_COLUMNS:
+    for table, column in ADDED_COLUMNS:
         present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
         if present and column not in present:
-            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+            conn.execute(add_column_statement(table, column))
 
 
 class WriterGate:
@@ -314,32 +243,6 @@ class WriterGate:
             self._threads.release()
 
 
-def parse_url(url: str) -> tuple[Path | None, float]:
-    """``sqlite:///PATH[?timeout=S]`` -> (the file, or None for memory; the busy timeout).
-
-    Read as SQLAlchemy reads it: three slashes and a relative path, four and an
-    absolute one, percent-escapes decoded, ``sqlite://`` alone for memory.
-    """
-    if not url.lower().startswith(_SCHEME):
-        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH")
-    location, _, query = url[len(_SCHEME):].partition("?")
-    if location and not location.startswith("/"):
-        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH (a SQLite URL has no host)")
-    database = unquote(location[1:])
-    options = parse_qs(query, keep_blank_values=True)
-    unknown = sorted(set(options) - {"timeout"})
-    if unknown:
-        raise StoreUnavailable(f"unknown SQLite URL option '{unknown[0]}': the one option is ?timeout=SECONDS")
-    timeout = options.get("timeout", [str(BUSY_TIMEOUT_SECONDS)])[-1]
-    try:
-        seconds = float(timeout)
-    except ValueError:
-        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds") from None
-    if not seconds >= 0:
-        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds")
-    return (None if database in ("", ":memory:") else Path(database)), seconds
-
-
 def _use_wal(conn: sqlite3.Connection) -> None:
     """Switch the database to WAL (a lasting property of the file; once set this
     is a read).
@@ -369,17 +272,11 @@ def _rollback(conn: sqlite3.Connection) -> None:
             conn.execute("ROLLBACK")
 
 
-def _on_begin(conn: sa.Connection) -> None:
-    immediate = conn.get_execution_options().get(_WRITE, False)
-    conn.connection.dbapi_connection.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-
 @contextlib.contextmanager
 def translate_errors(label: str) -> Iterator[None]:
     """Driver failures leave the adapter as one-line ``StoreUnavailable`` errors.
 
-    Integrity errors are left alone: the repositories turn them into domain
-    errors. SQLAlchemy's wrappers are only looked for once it is imported.
+    Integrity errors are left alone: the repositories turn them into domain errors.
     """
     try:
         yield
@@ -387,12 +284,6 @@ def translate_errors(label: str) -> Iterator[None]:
         raise
     except sqlite3.Error as error:
         raise StoreUnavailable(_unavailable(label, error)) from None
-    except Exception as error:
-        sa_exc = sys.modules.get("sqlalchemy.exc")
-        if (sa_exc is None or not isinstance(error, sa_exc.DBAPIError)
-                or isinstance(error, sa_exc.IntegrityError)):
-            raise
-        raise StoreUnavailable(_unavailable(label, error.orig or error)) from None
 
 
 def _unavailable(label: str, error: BaseException) -> str:

@@ -1,6 +1,6 @@
 """Deleting final jobs on SQLite: ``remove`` and ``prune`` (workers prune too, under ``retention``).
 
-Fixed SQL on the driver's own connection, like ``cycle.py``: a worker that
+Fixed SQL on the driver's own connection, like ``hot_path.py``: a worker that
 prunes never imports SQLAlchemy. Candidates are found in a read transaction;
 the write transaction only loads the candidates again by id, keeps those
 still old and final (a retry may have moved one meanwhile) and deletes them
@@ -15,7 +15,7 @@ from typing import Callable, Sequence
 
 from queuectl.domain.model import Job
 
-from .columns import JOB_COLUMNS
+from .tables import JOB_COLUMNS
 from .rows import job_from_row
 
 _PRUNABLE = "SELECT id FROM jobs WHERE state IN ({states}) AND finished_at < ? ORDER BY seq LIMIT ?"

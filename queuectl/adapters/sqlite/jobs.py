@@ -1,35 +1,42 @@
 """SqliteJobRepository: the job port on SQLite.
 
-Every write is one ``BEGIN IMMEDIATE`` transaction; the model decides what
-changes and this module only persists it. What workers and ``enqueue`` call
-runs the fixed SQL of ``cycle.py`` on the driver's connection; what operators
-call (listings, history, cancel, retry) goes through SQLAlchemy Core, whose
-statements (``statements.py``) are imported on the first such call.
+Every write is one ``BEGIN IMMEDIATE`` transaction of fixed SQL (``hot_path.py``
+for what workers and ``enqueue`` call, ``deletion.py``, and the operators' moves
+below); the model decides what changes and this module only persists it. The
+operators' listings and counts are SQLAlchemy Core queries (``queries.py``,
+imported on the first such call), run in the same kind of transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Callable, Collection, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from queuectl.domain import defaults
-from queuectl.domain.errors import DuplicateJob, JobNotFound, StoreUnavailable
+from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
 from queuectl.domain.model import FINAL, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
-from . import cycle, deletion
+from . import deletion, hot_path
 from .database import SqliteDatabase
-from .rows import attempt_from_row, job_from_row, mutable_values
+from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row
+from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
 
-if TYPE_CHECKING:  # pragma: no cover
-    import sqlalchemy as sa
+_EXISTS = "SELECT seq FROM jobs WHERE id = ?"
+_BY_ID = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?"
+_HISTORY = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id = ? ORDER BY ordinal"
+_DEAD = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state = '{JobState.DEAD.value}'"
+# Compare-and-set on what was loaded, for moves that are not fenced by a lease.
+_SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in MUTABLE_FIELDS)}"
+         " WHERE id = ? AND state = ? AND lease_token IS ?")
 
 
-def _core() -> Any:
-    from . import statements
-    return statements
+def _operator_queries() -> Any:
+    """``queries.py``, imported (with SQLAlchemy) on the first listing."""
+    from . import queries
+    return queries
 
 
 class SqliteJobRepository(JobRepository):
@@ -40,16 +47,16 @@ class SqliteJobRepository(JobRepository):
     # -- enqueue -----------------------------------------------------------
     def add(self, job: Job) -> None:
         try:
-            with self._db.raw_write() as conn:
-                cycle.insert(conn, [job])
+            with self._db.write() as conn:
+                hot_path.insert(conn, [job])
         except sqlite3.IntegrityError:
             raise DuplicateJob(job.id) from None
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
-        with self._db.raw_write() as conn:
-            new, duplicates = _split_new(jobs, cycle.existing_ids(conn, list({job.id for job in jobs})))
+        with self._db.write() as conn:
+            new, duplicates = _split_new(jobs, hot_path.existing_ids(conn, list({job.id for job in jobs})))
             if new:
-                cycle.insert(conn, new)
+                hot_path.insert(conn, new)
         return duplicates
 
     # -- read --------------------------------------------------------------
@@ -58,36 +65,36 @@ class SqliteJobRepository(JobRepository):
             return _load(conn, job_id)
 
     def list(self, page: Page) -> list[Job]:
-        core = _core()
-        query = core.NEWEST_FIRST
+        queries = _operator_queries()
+        query = queries.NEWEST_FIRST
         if page.state is not None:
-            query = query.where(core.J.c.state == page.state.value)
+            query = query.where(queries.jobs_table.c.state == page.state.value)
         if page.queue is not None:
-            query = query.where(core.J.c.queue == page.queue)
+            query = query.where(queries.jobs_table.c.queue == page.queue)
         if page.limit:
             query = query.limit(page.limit)
         with self._db.read() as conn:
-            return [job_from_row(row) for row in conn.execute(query)]
+            return [job_from_row(row) for row in queries.rows(conn, query)]
 
     def count_by_state(self) -> dict[JobState, int]:
         counts = {state: 0 for state in JobState}
-        query = _core().COUNTS
+        queries = _operator_queries()
         with self._db.read() as conn:
-            for state, count in conn.execute(query):
+            for state, count in queries.rows(conn, queries.COUNTS):
                 counts[JobState(state)] = count
         return counts
 
-    def expired_leases(self, now: datetime, limit: int = 100) -> list[Job]:
-        with self._db.raw_read() as conn:
-            return cycle.expired(conn, now, limit)
+    def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
+        with self._db.read() as conn:
+            return hot_path.expired(conn, now, limit)
 
     def logs(self, job_id: str) -> list[AttemptLog]:
-        core = _core()
         with self._db.read() as conn:
-            if conn.execute(core.EXISTS, {"id": job_id}).first() is None:
+            if conn.execute(_EXISTS, (job_id,)).fetchone() is None:
                 raise JobNotFound(job_id)
-            rows = conn.execute(core.HISTORY, {"id": job_id}).all()
-        return [AttemptLog(attempt_from_row(row), row.output or "") for row in reversed(rows)]
+            rows = conn.execute(_HISTORY, (job_id,)).fetchall()
+        output = ATTEMPT_COLUMNS.index("output")
+        return [AttemptLog(attempt_from_row(row), row[output] or "") for row in reversed(rows)]
 
     # -- the worker's cycle ------------------------------------------------
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
@@ -99,22 +106,22 @@ class SqliteJobRepository(JobRepository):
                          lease_until: datetime, queues: Sequence[str] | None = None,
                          limit: int = 1) -> tuple[list[bool], list[Job]]:
         self._db.check_file()
-        with self._db.raw_write() as conn:
-            recorded = cycle.record_all(conn, outcomes)
-            return recorded, cycle.claim(conn, worker, now, lease_until, queues, limit) if limit else []
+        with self._db.write() as conn:
+            recorded = hot_path.record_all(conn, outcomes)
+            return recorded, hot_path.claim(conn, worker, now, lease_until, queues, limit) if limit else []
 
     def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
-        with self._db.raw_write() as conn:
-            return cycle.renew(conn, job_id, token, until)
+        with self._db.write() as conn:
+            return hot_path.renew(conn, job_id, token, until)
 
     def record_outcome(self, job: Job, token: str, output: str | None = None,
                        history_max: int = defaults.HISTORY_MAX) -> bool:
-        with self._db.raw_write() as conn:
-            return cycle.record(conn, Outcome(job, token, output, history_max))
+        with self._db.write() as conn:
+            return hot_path.record(conn, Outcome(job, token, output, history_max))
 
     def bury(self, job: Job, token: str | None) -> bool:
-        with self._db.raw_write() as conn:
-            return cycle.bury(conn, job, token)
+        with self._db.write() as conn:
+            return hot_path.bury(conn, job, token)
 
     # -- operator moves ----------------------------------------------------
     def cancel(self, job_id: str, now: datetime) -> Job:
@@ -124,18 +131,16 @@ class SqliteJobRepository(JobRepository):
         return self._move(job_id, lambda job: job.retry(now))
 
     def retry_all(self, now: datetime) -> int:
-        core = _core()
         with self._db.write() as conn:
-            jobs = [job_from_row(row) for row in conn.execute(core.DEAD)]
+            jobs = [job_from_row(row) for row in conn.execute(_DEAD)]
             for job in jobs:
                 job.retry(now)
-            if jobs:
-                conn.execute(core.SWAP, [_swap_params(job, JobState.DEAD, None) for job in jobs])
+            conn.executemany(_SWAP, [_swap_params(job, JobState.DEAD, None) for job in jobs])
         return len(jobs)
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         ids = list(dict.fromkeys(job_ids))
-        with self._db.raw_write() as conn:
+        with self._db.write() as conn:
             found = {job.id: job for job in deletion.delete(conn, ids, lambda job: True)}
             for job_id in ids:  # raising here rolls the deletion back
                 if job_id not in found:
@@ -147,40 +152,37 @@ class SqliteJobRepository(JobRepository):
         names = sorted(state.value for state in states if state in FINAL)
         if not names or limit <= 0:
             return []
-        with self._db.raw_read() as conn:  # found outside the write lock: workers are not held up
+        with self._db.read() as conn:  # found outside the write lock: workers are not held up
             ids = deletion.prunable(conn, names, to_epoch(finished_before), limit)
         if not ids:
             return []
-        with self._db.raw_write() as conn:
+        with self._db.write() as conn:
             return deletion.delete(conn, ids, lambda job: job.state.value in names
                                    and job.finished_at is not None and job.finished_at < finished_before)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Load, let the model move the job (it may refuse), write back guarded."""
-        core = _core()
         with self._db.write() as conn:
             job = _load(conn, job_id)
             state, token = job.state, job.lease_token
             move(job)
-            if conn.execute(core.SWAP, _swap_params(job, state, token)).rowcount != 1:
-                raise StoreUnavailable(f"job '{job_id}' changed while being updated; try again")
+            if conn.execute(_SWAP, _swap_params(job, state, token)).rowcount != 1:
+                raise ConcurrentUpdate(job_id)  # within one write transaction: another writer cannot interleave
             if token is not None and job.lease_token is None and job.history:
                 # the move ended the running attempt: close its row, in this same transaction
-                cycle.close_attempts(conn.connection.driver_connection, [Outcome(job, token)])
+                hot_path.close_attempts(conn, [Outcome(job, token)])
         return job
 
 
-def _load(conn: sa.Connection, job_id: str) -> Job:
-    core = _core()
-    row = conn.execute(core.BY_ID, {"id": job_id}).first()
+def _load(conn: sqlite3.Connection, job_id: str) -> Job:
+    row = conn.execute(_BY_ID, (job_id,)).fetchone()
     if row is None:
         raise JobNotFound(job_id)
-    history = [attempt_from_row(attempt) for attempt in conn.execute(core.HISTORY, {"id": job_id})]
-    return job_from_row(row, history)
+    return job_from_row(row, [attempt_from_row(attempt) for attempt in conn.execute(_HISTORY, (job_id,))])
 
 
-def _swap_params(job: Job, state: JobState, token: str | None) -> dict[str, Any]:
-    return {"b_id": job.id, "b_state": state.value, "b_token": token, **mutable_values(job)}
+def _swap_params(job: Job, state: JobState, token: str | None) -> tuple:
+    return (*mutable_row(job), job.id, state.value, token)
 
 
 def _split_new(jobs: Sequence[Job], existing: set[str]) -> tuple[list[Job], list[str]]:

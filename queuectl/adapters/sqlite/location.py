@@ -1,4 +1,4 @@
-"""Where a SQLite store's file is, and whether it may be created or trusted.
+"""Where a SQLite store's file is (``parse_url``), and whether it may be created or trusted.
 
 A read never creates anything: a missing file is an error (``no store at
 PATH``), except the queue home's own file, which reads as an empty store until
@@ -14,13 +14,43 @@ import os
 import sqlite3
 import stat
 from pathlib import Path
+from urllib.parse import parse_qs, unquote
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import StoreUnavailable, UnsafeLocation
 from queuectl.domain.safety import untrusted_because
 
 # Files beside the database: whoever writes SQLite's journals writes the data, and whoever
 # holds queuectl's -lock holds every writer.
 COMPANIONS = ("-wal", "-shm", "-journal", "-lock")
+BUSY_TIMEOUT_SECONDS = defaults.SQLITE_BUSY_TIMEOUT_SECONDS
+_SCHEME = "sqlite://"
+
+
+def parse_url(url: str) -> tuple[Path | None, float]:
+    """``sqlite:///PATH[?timeout=S]`` -> (the file, or None for memory; the busy timeout).
+
+    Read as SQLAlchemy reads it: three slashes and a relative path, four and an
+    absolute one, percent-escapes decoded, ``sqlite://`` alone for memory.
+    """
+    if not url.lower().startswith(_SCHEME):
+        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH")
+    location, _, query = url[len(_SCHEME):].partition("?")
+    if location and not location.startswith("/"):
+        raise StoreUnavailable(f"invalid SQLite URL '{url}': use sqlite:///PATH (a SQLite URL has no host)")
+    database = unquote(location[1:])
+    options = parse_qs(query, keep_blank_values=True)
+    unknown = sorted(set(options) - {"timeout"})
+    if unknown:
+        raise StoreUnavailable(f"unknown SQLite URL option '{unknown[0]}': the one option is ?timeout=SECONDS")
+    timeout = options.get("timeout", [str(BUSY_TIMEOUT_SECONDS)])[-1]
+    try:
+        seconds = float(timeout)
+    except ValueError:
+        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds") from None
+    if not seconds >= 0:
+        raise StoreUnavailable(f"invalid SQLite timeout '{timeout}': use seconds")
+    return (None if database in ("", ":memory:") else Path(database)), seconds
 
 
 def locate(path: Path, write: bool, home_store: bool) -> os.stat_result | None:
@@ -84,9 +114,9 @@ def _check_link(path: Path) -> None:
 
 def empty_database() -> sqlite3.Connection:
     """A private in-memory database with the schema: what a missing home store reads as."""
-    from .ddl import CREATE_STATEMENTS
+    from .tables import create_statements
 
     conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-    for statement in CREATE_STATEMENTS:
+    for statement in create_statements():
         conn.execute(statement)
     return conn

@@ -28,11 +28,6 @@ def new_row(job: Job) -> tuple:
             to_epoch(job.created_at))
 
 
-def mutable_values(job: Job) -> dict[str, Any]:
-    """The ``MUTABLE_FIELDS`` columns by name."""
-    return dict(zip(MUTABLE_FIELDS, mutable_row(job)))
-
-
 def mutable_row(job: Job) -> tuple:
     """The ``MUTABLE_FIELDS`` columns in order (spelled out: this runs on every claim and outcome)."""
     return (job.state.value, job.attempts, to_epoch(job.run_at), to_epoch(job.updated_at),

@@ -1,9 +1,8 @@
 """SqliteSettingsRepository and SqliteWorkerRegistry.
 
-Reads of the settings and a worker's own rows (register, heartbeat,
-deregister) are fixed SQL on the driver's connection: every worker and
-``enqueue`` runs them. Writes of settings and the operators' views go through
-SQLAlchemy Core.
+Fixed SQL on the driver's connection: every worker and ``enqueue`` reads the
+settings and keeps its own row. Only the operators' list of workers is a
+SQLAlchemy Core query (``queries.py``).
 """
 
 from __future__ import annotations
@@ -17,15 +16,17 @@ from queuectl.domain.ports import SettingsRepository, WorkerInfo, WorkerRegistry
 from queuectl.domain.settings import normalise_key
 from queuectl.domain.timeutil import from_epoch, to_epoch
 
-from .columns import WORKER_COLUMNS
+from .tables import WORKER_COLUMNS
 from .database import SqliteDatabase
 
 _SETTINGS = "SELECT key, value FROM settings ORDER BY key"
+_SAVE_SETTING = "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value"
 _REGISTER = (f"INSERT INTO workers ({', '.join(WORKER_COLUMNS)}) VALUES ({', '.join('?' * len(WORKER_COLUMNS))})"
              f" ON CONFLICT (id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in WORKER_COLUMNS[1:])}")
 _HEARTBEAT = "UPDATE workers SET last_heartbeat = ?, current_job = ? WHERE id = ?"
 _STOP_REQUESTED = "SELECT stop_requested FROM workers WHERE id = ?"
 _DEREGISTER = "DELETE FROM workers WHERE id = ?"
+_REQUEST_STOP = "UPDATE workers SET stop_requested = 1 WHERE id = ?"
 
 
 class SqliteSettingsRepository(SettingsRepository):
@@ -33,15 +34,13 @@ class SqliteSettingsRepository(SettingsRepository):
         self._db = db
 
     def load(self) -> dict[str, object]:
-        with self._db.raw_read() as conn:
+        with self._db.read() as conn:
             rows = conn.execute(_SETTINGS).fetchall()
         return {_normal(key): _decode(value) for key, value in rows}
 
     def save(self, key: str, value: object) -> None:
-        from .statements import save_setting
-
         with self._db.write() as conn:
-            conn.execute(save_setting(key, json.dumps(value)))
+            conn.execute(_SAVE_SETTING, (key, json.dumps(value)))
 
 
 def _normal(key: str) -> str:
@@ -66,41 +65,39 @@ class SqliteWorkerRegistry(WorkerRegistry):
         values = (info.id, info.host, info.pid, info.pid_started_at, json.dumps(list(info.queues)),
                   to_epoch(info.started_at), to_epoch(info.last_heartbeat), info.current_job,
                   info.stop_requested)
-        with self._db.raw_write() as conn:
+        with self._db.write() as conn:
             conn.execute(_REGISTER, values)
 
     def heartbeat(self, worker_id: str, now: datetime, current_job: str | None) -> bool:
         # Two statements rather than UPDATE ... RETURNING, which needs SQLite 3.35.
         self._db.check_file()
-        with self._db.raw_write() as conn:
+        with self._db.write() as conn:
             conn.execute(_HEARTBEAT, (to_epoch(now), current_job, worker_id))
             row = conn.execute(_STOP_REQUESTED, (worker_id,)).fetchone()
         return row is not None and not row[0]
 
     def workers(self) -> list[WorkerInfo]:
-        from .statements import WORKERS
+        from .queries import WORKERS_IN_START_ORDER, rows
 
         with self._db.read() as conn:
-            rows = conn.execute(WORKERS).all()
-        return [_worker_from_row(row) for row in rows]
+            found = rows(conn, WORKERS_IN_START_ORDER)
+        return [_worker_from_row(row) for row in found]
 
     def request_stop(self, worker_ids: Iterable[str]) -> None:
-        from .statements import request_stop
-
-        ids = list(worker_ids)
-        if not ids:
-            return
-        with self._db.write() as conn:
-            conn.execute(request_stop(ids))
+        ids = [(worker_id,) for worker_id in worker_ids]
+        if ids:
+            with self._db.write() as conn:
+                conn.executemany(_REQUEST_STOP, ids)
 
     def deregister(self, worker_id: str) -> None:
-        with self._db.raw_write() as conn:
+        with self._db.write() as conn:
             conn.execute(_DEREGISTER, (worker_id,))
 
 
-def _worker_from_row(row: Any) -> WorkerInfo:
+def _worker_from_row(row: tuple) -> WorkerInfo:
+    """A worker from a whole ``workers`` row, in ``WORKER_COLUMNS`` order."""
+    id_, host, pid, pid_started_at, queues, started_at, last_heartbeat, current_job, stop_requested = row
     return WorkerInfo(
-        id=row.id, host=row.host, pid=row.pid, pid_started_at=row.pid_started_at,
-        queues=tuple(json.loads(row.queues)), started_at=from_epoch(row.started_at),
-        last_heartbeat=from_epoch(row.last_heartbeat), current_job=row.current_job,
-        stop_requested=bool(row.stop_requested))
+        id=id_, host=host, pid=pid, pid_started_at=pid_started_at, queues=tuple(json.loads(queues)),
+        started_at=from_epoch(started_at), last_heartbeat=from_epoch(last_heartbeat), current_job=current_job,
+        stop_requested=bool(stop_requested))

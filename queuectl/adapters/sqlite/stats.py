@@ -18,6 +18,7 @@ floats reads 2.0 and not 1.9999999.
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime
 from typing import Any, Sequence
 
@@ -29,21 +30,21 @@ from queuectl.domain.ports import StatsRepository
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, rank_index
 from queuectl.domain.timeutil import from_epoch, to_epoch
 
-from . import schema
 from .database import SqliteDatabase
-
-J, A = schema.jobs, schema.attempts
+from .queries import attempts_table as attempts
+from .queries import jobs_table as jobs
+from .queries import rows
 _OUTCOMES = list(JobState)
 _SLACK = 1e-6  # seconds: epoch floats make a 2 s run 1.9999999 or 2.0000001
-_RAN = A.c.outcome.in_([state.value for state in RAN])
-_RUN = sa.func.round(A.c.finished_at - A.c.started_at, 6)
-_PER_OUTCOME = [sa.func.sum(sa.case((A.c.outcome == state.value, 1), else_=0)) for state in _OUTCOMES]
+_RAN = attempts.c.outcome.in_([state.value for state in RAN])
+_RUN = sa.func.round(attempts.c.finished_at - attempts.c.started_at, 6)
+_PER_OUTCOME = [sa.func.sum(sa.case((attempts.c.outcome == state.value, 1), else_=0)) for state in _OUTCOMES]
 
-_DUE = sa.and_(J.c.state.in_([state.value for state in WAITING]), J.c.run_at <= param("now"))
-_BY_QUEUE = (sa.select(J.c.state, J.c.queue, sa.func.count().label("n"),
-                       sa.func.min(sa.case((_DUE, J.c.run_at))).label("oldest_due"))
-             .group_by(J.c.state, J.c.queue))
-_IN_WINDOW = sa.and_(A.c.finished_at >= param("since"), A.c.finished_at <= param("now"))
+_DUE = sa.and_(jobs.c.state.in_([state.value for state in WAITING]), jobs.c.run_at <= param("now"))
+_BY_QUEUE = (sa.select(jobs.c.state, jobs.c.queue, sa.func.count().label("n"),
+                       sa.func.min(sa.case((_DUE, jobs.c.run_at))).label("oldest_due"))
+             .group_by(jobs.c.state, jobs.c.queue))
+_IN_WINDOW = sa.and_(attempts.c.finished_at >= param("since"), attempts.c.finished_at <= param("now"))
 _WINDOW = sa.select(*_PER_OUTCOME, sa.func.max(sa.case((_RAN, _RUN)))).where(_IN_WINDOW)
 _ranked = (sa.select(_RUN.label("run"), sa.func.row_number().over(order_by=_RUN).label("position"))
            .where(_IN_WINDOW, _RAN).subquery())
@@ -60,11 +61,11 @@ class SqliteStatsRepository(StatsRepository):
         with self._db.read() as conn:  # one snapshot for every figure
             by_queue: dict[str, dict[JobState, int]] = {}
             oldest: float | None = None
-            for row in conn.execute(_BY_QUEUE, bounds):
-                by_queue.setdefault(row.queue, {})[JobState(row.state)] = row.n
-                if row.oldest_due is not None and (oldest is None or row.oldest_due < oldest):
-                    oldest = row.oldest_due
-            *counts, longest = conn.execute(_WINDOW, bounds).one()
+            for state, queue, count, oldest_due in rows(conn, _BY_QUEUE, **bounds):
+                by_queue.setdefault(queue, {})[JobState(state)] = count
+                if oldest_due is not None and (oldest is None or oldest_due < oldest):
+                    oldest = oldest_due
+            *counts, longest = rows(conn, _WINDOW, **bounds)[0]
             outcomes = {state: int(n) for state, n in zip(_OUTCOMES, counts) if n}
             ran = sum(outcomes.get(state, 0) for state in RAN)
             p50, p95 = _percentiles(conn, bounds, ran)
@@ -74,18 +75,19 @@ class SqliteStatsRepository(StatsRepository):
                until: datetime | None = None) -> AttemptTotals:
         # Grouped by outcome, with plain comparisons (a microsecond of slack
         # instead of rounding): the cheapest pass over every attempt there is.
-        run = A.c.finished_at - A.c.started_at
-        query = (sa.select(A.c.outcome, sa.func.count(), sa.func.sum(run),
+        run = attempts.c.finished_at - attempts.c.started_at
+        query = (sa.select(attempts.c.outcome, sa.func.count(), sa.func.sum(run),
                            *[sa.func.sum(sa.case((run <= bound + _SLACK, 1), else_=0)) for bound in buckets])
-                 .where(A.c.finished_at.is_not(None), A.c.outcome.is_not(None)).group_by(A.c.outcome))
+                 .where(attempts.c.finished_at.is_not(None), attempts.c.outcome.is_not(None))
+                 .group_by(attempts.c.outcome))
         if since is not None:
-            query = query.where(A.c.finished_at >= to_epoch(since))
+            query = query.where(attempts.c.finished_at >= to_epoch(since))
         if until is not None:
-            query = query.where(A.c.finished_at < to_epoch(until))
+            query = query.where(attempts.c.finished_at < to_epoch(until))
         outcomes: dict[JobState, int] = {}
         cumulative, total = [0] * len(buckets), 0.0
         with self._db.read() as conn:
-            for outcome, count, seconds, *within in conn.execute(query):
+            for outcome, count, seconds, *within in rows(conn, query):
                 state = JobState(outcome)
                 outcomes[state] = int(count)
                 if state in RAN:
@@ -95,9 +97,9 @@ class SqliteStatsRepository(StatsRepository):
                              sum(outcomes.get(state, 0) for state in RAN), total)
 
 
-def _percentiles(conn: sa.Connection, bounds: dict[str, Any], ran: int) -> tuple[float | None, float | None]:
+def _percentiles(conn: sqlite3.Connection, bounds: dict[str, Any], ran: int) -> tuple[float | None, float | None]:
     if not ran:
         return None, None
     wanted = {q: rank_index(ran, q) + 1 for q in (0.5, 0.95)}  # row_number() counts from 1
-    runs = dict(conn.execute(_RANKED, {**bounds, "positions": sorted(set(wanted.values()))}).all())
+    runs = dict(rows(conn, _RANKED, **bounds, positions=sorted(set(wanted.values()))))
     return runs.get(wanted[0.5]), runs.get(wanted[0.95])

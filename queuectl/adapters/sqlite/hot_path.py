@@ -1,7 +1,7 @@
 """The hot paths on SQLite: enqueues, a worker's claims, outcomes, leases and recovery.
 
-Fixed SQL strings on the driver's own connection (``SqliteDatabase.raw_read``
-and ``raw_write``): each statement costs what SQLite itself costs, and the
+Fixed SQL strings on the driver's own connection (``SqliteDatabase.read``
+and ``write``): each statement costs what SQLite itself costs, and the
 processes that run them (workers, ``enqueue``) never import SQLAlchemy. The
 model still decides every field: the claim loads the row, calls ``Job.claim``
 and writes the result.
@@ -19,7 +19,7 @@ from queuectl.domain.model import BULKY_PARTS, Job
 from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
-from .columns import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
+from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
 from .rows import INSERT_COLUMNS, MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row, new_row
 
 _SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
