@@ -14,11 +14,21 @@ the command, then, once the command outlives that wait, a drain thread
 from __future__ import annotations
 
 import os
+import select
 import threading
+from collections import deque
 
 from .output_files import tail
 
 CHUNK_BYTES = 64 * 1024  # a pipe's whole default capacity per read
+# Background children that outlive their job's shell keep its pipe open; each is drained by a
+# thread. At most this many such drains per worker: beyond it the oldest stops capturing (its
+# pipe is closed, so a child still writing gets EPIPE), so a worker never runs out of threads or
+# descriptors however many daemons its jobs leave behind.
+MAX_ORPHAN_DRAINS = 32
+_STOP_CHECK_SECONDS = 0.5
+_orphans: deque["OutputCapture"] = deque()
+_orphans_lock = threading.Lock()
 _SPLICE = hasattr(os, "splice")  # Linux
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 
@@ -30,6 +40,7 @@ class OutputCapture:
         self.kept = self.dropped = 0
         self.ended = False  # every writer has closed the pipe, and it is closed here too
         self.thread: threading.Thread | None = None
+        self._stop = threading.Event()  # set when an orphaned drain must give up its pipe
         self._sink: int | None = None  # /dev/null, for what is dropped
         self.failure: str | None = None  # why the file could not be written, if it could not
         self._splice = _SPLICE
@@ -117,10 +128,25 @@ class OutputCapture:
             self.thread = threading.Thread(target=self._drain, name="queuectl-output", daemon=True)
             self.thread.start()
 
+    def outlive_shell(self) -> None:
+        """The job's shell has exited but a background child still holds the pipe: drain on, counted
+        among the worker's orphaned drains (the oldest beyond ``MAX_ORPHAN_DRAINS`` stops)."""
+        self.drain_in_background()
+        with _orphans_lock:
+            _orphans.append(self)
+            while len(_orphans) > MAX_ORPHAN_DRAINS:
+                _orphans.popleft()._stop.set()
+
     def _drain(self) -> None:
         try:
-            while not self.ended:
-                self.read()
+            while not self.ended and not self._stop.is_set():
+                if select.select([self.pipe], [], [], _STOP_CHECK_SECONDS)[0]:
+                    self.read()
+            if not self.ended:  # stopped: the child keeps running, its output is no longer read
+                self.ended = True
+                os.close(self.pipe)
+                if self._sink is not None:
+                    os.close(self._sink)
         except OSError:  # the pipe itself failed: nothing more can come out of it
             self.ended = True
             os.close(self.pipe)
@@ -130,6 +156,9 @@ class OutputCapture:
             if self.fd is not None:
                 os.close(self.fd)
                 self.fd = None
+            with _orphans_lock:
+                if self in _orphans:
+                    _orphans.remove(self)
 
 
 def _marker(limit: int, dropped: int, newline: bool) -> str:

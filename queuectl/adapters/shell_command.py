@@ -138,9 +138,11 @@ class ShellCommand(RunningCommand):
                 return capture.tail_and_close()
             # A background child still holds the pipe: the shell's own output is
             # all in the file already; the child's goes on into it from a thread.
-            capture.drain_in_background()
+            capture.outlive_shell()
         else:
             capture.thread.join(LAST_OUTPUT_SECONDS)
+            if not capture.ended:
+                capture.outlive_shell()
         return read_tail(capture.path)
 
 

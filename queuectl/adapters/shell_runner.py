@@ -26,12 +26,11 @@ import signal
 from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
-from urllib.parse import unquote, unquote_plus
 
 from queuectl.domain import defaults
 from queuectl.domain.commands import CommandRunner, RunningCommand
 from queuectl.domain.model import Job
-from queuectl.domain.urls import STORE_URL_VARIABLES, password_of
+from queuectl.domain.urls import SECRET_SEARCH_MIN, STORE_URL_VARIABLES, password_forms
 
 from .output_capture import OutputCapture
 from .output_files import OUTPUT_FOLDER, day_folder, file_name
@@ -158,17 +157,23 @@ def job_environment(environ: Mapping[str, str], store_url: str | None) -> dict[s
     ``QUEUECTL_DB`` and ``MONGO_URI`` are dropped whatever they hold, and so is
     any variable whose value holds the store URL's password (SPEC 9.1).
     """
-    password = password_of(store_url) if store_url else ""
-    secrets = sorted({password, unquote(password), unquote_plus(password)} - {""})
+    secrets = password_forms(store_url) if store_url else []
     kept = {}
     for name, value in environ.items():
         if name in STORE_URL_VARIABLES:
             continue
-        if any(secret in value for secret in secrets):
+        if any(_holds(value, secret) for secret in secrets):
             log.warning("not passing %s to jobs: its value holds the store password", name)
             continue
         kept[name] = value
     return kept
+
+
+def _holds(value: str, secret: str) -> bool:
+    """A short password (see ``SECRET_SEARCH_MIN``) counts only alone or as ``:password@``."""
+    if len(secret) >= SECRET_SEARCH_MIN:
+        return secret in value
+    return value == secret or f":{secret}@" in value
 
 
 def _close_inherited_on_exec() -> None:

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import os
 import re
+from urllib.parse import unquote, unquote_plus
 
 REDACTED = "****"
+# A password at least this long is looked for anywhere in a text; a shorter one (``e``, ``1``)
+# would match ordinary words and values, so it is hidden only by its position in a URL.
+SECRET_SEARCH_MIN = 6
 HOME_DB_FILE = "queue.db"
 # The variables that name a store: a job's environment never holds them (SPEC 9.1).
 STORE_URL_VARIABLES = ("QUEUECTL_DB", "MONGO_URI")
@@ -63,7 +67,21 @@ def password_of(url: str) -> str:
 
 
 def scrub(text: str, url: str | None = None) -> str:
-    """``text`` with the password of ``url`` and of anything URL-shaped in it hidden."""
+    """``text`` with the password of ``url`` and of anything URL-shaped in it hidden.
+
+    ``url``'s password is also hidden where it stands alone (a driver quoting it), raw or
+    decoded, once it is long enough (``SECRET_SEARCH_MIN``) not to match ordinary words.
+    """
     if url:
         text = text.replace(url, redact_url(url))
-    return _TOKEN.sub(lambda match: redact_url(match.group()), text)
+    text = _TOKEN.sub(lambda match: redact_url(match.group()), text)
+    for secret in password_forms(url) if url else ():
+        if len(secret) >= SECRET_SEARCH_MIN:
+            text = text.replace(secret, REDACTED)
+    return text
+
+
+def password_forms(url: str) -> list[str]:
+    """The password of ``url`` as written and decoded (``%40`` -> ``@``, ``+`` -> space); [] for none."""
+    password = password_of(url)
+    return sorted({password, unquote(password), unquote_plus(password)} - {""})

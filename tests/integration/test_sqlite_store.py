@@ -268,3 +268,14 @@ def test_an_outcome_sqlite_refuses_for_good_is_outcome_rejected_naming_its_job_a
     assert [store.jobs.get(job.id).state for job in jobs] == [JobState.PROCESSING] * 2
     assert store.jobs.settle_and_claim(outcomes[:1], WorkerRef("w1", "h"), NOW, NOW, limit=0)[0] == [True]
     store.close()
+
+
+def test_a_store_file_another_process_created_a_moment_ago_is_opened_not_refused(tmp_path, monkeypatch):
+    from queuectl.adapters.sqlite import location
+
+    path = tmp_path / "queue.db"
+    SqliteStore(f"sqlite:///{path}").create()  # the other worker won the race to create it
+    real_exists = location.os.path.exists
+    monkeypatch.setattr(location.os.path, "exists", lambda p: False if str(p) == str(path) else real_exists(p))
+    opened = location.locate(path, write=True, home_store=False)  # we looked just before it created it
+    assert opened.st_ino == path.stat().st_ino

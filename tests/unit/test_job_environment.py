@@ -23,3 +23,9 @@ def test_a_store_url_without_a_password_still_keeps_its_variables_from_jobs():
     env = job_environment({"QUEUECTL_DB": "sqlite:////q/queue.db", "MONGO_URI": "mongodb://m/q", "A": "1"},
                           "sqlite:////q/queue.db")
     assert env == {"A": "1"}
+
+
+def test_a_short_password_does_not_strip_ordinary_variables_that_happen_to_contain_it():
+    env = job_environment({"PATH": "/usr/sbin:/usr/bin", "X": "1", "SECRET": "s", "URL": "mongodb://a:s@h/q"},
+                          "mongodb://ann:s@db.example/q")
+    assert env == {"PATH": "/usr/sbin:/usr/bin", "X": "1"}

@@ -49,3 +49,9 @@ def test_a_one_letter_password_is_hidden_where_it_stands_not_wherever_its_letter
 def test_scrub_hides_every_url_shaped_password_in_a_message_even_one_it_was_not_told():
     message = "failed: ValueError('mongodb:/admin:hunter2@h1') then (redis://x:y@h2/0)"
     assert scrub(message) == "failed: ValueError('mongodb:/admin:****@h1') then (redis://x:****@h2/0)"
+
+
+def test_a_long_enough_password_is_hidden_where_a_driver_quotes_it_alone_raw_or_decoded():
+    url = "mongodb://admin:s3cr%40t99@db/q"
+    assert scrub("auth failed for admin with s3cr@t99 (s3cr%40t99)", url) == "auth failed for admin with **** (****)"
+    assert scrub("the letter e stays", "mongodb://u:e@db/q") == "the letter e stays"

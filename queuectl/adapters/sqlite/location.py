@@ -66,6 +66,10 @@ def locate(path: Path, write: bool, home_store: bool) -> os.stat_result | None:
         try:
             # O_EXCL: never through a link planted in a shared folder (a dangling one included)
             os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
+        except FileExistsError:
+            if os.path.islink(path):  # a dangling link appeared: never created through
+                raise StoreUnavailable(f"cannot open SQLite store {path}: it is a link to a missing file") from None
+            # another process created it first (two workers starting at once): checked below like any file
         except OSError as error:
             raise StoreUnavailable(f"cannot open SQLite store {path}: {error.strerror}") from None
     return check_trusted(path)
