@@ -63,6 +63,7 @@ class UnsupportedStore(QueuectlError):
 class UnsafeLocation(QueuectlError):
     """A queue home or store file another user could have written: refused, never used."""
 
+
 class OutcomeRejected(QueuectlError):
     """The store refused for good to record a job's outcome (or its claim): it can never be written.
 

@@ -11,6 +11,7 @@ import socket
 import threading
 
 import pytest
+from bson.errors import InvalidDocument
 from pymongo.errors import AutoReconnect, DocumentTooLarge, OperationFailure, ServerSelectionTimeoutError, WriteError
 
 from queuectl.adapters.mongo import MongoStore
@@ -105,6 +106,8 @@ def _labelled(error, label):
     OperationFailure("BSONObjectTooLarge", code=10334),
     DocumentTooLarge("BSON document too large (16800000 bytes)"),
     WriteError("Document failed validation", code=121),
+    InvalidDocument("cannot encode object: <object>"),
+    OverflowError("MongoDB can only handle up to 8-byte ints"),
 ])
 def test_a_write_refused_for_good_becomes_outcome_rejected_naming_the_job(error):
     db = MongoDatabase("mongodb://db1/q")

@@ -166,7 +166,7 @@ class MongoDatabase:
         """A write refused for good leaves as ``OutcomeRejected`` naming ``job_id``; others as usual."""
         try:
             yield
-        except (PyMongoError, BSONError) as error:
+        except (PyMongoError, BSONError, OverflowError) as error:
             if not refused_for_good(error):
                 raise
             reason = self._line(error).split(", full error:")[0]  # pymongo appends the whole reply
@@ -192,7 +192,9 @@ class MongoDatabase:
 
 def refused_for_good(error: Exception) -> bool:
     """A write the server (or the driver) refuses however often it is retried: a document over
-    16 MiB, or a write error that is not transient."""
+    16 MiB, a value BSON cannot encode, or a write error that is not transient."""
+    if isinstance(error, (BSONError, OverflowError)):
+        return True
     if isinstance(error, DocumentTooLarge) or (isinstance(error, OperationFailure)
                                                 and error.code in TOO_LARGE_CODES):
         return True
