@@ -93,7 +93,8 @@ class ShellRunner(CommandRunner):
         try:
             folder = self._folders.get(day) or self._folder(day)
         except OSError:  # the output folder is read-only or gone: the capture says so, the command runs
-            folder = f"{self.home}/{OUTPUT_FOLDER}"
+            folder = day_folder(self.home, day)
+        # = output_files.attempt_path, from the folder cached per day (this runs for every job)
         path = f"{folder}/{file_name(job.id, job.attempts, job.lease_token or 'run')}"
         try:
             pipe, write_end = os.pipe()  # both close-on-exec: no other command inherits them

@@ -12,7 +12,6 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from . import defaults
 from .backoff import BackoffPolicy
 from .commands import CommandRunner, RunningCommand, RunResult
 from .errors import StoreUnavailable
@@ -90,7 +89,7 @@ class JobSupervision:
                 self._abandon(lease, handle, settings)
                 return None
             if self.control.stop_now:
-                self._release(lease, handle.kill("released: worker stopped"))
+                self._release(lease, handle.kill("released: worker stopped"), settings)
                 return None
             if lease.deadline is not None and now >= lease.deadline:
                 return handle.kill(f"timed out after {lease.job.timeout:g}s")
@@ -137,11 +136,10 @@ class JobSupervision:
             log.warning("job %s: taken over while this worker was paused (or the store is out); "
                         "command killed, outcome left to whoever recovers the lease", lease.job.id)
 
-    def _release(self, lease: Lease, result: RunResult) -> None:
-        now = self.clock.now()
-        lease.job.release(now)
-        history_max = self._settings.history_max if self._settings else defaults.HISTORY_MAX
-        self._unsettled.append(Outcome(lease.job, lease.token, result.output, history_max))  # written as it leaves
+    def _release(self, lease: Lease, result: RunResult, settings: Settings) -> None:
+        lease.job.release(self.clock.now())
+        # written as the worker leaves
+        self._unsettled.append(Outcome(lease.job, lease.token, result.output, settings.history_max))
 
     def _record(self, lease: Lease, result: RunResult, settings: Settings, now: datetime) -> None:
         job = lease.job
