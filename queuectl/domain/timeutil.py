@@ -17,7 +17,9 @@ from .quoting import quoted
 
 _DURATION = re.compile(r"\s*([0-9]{1,20}(?:\.[0-9]{1,20})?)\s*([smhd]?)\s*")
 _UNIT_SECONDS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": defaults.DAY_SECONDS}
-LATEST = datetime(defaults.LATEST_YEAR, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+# The last millisecond: a later instant's epoch float (…59.99999) can round up into year 10000.
+LATEST = datetime(defaults.LATEST_YEAR, 12, 31, 23, 59, 59, 999000, tzinfo=timezone.utc)
+_LATEST_EPOCH = LATEST.timestamp()
 EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)
 
 
@@ -42,9 +44,12 @@ def parse_time(text: object) -> datetime:
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     try:
-        return value.astimezone(timezone.utc)
+        value = value.astimezone(timezone.utc)
     except OverflowError:  # e.g. 9999-12-31T23:59:59-14:00 is in year 10000 in UTC
+        value = None
+    if value is None or value > LATEST:
         raise InvalidJob(f"time {quoted(text)} is outside years 1-{defaults.LATEST_YEAR} in UTC") from None
+    return value
 
 
 def parse_duration(text: object, limit: float = defaults.DURATION_LIMIT) -> timedelta:
@@ -104,7 +109,8 @@ def to_epoch(value: datetime | None) -> float | None:
 
 
 def from_epoch(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
+    """A stored epoch as a time; one past ``LATEST`` (stored by an older version) reads as ``LATEST``."""
+    return None if value is None else datetime.fromtimestamp(min(value, _LATEST_EPOCH), timezone.utc)
 
 
 def bounded_timedelta(value: float) -> timedelta:

@@ -16,7 +16,7 @@ from queuectl.domain.quoting import printable, quoted
 from queuectl.domain.services import JobService
 from queuectl.domain.settings import Settings
 from queuectl.domain.specs import JobSpec, spec_from_json
-from queuectl.domain.timeutil import bounded_seconds, parse_duration, parse_time
+from queuectl.domain.timeutil import bounded_seconds, from_epoch, parse_duration, parse_time
 
 from .fakes import FakeClock, Script, ScriptedRunner
 from .test_execution import make_worker, step
@@ -40,7 +40,7 @@ NOW = datetime(2026, 1, 31, 12, tzinfo=timezone.utc)
     ('{"id":"tgt\\n","command":"x"}', r"invalid job id 'tgt\\n'"),
     ('{"queue":"q\\n","command":"x"}', r"invalid queue name 'q\\n'"),
     ('{"command":"echo \\u0000"}', "NUL"),
-    ('{"command":"' + "x" * (defaults.COMMAND_MAX_BYTES + 1) + '"}', "at most 131072"),
+    ('{"command":"' + "x" * (defaults.COMMAND_MAX_BYTES + 1) + '"}', f"at most {defaults.COMMAND_MAX_BYTES}"),
     ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
     ('{"command":"x","history":' + "[" * 100_000 + "]" * 100_000 + "}", "nested too deeply"),
 ])
@@ -49,11 +49,23 @@ def test_a_job_with_a_value_out_of_bounds_is_an_invalid_job(text, message):
         spec_from_json(text)
 
 
-def test_a_command_of_exactly_128_kib_of_utf8_is_accepted_and_one_byte_more_is_not():
-    fits = "é" * (defaults.COMMAND_MAX_BYTES // 2)
+def test_a_command_that_fits_in_sh_c_is_accepted_and_one_byte_more_is_not():
+    fits = "é" * (defaults.COMMAND_MAX_BYTES // 2) + "x"  # 131,071 bytes: 128 KiB with the closing NUL
+    assert len(fits.encode()) == defaults.COMMAND_MAX_BYTES == 128 * 1024 - 1
     assert Job.new("j", fits, NOW).command == fits
-    with pytest.raises(InvalidJob, match="131073 bytes"):
+    with pytest.raises(InvalidJob, match="131072 bytes"):
         Job.new("j", fits + "x", NOW)
+
+
+@pytest.mark.parametrize("text", ["9999-12-31T23:59:59.99999", "9999-12-31T23:59:59.9999999Z",
+                                  "9999-12-31T23:59:59.999001Z"])
+def test_an_instant_past_the_last_millisecond_of_9999_is_refused_as_its_epoch_could_round_into_10000(text):
+    with pytest.raises(InvalidJob, match="outside years 1-9999"):
+        parse_time(text)
+
+
+def test_a_stored_time_past_9999_from_an_older_version_reads_as_the_last_millisecond():
+    assert from_epoch(253402300800.0).year == 9999  # not a ValueError: list and show still work
 
 
 def test_a_command_holding_bytes_that_were_not_utf8_is_refused():
