@@ -9,12 +9,7 @@ from queuectl.domain.execution import Worker, WorkerControl
 from queuectl.domain.model import WORKER_LOST, Job, JobState
 from queuectl.domain.ports import WorkerInfo, WorkerRef
 
-from .fakes import ClockWaiter, FakeClock, Script, ScriptedRunner
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
+from .fakes import ClockWaiter, Script, ScriptedRunner
 
 
 @pytest.fixture
@@ -22,11 +17,6 @@ def store():
     store = InMemoryStore()
     store.settings.save("lease_seconds", 30.0)
     return store
-
-
-@pytest.fixture
-def runner(clock):
-    return ScriptedRunner(clock)
 
 
 def make_worker(store, clock, runner, worker_id="w1", queues=(), prefetch=0.0, outcomes_ride_with_claim=True):

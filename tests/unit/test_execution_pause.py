@@ -5,7 +5,7 @@ from __future__ import annotations
 from queuectl.domain.model import WORKER_LOST, JobState
 
 from .fakes import Script
-from .test_execution import clock, enqueue, make_worker, runner, step, store  # noqa: F401 (fixtures)
+from .test_execution import enqueue, make_worker, step, store  # noqa: F401 (store is a fixture)
 
 
 class RecordingStore:

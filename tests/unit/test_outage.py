@@ -13,14 +13,9 @@ from queuectl.domain.model import Job, JobState
 from queuectl.domain.outage import Outage, RetryPolicy
 from queuectl.domain.ports import WorkerInfo, WorkerRef
 
-from .fakes import ClockWaiter, FakeClock, FlakyStore, Script, ScriptedRunner
+from .fakes import ClockWaiter, FlakyStore, Script, ScriptedRunner
 
 LOGGER = "queuectl.domain.execution"
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture
@@ -28,11 +23,6 @@ def inner():
     store = InMemoryStore()
     store.settings.save("lease_seconds", 30.0)
     return store
-
-
-@pytest.fixture
-def runner(clock):
-    return ScriptedRunner(clock)
 
 
 def make_worker(inner, clock, runner, outcomes_ride_with_claim=True, fraction=1.0):

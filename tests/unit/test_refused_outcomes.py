@@ -7,21 +7,11 @@ import pytest
 from queuectl.domain.model import JobState
 from queuectl.domain.ports import WorkerRef
 
-from .fakes import FakeClock, RefusingJobRepository, Script, ScriptedRunner, refusing_store
+from .fakes import RefusingJobRepository, Script, refusing_store
 from . import test_execution
 from .test_execution import enqueue, step
 
 REFUSED = f"outcome not recorded: {RefusingJobRepository.REASON}"
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
-
-
-@pytest.fixture
-def runner(clock):
-    return ScriptedRunner(clock)
 
 
 @pytest.fixture(params=[True, False], ids=["outcome-with-next-claim", "outcome-at-once"])

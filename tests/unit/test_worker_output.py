@@ -10,7 +10,7 @@ from queuectl.domain.execution import Worker, WorkerControl
 from queuectl.domain.model import WORKER_LOST, Job, JobState
 from queuectl.domain.ports import OutputFiles, Page, WorkerInfo, WorkerRef
 
-from .fakes import ClockWaiter, FakeClock, ScriptedRunner
+from .fakes import ClockWaiter, ScriptedRunner
 
 DAY = 86_400
 
@@ -37,11 +37,6 @@ class RecordedOutputs(OutputFiles):
     def sweep(self, before):
         self.sweeps.append(before)
         return 0
-
-
-@pytest.fixture
-def clock():
-    return FakeClock()
 
 
 @pytest.fixture
