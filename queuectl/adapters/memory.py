@@ -71,6 +71,11 @@ class InMemoryJobRepository(JobRepository):
                 jobs = jobs[:page.limit]
             return [replace(copy.deepcopy(j), history=[]) for j in jobs]
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        with self._lock:
+            found = [job_id for job_id in self._jobs if job_id.startswith(prefix)]
+        return sorted(found, key=self._seq.__getitem__, reverse=True)[:max(limit, 0)]
+
     def count_by_state(self) -> dict[JobState, int]:
         with self._lock:
             counts = {state: 0 for state in JobState}

@@ -90,6 +90,12 @@ class JobRepository(ABC):
         """Jobs newest first (by store order), without history."""
 
     @abstractmethod
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """At most ``limit`` ids that start with ``prefix`` (case-sensitive, literal), newest
+        first; found through the id index. ``prefix`` holds only characters of ``ID_PATTERN``
+        (it may be empty). The shell's completion; ``limit`` < 1 gives nothing."""
+
+    @abstractmethod
     def count_by_state(self) -> dict[JobState, int]:
         """Every state with its count, zeros included."""
 

@@ -27,6 +27,8 @@ from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
 _EXISTS = "SELECT seq FROM jobs WHERE id = ?"
 _BY_ID = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?"
 _HISTORY = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id = ? ORDER BY ordinal"
+# A range on the unique id index: every id character sorts below "\x7f" (``ID_PATTERN``).
+_IDS_STARTING = "SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY seq DESC LIMIT ?"
 _DEAD = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state = '{JobState.DEAD.value}'"
 # Compare-and-set on what was loaded, for moves that are not fenced by a lease.
 _SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in MUTABLE_FIELDS)}"
@@ -75,6 +77,12 @@ class SqliteJobRepository(JobRepository):
             query = query.limit(page.limit)
         with self._db.read() as conn:
             return [job_from_row(row) for row in queries.rows(conn, query)]
+
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        if limit < 1:
+            return []
+        with self._db.read() as conn:
+            return [row[0] for row in conn.execute(_IDS_STARTING, (prefix, prefix + "\x7f", limit))]
 
     def count_by_state(self) -> dict[JobState, int]:
         counts = {state: 0 for state in JobState}
