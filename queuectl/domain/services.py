@@ -8,7 +8,7 @@ from typing import Any, Collection, Iterable, Sequence
 
 from . import defaults
 from .errors import InvalidJob
-from .model import FINAL, Job, JobState
+from .model import FINAL, ID_PATTERN, Job, JobState
 from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
@@ -75,6 +75,13 @@ class JobService:
 
     def logs(self, job_id: str) -> list[AttemptLog]:
         return self.store.jobs.logs(job_id)
+
+    def ids_starting(self, prefix: str, limit: int = defaults.COMPLETION_LIMIT) -> list[str]:
+        """The newest job ids that start with ``prefix`` (the shell's completion); none for a
+        prefix no id can start with."""
+        if prefix and not ID_PATTERN.fullmatch(prefix):  # a prefix of an id is an id, or empty
+            return []
+        return self.store.jobs.ids_starting(prefix, min(limit, defaults.COMPLETION_LIMIT))
 
     def cancel(self, job_id: str) -> Job:
         job = self.store.jobs.cancel(job_id, self.clock.now())

@@ -7,6 +7,7 @@ cost nothing. Tests pass ``AppState(container=...)`` with overridden providers.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -27,6 +28,7 @@ class AppState:
         self._container = container
         self._locations: locations.Locations | None = None
         self._store_used = False
+        self._building = threading.Lock()
 
     # -- where -------------------------------------------------------------
     @property
@@ -53,11 +55,12 @@ class AppState:
     # -- what --------------------------------------------------------------
     @property
     def container(self) -> "Container":
-        if self._container is None:
-            from queuectl.container import build_container
+        with self._building:  # the shell's completion thread may ask first
+            if self._container is None:
+                from queuectl.container import build_container
 
-            home = self.home
-            self._container = build_container(self.locations.url, str(home))
+                home = self.home
+                self._container = build_container(self.locations.url, str(home))
         return self._container
 
     def jobs(self) -> "JobService":
