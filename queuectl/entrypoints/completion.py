@@ -13,6 +13,7 @@ and never a traceback.
 from __future__ import annotations
 
 import logging
+import queue
 import shlex
 import threading
 from typing import Any, Callable, Iterable, Protocol
@@ -49,14 +50,17 @@ class NoValues:
 class StoreValues:
     """Values read through the services, each lookup given up after ``seconds``.
 
-    One lookup at a time: while one still waits on the store, the next offers
-    nothing at once instead of piling threads onto a hung connection.
+    Lookups run one at a time on one daemon thread (which keeps its store
+    connection): while one still waits on the store, the next offers nothing
+    at once instead of queueing behind a hung connection.
     """
 
     def __init__(self, jobs: Callable[[], Any], queues: Callable[[], Iterable[str]] | None = None,
                  seconds: float = defaults.COMPLETION_SECONDS) -> None:
         self._jobs, self._queues, self._seconds = jobs, queues, seconds
         self._idle = threading.Lock()
+        self._asked: queue.SimpleQueue[_Lookup] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     def job_ids(self, prefix: str) -> list[str]:
         return self._ask(lambda: self._jobs().ids_starting(prefix))
@@ -68,20 +72,30 @@ class StoreValues:
     def _ask(self, call: Callable[[], list[str]]) -> list[str]:
         if not self._idle.acquire(blocking=False):
             return []
-        answer: list[str] = []
-        done = threading.Event()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="queuectl-completion", daemon=True)
+            self._thread.start()
+        lookup = _Lookup(call)
+        self._asked.put(lookup)
+        return list(lookup.answer) if lookup.done.wait(self._seconds) else []
 
-        def lookup() -> None:
+    def _serve(self) -> None:
+        while True:
+            lookup = self._asked.get()
             try:
-                answer.extend(call())
+                lookup.answer.extend(lookup.call())
             except Exception:  # an unreachable store, say: completion offers nothing
                 log.debug("completion lookup failed", exc_info=True)
             finally:
-                done.set()
+                lookup.done.set()
                 self._idle.release()
 
-        threading.Thread(target=lookup, name="queuectl-completion", daemon=True).start()
-        return list(answer) if done.wait(self._seconds) else []
+
+class _Lookup:
+    def __init__(self, call: Callable[[], list[str]]) -> None:
+        self.call = call
+        self.answer: list[str] = []
+        self.done = threading.Event()
 
 
 def make_completer(group: click.Group, values: Values) -> Any:
