@@ -63,3 +63,8 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30.0  # a write waits this long for SQLite's lock 
 MONGO_TIMEOUT_SECONDS = 4.0  # server selection and connecting, unless the URL sets them
 MONGO_DATABASE = "queuectl"  # when the URL names none
 DASHBOARD_SHUTDOWN_SECONDS = 5  # open connections get this long once the dashboard is asked to stop
+
+# -- a job's context (SPEC 9.1) -----------------------------------------------
+CWD_MAX_BYTES = 4096  # a job's working directory (Linux's PATH_MAX)
+ENV_MAX_VARIABLES = 100  # variables a job may add to the worker's environment
+ENV_MAX_BYTES = 64 * 1024  # all of them together, as NAME=VALUE bytes

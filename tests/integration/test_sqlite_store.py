@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from queuectl.adapters.sqlite import SqliteStore
+from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
 from queuectl.domain.model import Job, JobState
@@ -237,7 +238,7 @@ def test_a_version_1_file_gains_the_columns_and_indexes_added_since(tmp_path):
     check = sqlite3.connect(path)
     assert "outcome" in {row[1] for row in check.execute("PRAGMA table_info(attempts)")}
     assert check.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ix_attempts_finished'").fetchone() == (1,)
-    assert check.execute("PRAGMA user_version").fetchone() == (2,)
+    assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     check.close()
 
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from queuectl.domain.model import WAITING, JobState
 
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
-# 2: attempts.outcome and the indexes behind ``stats``.
-SCHEMA_VERSION = 2
+# 2: attempts.outcome and the indexes behind ``stats``. 3: jobs.cwd and jobs.env (SPEC 9.1).
+SCHEMA_VERSION = 3
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
 # indexes: a partial index is only used when the query's WHERE clause
@@ -97,6 +97,7 @@ JOBS = Table("jobs", (
     Column("finished_at", "FLOAT", False), Column("exit_code", "INTEGER", False),
     Column("last_error", "TEXT", False), Column("worker", "TEXT", False), Column("lease_token", "TEXT", False),
     Column("lease_until", "FLOAT", False),
+    Column("cwd", "TEXT", False), Column("env", "TEXT", False),  # env: a JSON object, NULL when empty
 ), key="seq", autoincrement=True, unique=("id",))
 
 # One row per history entry; a claim's lease token is unique, so it names the row.
@@ -136,7 +137,7 @@ INDEXES = (
 )
 
 # Columns added after version 1: an older file gets them on first use (before the indexes).
-ADDED_COLUMNS = (("attempts", "outcome"),)
+ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"))
 
 JOB_COLUMNS = JOBS.names
 ATTEMPT_COLUMNS = ATTEMPTS.names
