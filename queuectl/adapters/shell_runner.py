@@ -112,9 +112,9 @@ class ShellRunner(CommandRunner):
         except DirectoryUnusable as exc:
             os.close(pipe)
             return NotStarted(str(exc))
-        except OSError as exc:
-            os.close(pipe)
-            return NotStarted(f"could not start /bin/sh: {exc.strerror or exc}")
+        except (OSError, ValueError, TypeError) as exc:  # ValueError, TypeError: a stored env or cwd the
+            os.close(pipe)                                  # domain would refuse (a NUL, not text)
+            return NotStarted(f"could not start /bin/sh: {getattr(exc, 'strerror', None) or exc}")
         finally:
             os.close(write_end)  # the command holds it now; the pipe ends when the command's copies close
         if self._running_fd is not None:  # one write in place, no file created per command

@@ -35,3 +35,22 @@ def test_a_missing_directory_or_a_file_is_not_found_on_this_host(tmp_path, make)
 def test_a_directory_that_cannot_be_entered_says_permission_denied():
     assert unusable_message("/root/x", "h", PermissionError(13, "Permission denied")) == (
         "working directory '/root/x' not accessible on h (permission denied)")
+
+
+def test_a_stored_context_the_domain_would_refuse_fails_the_attempt_instead_of_the_worker(tmp_path):
+    from datetime import datetime, timezone
+
+    from queuectl.adapters.shell_runner import ShellRunner
+    from queuectl.domain.model import Job
+
+    runner = ShellRunner(tmp_path / "home")
+    try:
+        for corrupt in ({"env": {"A": "x\0y"}}, {"env": {"A": 1}}, {"cwd": "/a\0b"}):
+            job = Job.new("j", "true", datetime.now(timezone.utc))
+            job.attempts, job.lease_token = 1, "t"
+            for name, value in corrupt.items():
+                setattr(job, name, value)  # as a row written by other means would read back
+            result = runner.start(job).wait(5)
+            assert result.exit_code is None and result.error.startswith("could not start /bin/sh: "), corrupt
+    finally:
+        runner.close()
