@@ -112,8 +112,9 @@ class ShellRunner(CommandRunner):
         except DirectoryUnusable as exc:
             os.close(pipe)
             return NotStarted(str(exc))
-        except (OSError, ValueError, TypeError) as exc:  # ValueError, TypeError: a stored env or cwd the
-            os.close(pipe)                                  # domain would refuse (a NUL, not text)
+        # ValueError, TypeError: a stored env or cwd the domain would refuse (a NUL, not text)
+        except (OSError, ValueError, TypeError) as exc:
+            os.close(pipe)
             return NotStarted(f"could not start /bin/sh: {getattr(exc, 'strerror', None) or exc}")
         finally:
             os.close(write_end)  # the command holds it now; the pipe ends when the command's copies close
