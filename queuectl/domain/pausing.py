@@ -12,8 +12,9 @@ in ``resumed`` until the next ``pause`` or ``resume`` of every queue.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
-from typing import Collection, Sequence
+from typing import Any, Collection, Mapping, Sequence
 
 from . import defaults
 from .errors import InvalidJob
@@ -51,6 +52,19 @@ class Paused:
         if self.all and self.queues or not self.all and self.resumed:
             raise ValueError("Paused is normalised: queues only when not all, resumed only when all")
 
+    def as_dict(self) -> dict[str, Any]:
+        """``{"all": bool, "queues": [...], "resumed": [...]}``: what stores keep and ``--json`` shows."""
+        return {"all": self.all, "queues": sorted(self.queues), "resumed": sorted(self.resumed)}
+
+    @classmethod
+    def from_dict(cls, stored: Mapping[str, Any] | None) -> Paused:
+        """What ``as_dict`` wrote (nothing stored: nothing paused)."""
+        if not stored:
+            return NOTHING_PAUSED
+        if stored.get("all"):
+            return cls(all=True, resumed=frozenset(stored.get("resumed") or ()))
+        return cls(queues=frozenset(stored.get("queues") or ()))
+
     @property
     def anything(self) -> bool:
         return self.all or bool(self.queues)
@@ -77,12 +91,20 @@ class Paused:
         return Paused(queues=self.queues - names)
 
     def claim_scope(self, serving: Sequence[str] | None) -> ClaimScope:
-        """What a worker serving ``serving`` (None or empty: every queue) may claim now."""
-        if serving:
-            return ClaimScope(only=tuple(name for name in serving if not self.is_paused(name)))
-        if self.all:
-            return ClaimScope(only=tuple(sorted(self.resumed)))
-        return ClaimScope(skip=tuple(sorted(self.queues)))
+        """What a worker serving ``serving`` (None or empty: every queue) may claim now.
+
+        Asked on every claim, mostly about the same values: remembered (``_claim_scope``).
+        """
+        return _claim_scope(self, tuple(serving) if serving else None)
+
+
+@functools.lru_cache(maxsize=64)
+def _claim_scope(paused: Paused, serving: tuple[str, ...] | None) -> ClaimScope:
+    if serving:
+        return ClaimScope(only=tuple(name for name in serving if not paused.is_paused(name)))
+    if paused.all:
+        return ClaimScope(only=tuple(sorted(paused.resumed)))
+    return ClaimScope(skip=tuple(sorted(paused.queues)))
 
 
 NOTHING_PAUSED = Paused()

@@ -10,7 +10,7 @@ from queuectl.domain.pausing import Paused
 def paused_dict(paused: Paused) -> dict[str, Any]:
     """``{"all": bool, "queues": [...], "resumed": [...]}``: ``queues`` are paused by name;
     with ``all``, every queue is paused except ``resumed``."""
-    return {"all": paused.all, "queues": sorted(paused.queues), "resumed": sorted(paused.resumed)}
+    return paused.as_dict()
 
 
 def paused_line(paused: Paused) -> str:

@@ -92,3 +92,18 @@ def test_a_paused_value_is_normalised():
         Paused(all=True, queues=frozenset({"a"}))
     with pytest.raises(ValueError):
         Paused(resumed=frozenset({"a"}))
+
+
+@pytest.mark.parametrize("paused", [Paused(), Paused(queues=frozenset({"a", "b"})), Paused(all=True),
+                                    Paused(all=True, resumed=frozenset({"urgent"}))])
+def test_a_paused_value_reads_back_from_what_stores_keep(paused):
+    assert Paused.from_dict(paused.as_dict()) == paused
+    assert Paused.from_dict(None) == Paused.from_dict({}) == Paused()
+
+
+def test_the_claim_scope_answers_each_question_afresh_though_it_remembers_answers():
+    paused = Paused().pause(["a"])
+    assert paused.claim_scope(["a", "b"]) == ClaimScope(only=("b",))
+    assert paused.claim_scope(["b", "a"]) == ClaimScope(only=("b",))
+    assert paused.resume(["a"]).claim_scope(["a", "b"]) == ClaimScope(only=("a", "b"))
+    assert paused.claim_scope(None) == ClaimScope(skip=("a",))

@@ -17,7 +17,7 @@ from pymongo.collection import Collection as MongoCollection
 from pymongo.errors import DuplicateKeyError
 
 from queuectl.domain.errors import PauseConflict
-from queuectl.domain.pausing import NOTHING_PAUSED, Paused
+from queuectl.domain.pausing import Paused
 from queuectl.domain.ports import QueueControl
 
 from .database import MongoDatabase, translate_errors
@@ -36,11 +36,7 @@ def _collection(db: MongoDatabase) -> MongoCollection:
 
 
 def _paused(doc: Mapping[str, Any] | None) -> Paused:
-    if not doc:
-        return NOTHING_PAUSED
-    if doc.get("all"):
-        return Paused(all=True, resumed=frozenset(doc.get("resumed") or ()))
-    return Paused(queues=frozenset(doc.get("queues") or ()))
+    return Paused.from_dict(doc)
 
 
 @translate_errors
@@ -63,8 +59,7 @@ class MongoQueueControl(QueueControl):
             doc = control.find_one({"_id": _ID})
             paused = move(_paused(doc))  # the domain may refuse: nothing is written
             version = int(doc.get("version", 0)) if doc else 0
-            new = {"all": paused.all, "queues": sorted(paused.queues), "resumed": sorted(paused.resumed),
-                   "version": version + 1}
+            new = {**paused.as_dict(), "version": version + 1}
             if doc is None:
                 try:  # an upsert is avoided: concurrent upserts of one _id are not safe on every server
                     control.insert_one({"_id": _ID, **new})

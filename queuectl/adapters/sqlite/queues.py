@@ -1,12 +1,16 @@
-"""SqliteQueueControl: the paused queues, one row each in ``queue_pauses``.
+"""SqliteQueueControl: the paused queues, one row of ``queue_control`` (``Paused.as_dict`` as JSON).
 
 A pause is one ``BEGIN IMMEDIATE`` transaction and so is every claim
-(``hot_path.claim`` reads the rows in its own transaction): the two never
+(``hot_path.claim`` reads the row in its own transaction): the two never
 interleave, and every claim that commits after a pause committed honours it.
+A claim reads one short row; the text is parsed once per change (``_parsed``),
+not once per claim.
 """
 
 from __future__ import annotations
 
+import functools
+import json
 import sqlite3
 from typing import Callable, Collection
 
@@ -14,29 +18,21 @@ from queuectl.domain.pausing import NOTHING_PAUSED, Paused
 from queuectl.domain.ports import QueueControl
 
 from .database import SqliteDatabase
-from .tables import EVERY_QUEUE
 
-_READ = "SELECT queue, paused FROM queue_pauses"
-_CLEAR = "DELETE FROM queue_pauses"
-_INSERT = "INSERT INTO queue_pauses (queue, paused) VALUES (?, ?)"
+_READ = "SELECT paused FROM queue_control WHERE id = 1"
+_WRITE = "INSERT OR REPLACE INTO queue_control (id, paused) VALUES (1, ?)"
+_CLEAR = "DELETE FROM queue_control"
 
 
 def read_paused(conn: sqlite3.Connection) -> Paused:
     """What is paused, read in the caller's transaction (a claim's, on the hot path)."""
-    rows = conn.execute(_READ).fetchall()
-    if not rows:
-        return NOTHING_PAUSED
-    marks = {queue: bool(paused) for queue, paused in rows}
-    if marks.pop(EVERY_QUEUE, False):
-        return Paused(all=True, resumed=frozenset(queue for queue, paused in marks.items() if not paused))
-    return Paused(queues=frozenset(queue for queue, paused in marks.items() if paused))
+    row = conn.execute(_READ).fetchone()
+    return NOTHING_PAUSED if row is None else _parsed(row[0])
 
 
-def _write(conn: sqlite3.Connection, paused: Paused) -> None:
-    conn.execute(_CLEAR)
-    rows = [(EVERY_QUEUE, 1)] if paused.all else []
-    rows += [(queue, 1) for queue in sorted(paused.queues)] + [(queue, 0) for queue in sorted(paused.resumed)]
-    conn.executemany(_INSERT, rows)
+@functools.lru_cache(maxsize=16)
+def _parsed(text: str) -> Paused:
+    return Paused.from_dict(json.loads(text))
 
 
 class SqliteQueueControl(QueueControl):
@@ -57,5 +53,8 @@ class SqliteQueueControl(QueueControl):
         """Read, let the domain decide (it may refuse: nothing is written), write: one transaction."""
         with self._db.write() as conn:
             paused = move(read_paused(conn))
-            _write(conn, paused)
+            if paused.anything:
+                conn.execute(_WRITE, (json.dumps(paused.as_dict()),))
+            else:  # nothing paused: no row, the claims' fastest case
+                conn.execute(_CLEAR)
         return paused

@@ -1,0 +1,108 @@
+"""Claims per second of two source trees, side by side: what a change costs a claim.
+
+    python3 bench/claim_ab.py --base /tmp/main-tree            # SQLite
+    python3 bench/claim_ab.py --base /tmp/main-tree --mongo URL  # and MongoDB (fewer jobs)
+
+``--base`` is a checkout (or ``git archive``) of the tree to compare with; this
+tree is the other. Each run is a fresh process and a fresh store holding
+``--jobs`` due jobs, claimed one ``claim_next`` at a time from one process
+(the bench's "claims, 1 process" figure). The variants run in turn, round
+after round (the order alternating), and each figure is the median of its
+rounds: drift on a shared machine hits every variant alike. This tree also
+runs with 100 queues paused (none of them the jobs' queue), and with every
+queue paused but the jobs' queue resumed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent.parent
+VARIANTS = (("base", "none"), ("this", "none"), ("this", "100"), ("this", "all-but-one"))
+
+
+def child(url: str, home: str, jobs: int, paused: str) -> None:
+    """One run: fill a fresh store, pause as told, time the claims; print claims/s as JSON."""
+    from queuectl.container import build_container
+    from queuectl.domain.model import Job
+    from queuectl.domain.ports import WorkerRef
+
+    store = build_container(url, home).store()
+    now = datetime.now(timezone.utc)
+    store.jobs.add_many([Job.new(f"b{n}", "true", now) for n in range(jobs)])
+    if paused == "100":
+        store.queues.pause([f"paused-{n}" for n in range(100)])
+    elif paused == "all-but-one":
+        store.queues.pause(None)
+        store.queues.resume(["default"])
+    worker, claimed = WorkerRef(f"bench-{os.getpid()}", "bench"), 0
+    started = time.perf_counter()
+    while store.jobs.claim_next(worker, now, now + timedelta(seconds=300)) is not None:
+        claimed += 1
+    took = time.perf_counter() - started
+    store.close()
+    assert claimed == jobs, (claimed, jobs)
+    print(json.dumps({"claims_per_s": claimed / took}))
+
+
+def run_once(tree: Path, url: str, home: Path, jobs: int, paused: str) -> float:
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    done = subprocess.run([sys.executable, __file__, "--child", url, str(home), str(jobs), paused], env=env,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip())
+    return float(json.loads(done.stdout)["claims_per_s"])
+
+
+def compare(label: str, base: Path, url_for, jobs: int, rounds: int, scratch: Path) -> None:
+    figures: dict[tuple[str, str], list[float]] = {variant: [] for variant in VARIANTS}
+    for round_ in range(rounds):
+        order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
+        for tree_name, paused in order:
+            home = scratch / uuid.uuid4().hex[:8]
+            home.mkdir(mode=0o700)
+            tree = base if tree_name == "base" else HERE
+            figures[(tree_name, paused)].append(run_once(tree, url_for(home), home, jobs, paused))
+    reference = statistics.median(figures[VARIANTS[0]])
+    print(f"\n{label}: {jobs} jobs, claims/s from 1 process, median of {rounds} alternating rounds")
+    for (tree_name, paused), values in figures.items():
+        median = statistics.median(values)
+        spread = f"{min(values):,.0f}-{max(values):,.0f}"
+        print(f"  {tree_name:<5} paused={paused:<12} {median:>10,.0f} claims/s  {median / reference:5.3f} x base"
+              f"  (range {spread})")
+
+
+def main() -> int:
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5])
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base", type=Path, required=True, help="the tree to compare with (holds queuectl/)")
+    parser.add_argument("--jobs", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--mongo", metavar="URL", help="also compare on this MongoDB (jobs / 20, 5 rounds)")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="queuectl-claim-ab-") as scratch:
+        compare("sqlite", args.base, lambda home: f"sqlite:///{home / 'queue.db'}", args.jobs, args.rounds,
+                Path(scratch))
+        if args.mongo:
+            sys.path.insert(0, str(Path(__file__).resolve().parent))
+            from sections import mongo_urls
+
+            urls = mongo_urls(args.mongo)
+            compare("mongodb", args.base, lambda home: next(urls), max(args.jobs // 20, 20), 5, Path(scratch))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
