@@ -23,7 +23,7 @@ def test_a_version_2_file_gains_the_paused_queues_table_on_first_use(tmp_path):
     store.jobs.add(Job.new("job-1", "true", NOW, queue="nightly"))
     store.close()
     old = sqlite3.connect(path, isolation_level=None)
-    old.executescript("DROP TABLE queue_control; PRAGMA user_version = 2;")
+    old.executescript("DROP TABLE queue_pauses; PRAGMA user_version = 2;")
     old.close()
 
     reopened = SqliteStore(f"sqlite:///{path}")

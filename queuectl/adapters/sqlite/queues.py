@@ -1,38 +1,77 @@
-"""SqliteQueueControl: the paused queues, one row of ``queue_control`` (``Paused.as_dict`` as JSON).
+"""SqliteQueueControl: the paused queues, one row each in ``queue_pauses``.
 
 A pause is one ``BEGIN IMMEDIATE`` transaction and so is every claim
-(``hot_path.claim`` reads the row in its own transaction): the two never
-interleave, and every claim that commits after a pause committed honours it.
-A claim reads one short row; the text is parsed once per change (``_parsed``),
-not once per claim.
+(``claim_filter`` runs in the claim's transaction): the two never interleave,
+and every claim that commits after a pause committed honours it.
+
+What it costs a claim: with nothing paused, one look at an empty table. With
+queues paused by name, a worker serving every queue skips them by a lookup of
+each job it walks past in the table's primary key (no list rebuilt per claim);
+a worker that serves only paused queues, or any worker while every queue is
+paused, does not look at a job at all.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import sqlite3
-from typing import Callable, Collection
+from typing import Callable, Collection, Sequence
 
 from queuectl.domain.pausing import NOTHING_PAUSED, Paused
 from queuectl.domain.ports import QueueControl
 
 from .database import SqliteDatabase
+from .tables import EVERY_QUEUE
 
-_READ = "SELECT paused FROM queue_control WHERE id = 1"
-_WRITE = "INSERT OR REPLACE INTO queue_control (id, paused) VALUES (1, ?)"
-_CLEAR = "DELETE FROM queue_control"
+_READ = "SELECT queue, paused FROM queue_pauses"
+_SUMMARY = (f"SELECT EXISTS (SELECT 1 FROM queue_pauses),"
+            f" EXISTS (SELECT 1 FROM queue_pauses WHERE queue = '{EVERY_QUEUE}')")
+_NOT_PAUSED = (" AND NOT EXISTS (SELECT 1 FROM queue_pauses"
+               " WHERE queue_pauses.queue = jobs.queue AND queue_pauses.paused)")
+_CLEAR = "DELETE FROM queue_pauses"
+_INSERT = "INSERT INTO queue_pauses (queue, paused) VALUES (?, ?)"
 
 
-def read_paused(conn: sqlite3.Connection) -> Paused:
-    """What is paused, read in the caller's transaction (a claim's, on the hot path)."""
-    row = conn.execute(_READ).fetchone()
-    return NOTHING_PAUSED if row is None else _parsed(row[0])
+def claim_filter(conn: sqlite3.Connection, queues: Sequence[str] | None) -> tuple[str, tuple[str, ...]] | None:
+    """The claim query's queue terms and their values, in the claim's transaction; None: nothing claimable."""
+    anything, every = conn.execute(_SUMMARY).fetchone()
+    if not anything:
+        scope = NOTHING_PAUSED.claim_scope(queues)
+    elif not every and not queues:  # only queues paused by name (no resumed rows): skip their jobs
+        return _NOT_PAUSED, ()
+    else:
+        scope = _read(conn, queues).claim_scope(queues)
+    if scope.nothing:
+        return None
+    terms = f" AND queue IN ({', '.join('?' * len(scope.only))})" if scope.only is not None else ""
+    terms += f" AND queue NOT IN ({', '.join('?' * len(scope.skip))})" if scope.skip else ""
+    return terms, (*(scope.only or ()), *scope.skip)
 
 
-@functools.lru_cache(maxsize=16)
-def _parsed(text: str) -> Paused:
-    return Paused.from_dict(json.loads(text))
+def _read(conn: sqlite3.Connection, queues: Sequence[str] | None = None) -> Paused:
+    """What is paused (as far as ``queues`` and every queue go, when given)."""
+    if queues:
+        marks = ", ".join("?" * (len(queues) + 1))
+        rows = conn.execute(f"{_READ} WHERE queue IN ({marks})", (EVERY_QUEUE, *queues)).fetchall()
+    else:
+        rows = conn.execute(_READ).fetchall()
+    return _paused(tuple(rows))
+
+
+@functools.lru_cache(maxsize=64)
+def _paused(rows: tuple[tuple[str, int], ...]) -> Paused:
+    """The rows as the domain's value; remembered, as claims read the same rows again and again."""
+    marks_by_queue = {queue: bool(paused) for queue, paused in rows}
+    if marks_by_queue.pop(EVERY_QUEUE, False):
+        return Paused(all=True, resumed=frozenset(q for q, paused in marks_by_queue.items() if not paused))
+    return Paused(queues=frozenset(q for q, paused in marks_by_queue.items() if paused))
+
+
+def _write(conn: sqlite3.Connection, paused: Paused) -> None:
+    conn.execute(_CLEAR)
+    rows = [(EVERY_QUEUE, 1)] if paused.all else []
+    rows += [(queue, 1) for queue in sorted(paused.queues)] + [(queue, 0) for queue in sorted(paused.resumed)]
+    conn.executemany(_INSERT, rows)
 
 
 class SqliteQueueControl(QueueControl):
@@ -47,14 +86,11 @@ class SqliteQueueControl(QueueControl):
 
     def paused(self) -> Paused:
         with self._db.read() as conn:
-            return read_paused(conn)
+            return _read(conn)
 
     def _change(self, move: Callable[[Paused], Paused]) -> Paused:
         """Read, let the domain decide (it may refuse: nothing is written), write: one transaction."""
         with self._db.write() as conn:
-            paused = move(read_paused(conn))
-            if paused.anything:
-                conn.execute(_WRITE, (json.dumps(paused.as_dict()),))
-            else:  # nothing paused: no row, the claims' fastest case
-                conn.execute(_CLEAR)
+            paused = move(_read(conn))
+            _write(conn, paused)
         return paused

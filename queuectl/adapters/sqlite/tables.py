@@ -19,7 +19,7 @@ from queuectl.domain.model import WAITING, JobState
 
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
 # 2: attempts.outcome and the indexes behind ``stats``.
-# 3: queue_control.
+# 3: queue_pauses.
 SCHEMA_VERSION = 3
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
@@ -119,11 +119,12 @@ WORKERS = Table("workers", (
     Column("stop_requested", "BOOLEAN"),
 ), key="id")
 
-# The paused queues: one row (id 1) holding ``Paused.as_dict`` as JSON, read whole by every
-# claim; no row: nothing paused.
-QUEUE_CONTROL = Table("queue_control", (Column("id", "INTEGER"), Column("paused", "TEXT")), key="id")
+# The paused queues (``pausing.Paused``): a queue's row says whether it is paused; without one,
+# the row of ``EVERY_QUEUE`` (a name no queue can have) decides; without that, it runs.
+QUEUE_PAUSES = Table("queue_pauses", (Column("queue", "TEXT"), Column("paused", "BOOLEAN")), key="queue")
+EVERY_QUEUE = "*"
 
-TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_CONTROL)  # in creation order: a table after those it references
+TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
