@@ -92,19 +92,25 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--base", type=Path, required=True, help="the tree to compare with (holds queuectl/)")
     parser.add_argument("--jobs", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=9)
+    parser.add_argument("--rounds", type=int, default=9, help="SQLite rounds (0: MongoDB only)")
     parser.add_argument("--mongo", metavar="URL", help="also compare on this MongoDB (jobs / 20, 5 rounds)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="queuectl-claim-ab-") as scratch:
-        compare("sqlite", args.base, lambda home: f"sqlite:///{home / 'queue.db'}", args.jobs, args.rounds,
-                Path(scratch))
+        if args.rounds:
+            compare("sqlite", args.base, lambda home: f"sqlite:///{home / 'queue.db'}", args.jobs, args.rounds,
+                    Path(scratch))
         if args.mongo:
-            sys.path.insert(0, str(Path(__file__).resolve().parent))
-            from sections import mongo_urls
-
-            urls = mongo_urls(args.mongo)
-            compare("mongodb", args.base, lambda home: next(urls), max(args.jobs // 20, 20), 5, Path(scratch))
+            compare("mongodb", args.base, lambda home: _fresh_database(args.mongo), max(args.jobs // 20, 20), 5,
+                    Path(scratch))
     return 0
+
+
+def _fresh_database(base: str) -> str:
+    """``base`` with a database of its own (as ``sections.mongo_urls``, without importing queuectl here)."""
+    head, _, query = base.partition("?")
+    root = head.rstrip("/").rsplit("/", 1)[0] if head.count("/") > 2 else head.rstrip("/")
+    url = f"{root}/qbench_{uuid.uuid4().hex[:8]}"
+    return f"{url}?{query}" if query else url
 
 
 if __name__ == "__main__":
