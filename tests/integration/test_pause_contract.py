@@ -141,3 +141,33 @@ def test_a_pause_is_seen_by_every_other_opening_of_the_store(shared_store_url, h
     finally:
         first.close()
         second.close()
+
+
+def test_pauses_from_several_processes_at_once_are_all_kept(shared_store_url, home):
+    """Each pause reads, decides and writes atomically: none overwrites another."""
+    import threading
+
+    stores = [build_container(shared_store_url, str(home)).store() for _ in range(4)]
+    stores[0].create()
+    go = threading.Barrier(len(stores))
+    errors: list[BaseException] = []
+
+    def pause_ten(store: Store, n: int) -> None:
+        go.wait()
+        try:
+            for k in range(10):
+                store.queues.pause([f"q{n}-{k}"])
+        except BaseException as error:  # reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=pause_ten, args=(store, n)) for n, store in enumerate(stores)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert stores[0].queues.paused().queues == {f"q{n}-{k}" for n in range(4) for k in range(10)}
+    finally:
+        for store in stores:
+            store.close()

@@ -11,6 +11,8 @@ is written may still take one job (it started before the pause returned).
 
 from __future__ import annotations
 
+import random
+import time
 from typing import Any, Callable, Collection, Mapping
 
 from pymongo.collection import Collection as MongoCollection
@@ -23,7 +25,8 @@ from queuectl.domain.ports import QueueControl
 from .database import MongoDatabase, translate_errors
 
 _ID = "paused"
-_TRIES = 5
+_TRIES = 20
+_SPREAD_SECONDS = 0.005  # the n-th retry waits up to n times this
 
 
 def read_paused(db: MongoDatabase) -> Paused:
@@ -55,7 +58,9 @@ class MongoQueueControl(QueueControl):
 
     def _change(self, move: Callable[[Paused], Paused]) -> Paused:
         control = _collection(self._db)
-        for _ in range(_TRIES):
+        for attempt in range(_TRIES):
+            if attempt:  # another pause or resume won: let the racers spread out
+                time.sleep(random.uniform(0, _SPREAD_SECONDS * attempt))
             doc = control.find_one({"_id": _ID})
             paused = move(_paused(doc))  # the domain may refuse: nothing is written
             version = int(doc.get("version", 0)) if doc else 0
