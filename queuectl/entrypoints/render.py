@@ -18,6 +18,8 @@ from queuectl.domain.services import Status
 from queuectl.domain.stats import QueueStats
 from queuectl.domain.timeutil import format_time
 
+from .render_queues import paused_dict, paused_line
+
 COMMAND_WIDTH = 40
 ERROR_WIDTH = 60
 NONE = "-"
@@ -105,6 +107,7 @@ def status_dict(status: Status) -> dict[str, Any]:
     return {
         "jobs": {state.value: status.jobs.get(state, 0) for state in JobState},
         "workers": [worker_dict(w) for w in status.workers],
+        "paused": paused_dict(status.paused),
     }
 
 
@@ -209,6 +212,7 @@ def env_text(env: Mapping[str, str]) -> str | None:
 def status_text(status: Status) -> str:
     counts = table([state.value.upper() for state in JobState],
                    [[status.jobs.get(state, 0) for state in JobState]])
+    counts += f"\n\n{paused_line(status.paused)}" if status.paused.anything else ""
     if not status.workers:
         return f"{counts}\n\nNo live workers."
     rows = [(w.id, w.host, w.pid, ",".join(w.queues) or "*", w.current_job, format_time(w.last_heartbeat))

@@ -224,6 +224,8 @@ def test_opening_a_new_store_for_a_worker_never_imports_sqlalchemy(tmp_path):
 
 
 def test_a_version_1_file_gains_the_columns_and_indexes_added_since(tmp_path):
+    from queuectl.adapters.sqlite import tables
+
     path = tmp_path / "queue.db"
     store = SqliteStore(f"sqlite:///{path}")
     store.jobs.add(Job.new("job-1", "true", NOW))

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from queuectl.domain.model import WAITING, JobState
 
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
-# 2: attempts.outcome and the indexes behind ``stats``. 3: jobs.cwd and jobs.env (SPEC 9.1).
+# 2: attempts.outcome and the indexes behind ``stats``.
+# 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
 SCHEMA_VERSION = 3
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
@@ -119,7 +120,12 @@ WORKERS = Table("workers", (
     Column("stop_requested", "BOOLEAN"),
 ), key="id")
 
-TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS)  # in creation order: a table after those it references
+# The paused queues (``pausing.Paused``): a queue's row says whether it is paused; without one,
+# the row of ``EVERY_QUEUE`` (a name no queue can have) decides; without that, it runs.
+QUEUE_PAUSES = Table("queue_pauses", (Column("queue", "TEXT"), Column("paused", "BOOLEAN")), key="queue")
+EVERY_QUEUE = "*"
+
+TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
