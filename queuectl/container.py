@@ -15,6 +15,7 @@ from queuectl.di_import import import_dependency_injector
 containers, providers = import_dependency_injector()
 
 from queuectl.domain.errors import UnsupportedStore  # noqa: E402
+from queuectl.domain.queue_service import QueueService  # noqa: E402
 from queuectl.domain.services import ConfigService, JobService, StatsService  # noqa: E402
 from queuectl.domain.urls import home_store_url  # noqa: E402
 from queuectl.domain.worker_admin import WorkerAdmin  # noqa: E402
@@ -58,6 +59,7 @@ class Container(containers.DeclarativeContainer):
     outputs = providers.Singleton(_lazy("queuectl.adapters.output_files", "LocalOutputFiles"), home=config.home)
     jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs)
     settings = providers.Factory(ConfigService, store=store)
+    queues = providers.Factory(QueueService, store=store, notifier=notifier)
     stats = providers.Factory(StatsService, store=store, clock=clock)
     processes = providers.Singleton(_lazy("queuectl.adapters.process_control", "OsProcessControl"),
                                     home=config.home)

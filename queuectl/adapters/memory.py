@@ -18,9 +18,12 @@ from typing import Callable, Collection, Iterable, Iterator, Sequence
 from queuectl.domain.errors import DuplicateJob, JobNotFound
 from queuectl.domain import defaults
 from queuectl.domain.model import FINAL, WAITING, Attempt, Job, JobState, trim_history
+from queuectl.domain.pausing import NOTHING_PAUSED, Paused
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
                                    Store, WorkerInfo, WorkerRef, WorkerRegistry)
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
+
+from .memory_queues import InMemoryQueueControl
 
 
 class InMemoryJobRepository(JobRepository):
@@ -31,6 +34,7 @@ class InMemoryJobRepository(JobRepository):
         self._seq: dict[str, int] = {}
         self._outputs: dict[tuple[str, int], str] = {}
         self._counter = itertools.count(1)
+        self.paused: Paused = NOTHING_PAUSED  # written under the lock by InMemoryQueueControl
 
     def add(self, job: Job) -> None:
         with self._lock:
@@ -86,8 +90,9 @@ class InMemoryJobRepository(JobRepository):
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
         with self._lock:
+            scope = self.paused.claim_scope(queues)
             due = [j for j in self._jobs.values() if j.state in WAITING and j.run_at <= now
-                   and (not queues or j.queue in queues)]
+                   and scope.admits(j.queue)]
             if not due:
                 return None
             job = min(due, key=lambda j: (-j.priority, j.run_at, self._seq[j.id]))
@@ -307,3 +312,4 @@ class InMemoryStore(Store):
         self.settings = InMemorySettingsRepository()
         self.workers = InMemoryWorkerRegistry()
         self.stats = InMemoryStatsRepository(self.jobs)
+        self.queues = InMemoryQueueControl(self.jobs)

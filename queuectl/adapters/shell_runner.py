@@ -23,12 +23,14 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from datetime import date
 from pathlib import Path
 from typing import Any, Mapping
 
 from queuectl.domain import defaults
 from queuectl.domain.commands import CommandRunner, RunningCommand
+from queuectl.domain.context import job_variables
 from queuectl.domain.model import Job
 from queuectl.domain.urls import SECRET_SEARCH_MIN, STORE_URL_VARIABLES, password_forms
 
@@ -37,6 +39,7 @@ from .output_files import OUTPUT_FOLDER, day_folder, file_name
 from .processes import process_start_time
 from .shell_command import NotStarted, ShellCommand
 from .wakeup import WakeChannel
+from .working_directory import DirectoryUnusable, WorkingDirectories
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +64,7 @@ class ShellRunner(CommandRunner):
 
     def __init__(self, home: Path, channel: WakeChannel | None = None, name: str = "",
                  store_url: str | None = None) -> None:
-        self.home = Path(home)
+        self.home = Path(home).absolute()  # never relative: see working_directory.py
         self.channel = channel
         with contextlib.suppress(OSError):  # each attempt copes with a folder it cannot write
             (self.home / OUTPUT_FOLDER).mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -70,8 +73,11 @@ class ShellRunner(CommandRunner):
         # posix_spawn converts its environment on every call, and converting
         # os.environ (a Python-level mapping) costs about as much as the spawn
         # itself; nothing in a worker changes its environment, so one copy
-        # serves every command.
+        # is the base of every command's (``command_environment``).
         self._environ = job_environment(os.environ, store_url)
+        self._store_url = store_url
+        self._directories = WorkingDirectories()
+        self._host = socket.gethostname()
         self._session: dict[str, Any] = {"setsid": True}
         _close_inherited_on_exec()
         self._running_path = self.home / "running" / name if name else None
@@ -82,6 +88,7 @@ class ShellRunner(CommandRunner):
 
     def close(self) -> None:
         os.close(self._devnull)
+        self._directories.close()
         if self._running_fd is not None:
             os.close(self._running_fd)
             self._running_fd = None
@@ -101,10 +108,14 @@ class ShellRunner(CommandRunner):
         except OSError as exc:  # out of file descriptors, say
             return NotStarted(f"could not open the output pipe: {exc.strerror or exc}")
         try:
-            pid = self._spawn(job.command, write_end)
-        except OSError as exc:
+            pid = self._spawn_job(job, write_end)
+        except DirectoryUnusable as exc:
             os.close(pipe)
-            return NotStarted(f"could not start /bin/sh: {exc.strerror or exc}")
+            return NotStarted(str(exc))
+        # ValueError, TypeError: a stored env or cwd the domain would refuse (a NUL, not text)
+        except (OSError, ValueError, TypeError) as exc:
+            os.close(pipe)
+            return NotStarted(f"could not start /bin/sh: {getattr(exc, 'strerror', None) or exc}")
         finally:
             os.close(write_end)  # the command holds it now; the pipe ends when the command's copies close
         if self._running_fd is not None:  # one write in place, no file created per command
@@ -112,18 +123,27 @@ class ShellRunner(CommandRunner):
                 os.pwrite(self._running_fd, f"{job.lease_token} {pid}".ljust(_RUNNING_WIDTH).encode(), 0)
         return ShellCommand(pid, OutputCapture(pipe, path, output_max), self.channel)
 
-    def _spawn(self, command: str, output: int) -> int:
+    def _spawn_job(self, job: Job, output: int) -> int:
+        """The job's command in its directory (``DirectoryUnusable`` if this host has none such)."""
+        environ = command_environment(self._environ, job, self._store_url)
+        if job.cwd is None:  # stored before jobs had a directory: where the worker runs
+            return self._spawn(job.command, output, environ)
+        host = job.history[-1].host if job.history else self._host
+        with self._directories.entered(job.cwd, host):
+            return self._spawn(job.command, output, environ)
+
+    def _spawn(self, command: str, output: int, environ: Mapping[str, str]) -> int:
         """``/bin/sh -c command`` in a session of its own, stdin from /dev/null."""
         actions = [(os.POSIX_SPAWN_DUP2, self._devnull, 0), (os.POSIX_SPAWN_DUP2, output, 1),
                    (os.POSIX_SPAWN_DUP2, output, 2)]
         try:
-            return os.posix_spawn(_SHELL, [_SHELL, "-c", command], self._environ, file_actions=actions,
+            return os.posix_spawn(_SHELL, [_SHELL, "-c", command], environ, file_actions=actions,
                                   setsigdef=_DEFAULT_SIGNALS, **self._session)
         except NotImplementedError:  # no POSIX_SPAWN_SETSID here
             if "setpgroup" in self._session:
                 raise
             self._session = {"setpgroup": 0}  # a process group of its own is what killpg needs
-            return self._spawn(command, output)
+            return self._spawn(command, output, environ)
 
     def _folder(self, day: date | None) -> str:
         """The day's output folder, created once per worker and day.
@@ -168,6 +188,17 @@ def job_environment(environ: Mapping[str, str], store_url: str | None) -> dict[s
             continue
         kept[name] = value
     return kept
+
+
+def command_environment(base: Mapping[str, str], job: Job, store_url: str | None) -> dict[str, str]:
+    """What one attempt's command gets: the worker's scrubbed environment, the job's ``env`` on top
+    (scrubbed the same way: it cannot bring back a store variable), then ``QUEUECTL_JOB_ID``,
+    ``QUEUECTL_ATTEMPT`` and ``QUEUECTL_QUEUE``."""
+    environ = dict(base)
+    if job.env:
+        environ.update(job_environment(job.env, store_url))
+    environ.update(job_variables(job.id, job.attempts, job.queue))
+    return environ
 
 
 def _holds(value: str, secret: str) -> bool:

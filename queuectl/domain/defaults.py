@@ -37,6 +37,7 @@ LATEST_YEAR = 9999  # run_at and --delay must land within it
 DURATION_LIMIT = 3_652_058 * DAY_SECONDS  # the whole calendar, years 1-9999: no duration is longer
 LIST_LIMIT_MAX = 1_000_000  # list --limit, dlq list --limit
 QUOTE_WIDTH = 80  # characters of a user's value an error message quotes
+PAUSED_QUEUES_MAX = 1000  # queues paused by name (every claim reads them)
 
 # -- other defaults -----------------------------------------------------------
 DEFAULT_QUEUE = "default"
@@ -65,3 +66,8 @@ SQLITE_BUSY_TIMEOUT_SECONDS = 30.0  # a write waits this long for SQLite's lock 
 MONGO_TIMEOUT_SECONDS = 4.0  # server selection and connecting, unless the URL sets them
 MONGO_DATABASE = "queuectl"  # when the URL names none
 DASHBOARD_SHUTDOWN_SECONDS = 5  # open connections get this long once the dashboard is asked to stop
+
+# -- a job's context (SPEC 9.1) -----------------------------------------------
+CWD_MAX_BYTES = 4096  # a job's working directory (Linux's PATH_MAX)
+ENV_MAX_VARIABLES = 100  # variables a job may add to the worker's environment
+ENV_MAX_BYTES = 64 * 1024  # all of them together, as NAME=VALUE bytes

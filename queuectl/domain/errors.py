@@ -75,3 +75,10 @@ class OutcomeRejected(QueuectlError):
         super().__init__(f"job '{job_id}': the store refused its outcome: {reason}")
         self.job_id = job_id
         self.reason = reason
+
+
+class PauseConflict(QueuectlError):
+    """The paused queues kept changing while a ``pause`` or ``resume`` was being written."""
+
+    def __init__(self) -> None:
+        super().__init__("the paused queues kept changing while being updated; try again")

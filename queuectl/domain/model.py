@@ -16,6 +16,7 @@ from typing import ClassVar, Mapping
 
 from . import defaults
 from .backoff import BackoffPolicy
+from .context import validate_cwd, validate_env
 from .errors import InvalidJob, InvalidTransition
 from .quoting import quoted
 
@@ -178,6 +179,9 @@ class Job:
     lease_token: str | None = None
     lease_until: datetime | None = None
     history: list[Attempt] = field(default_factory=list)
+    # Where and with which variables the command runs (SPEC 9.1): set at enqueue, never moved.
+    cwd: str | None = None  # None: where the worker runs (jobs stored before 9.1)
+    env: dict[str, str] = field(default_factory=dict)
 
     # The fields any move may change, besides ``history`` (which moves only
     # append to and close the last entry of). Stores write back exactly these,
@@ -190,7 +194,8 @@ class Job:
     @classmethod
     def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
             priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = defaults.JOB_TIMEOUT,
-            run_at: datetime | None = None) -> "Job":
+            run_at: datetime | None = None, cwd: str | None = None,
+            env: Mapping[str, str] | None = None) -> "Job":
         validate_id(job_id)
         validate_id(queue, "queue name")
         validate_command(command)
@@ -198,7 +203,8 @@ class Job:
         _check_range("max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
         return cls(id=job_id, command=command, created_at=now, updated_at=now,
                    run_at=run_at or now, queue=queue, priority=priority,
-                   max_retries=max_retries, timeout=validate_timeout(timeout))
+                   max_retries=max_retries, timeout=validate_timeout(timeout),
+                   cwd=validate_cwd(cwd), env=validate_env(env))
 
     # -- moves ------------------------------------------------------------
     def _require(self, move: str) -> None:

@@ -15,6 +15,7 @@ from typing import Collection, Iterable, Sequence
 
 from . import defaults
 from .model import Attempt, Job, JobState
+from .pausing import Paused
 from .stats import AttemptTotals, QueueStats
 
 OUTPUT_TAIL_BYTES = 64 * 1024
@@ -103,6 +104,8 @@ class JobRepository(ABC):
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
         """Atomically claim the next due job: priority desc, run_at, then store order.
+
+        Never from a paused queue: the paused queues are read in the same atomic step.
 
         The returned job is ``processing`` with a fresh ``lease_token``; its
         history holds only the new attempt. None when nothing is due.
@@ -203,6 +206,25 @@ class StatsRepository(ABC):
         """The closed attempts that finished in ``[since, until)`` (unbounded where
         None), per outcome, with a cumulative histogram of the run times of those
         that ran (upper bounds ``buckets``)."""
+
+
+class QueueControl(ABC):
+    """Paused queues (``pausing.Paused``), stored so that every worker on every host honours them.
+
+    Each call is atomic; ``JobRepository.claim_next`` and ``settle_and_claim`` read
+    the paused queues in their own atomic step (``Paused.claim_scope``).
+    """
+
+    @abstractmethod
+    def pause(self, queues: Collection[str] | None) -> Paused:
+        """Pause ``queues`` (every queue, also those first used later, when None); what is paused now."""
+
+    @abstractmethod
+    def resume(self, queues: Collection[str] | None) -> Paused:
+        """Resume ``queues`` (every queue when None); what is paused now."""
+
+    @abstractmethod
+    def paused(self) -> Paused: ...
 
 
 class SettingsRepository(ABC):
@@ -319,6 +341,7 @@ class Store(ABC):
     settings: SettingsRepository
     workers: WorkerRegistry
     stats: StatsRepository
+    queues: QueueControl
 
     def create(self) -> None:
         """Make sure the store exists: a writing command's first step (a read never creates one)."""

@@ -9,6 +9,7 @@ from typing import Any, Collection, Iterable, Sequence
 from . import defaults
 from .errors import InvalidJob
 from .model import FINAL, ID_PATTERN, Job, JobState
+from .pausing import NOTHING_PAUSED, Paused
 from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
@@ -20,6 +21,7 @@ from .timeutil import earlier
 class Status:
     jobs: dict[JobState, int]
     workers: list[WorkerInfo] = field(default_factory=list)
+    paused: Paused = NOTHING_PAUSED
 
 
 @dataclass(frozen=True)
@@ -125,7 +127,8 @@ class JobService:
         return count
 
     def status(self) -> Status:
-        return Status(self.store.jobs.count_by_state(), self.live_workers())
+        return Status(self.store.jobs.count_by_state(), self.live_workers(),
+                      paused=self.store.queues.paused())
 
     def live_workers(self) -> list[WorkerInfo]:
         """Workers whose heartbeat is within the lease, oldest first, with their current job."""

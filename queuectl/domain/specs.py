@@ -10,11 +10,12 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Mapping
 
 from . import defaults
+from .context import validate_cwd, validate_env
 from .errors import InvalidJob
 from .model import DEFAULT_QUEUE, Job, validate_command, validate_id, validate_timeout
 from .quoting import quoted
@@ -24,7 +25,7 @@ from .timeutil import later, parse_duration, parse_time
 # Record fields a user may paste back from ``show --json``; they are ignored.
 _READ_ONLY = {"state", "attempts", "created_at", "updated_at", "started_at", "finished_at",
               "exit_code", "last_error", "worker", "history"}
-_FIELDS = {"id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "queue"}
+_FIELDS = {"id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "queue", "cwd", "env"}
 _BOUNDS = {"priority": (-defaults.PRIORITY_LIMIT, defaults.PRIORITY_LIMIT),
            "max_retries": (0, defaults.MAX_RETRIES_LIMIT)}
 
@@ -39,6 +40,8 @@ class JobSpec:
     delay: timedelta | None = None
     timeout: float | None = None
     queue: str = DEFAULT_QUEUE
+    cwd: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
 
     def to_job(self, now: datetime, settings: Settings) -> Job:
         """A new job; unset retries and timeout come from the configuration now."""
@@ -46,7 +49,8 @@ class JobSpec:
         return Job.new(
             self.id or new_job_id(), self.command, now, queue=self.queue, priority=self.priority,
             max_retries=settings.max_retries if self.max_retries is None else self.max_retries,
-            timeout=settings.job_timeout if self.timeout is None else self.timeout, run_at=run_at)
+            timeout=settings.job_timeout if self.timeout is None else self.timeout, run_at=run_at,
+            cwd=self.cwd, env=self.env)
 
 
 def new_job_id() -> str:
@@ -99,7 +103,8 @@ def spec_from_mapping(data: Mapping[str, Any]) -> JobSpec:
         run_at=parse_time(data["run_at"]) if data.get("run_at") is not None else None,
         delay=parse_duration(data["delay"]) if data.get("delay") is not None else None,
         timeout=None if data.get("timeout") is None else validate_timeout(data["timeout"]),
-        queue=validate_id(data.get("queue", DEFAULT_QUEUE), "queue name"))
+        queue=validate_id(data.get("queue", DEFAULT_QUEUE), "queue name"),
+        cwd=validate_cwd(data.get("cwd")), env=validate_env(data.get("env")))
 
 
 def _optional_int(data: Mapping[str, Any], key: str) -> int | None:

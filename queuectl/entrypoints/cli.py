@@ -48,6 +48,8 @@ COMMANDS = {
     "remove": ("prune_cli", "Delete finished jobs (completed, dead, cancelled) and their output."),
     "prune": ("prune_cli", "Delete finished jobs older than AGE (default 7d) and their output."),
     "stats": ("stats_cli", "Throughput, success rate, durations, depth."),
+    "pause": ("pause_cli", "Claim no new job from these queues (default: all); running jobs go on."),
+    "resume": ("pause_cli", "Let workers claim from paused queues again (default: all)."),
     "dashboard": ("dashboard_cli", "Serve the web dashboard, /metrics and the JSON API."),
 }
 

@@ -17,6 +17,7 @@ from . import locations
 
 if TYPE_CHECKING:  # pragma: no cover - typing only; the container is imported lazily
     from queuectl.container import Container
+    from queuectl.domain.queue_service import QueueService
     from queuectl.domain.services import ConfigService, JobService, StatsService
 
 class AppState:
@@ -70,6 +71,11 @@ class AppState:
 
     def config(self) -> "ConfigService":
         service = self.container.settings()
+        self._store_used = True
+        return service
+
+    def queues(self) -> "QueueService":
+        service = self.container.queues()
         self._store_used = True
         return service
 

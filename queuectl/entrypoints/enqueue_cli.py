@@ -1,17 +1,22 @@
 """``enqueue``: one job from JSON or positional words, or many from a file.
 
 Options override the same field of the JSON job (``--id`` also overrides a
-positional id). Every job, however given, becomes one mapping checked by
-``spec_from_mapping``, so the rules and messages are the domain's.
+positional id; ``--env`` adds to its ``env``). Every job, however given,
+becomes one mapping checked by ``spec_from_mapping``, so the rules and
+messages are the domain's. A job without ``cwd`` gets the caller's directory.
+After ``--`` every word is the command, joined with shell quoting.
 """
 
 from __future__ import annotations
 
+import os
+import shlex
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Iterator
 
 import click
 
+from queuectl.domain import defaults
 from queuectl.domain.errors import InvalidJob, QueuectlError
 from queuectl.domain.quoting import printable
 
@@ -26,10 +31,37 @@ BATCH_SIZE = 5000
 # The first commit comes early, so idle workers start on the file's first jobs
 # while the rest is still being read.
 FIRST_BATCH_SIZE = 200
+_AFTER_DASHES = "queuectl.enqueue.after_dashes"  # ctx.meta key: the words after ``--``
 
 
-@click.command("enqueue", short_help="Add a job (JSON, ID COMMAND, COMMAND, or --file).")
-@click.argument("words", nargs=-1, metavar="[JOB_JSON | ID COMMAND | COMMAND]")
+class EnqueueCommand(click.Command):
+    """Keeps the words after ``--`` apart: they are the command, never ``ID COMMAND``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        split = _dashes_at(self, args)
+        if split is not None:
+            ctx.meta[_AFTER_DASHES] = args[split + 1:]
+            args = args[:split]
+        return super().parse_args(ctx, args)
+
+
+def _dashes_at(command: click.Command, args: list[str]) -> int | None:
+    """Where the first ``--`` that is not an option's value stands."""
+    takes_value = {name for param in command.params if isinstance(param, click.Option) and not param.is_flag
+                   for name in param.opts}
+    skip = False
+    for position, arg in enumerate(args):
+        if skip:
+            skip = False
+        elif arg == "--":
+            return position
+        elif arg in takes_value:
+            skip = True
+    return None
+
+
+@click.command("enqueue", cls=EnqueueCommand, short_help="Add a job (JSON, ID COMMAND, COMMAND, or --file).")
+@click.argument("words", nargs=-1, metavar="[JOB_JSON | ID COMMAND | COMMAND | -- WORDS...]")
 @click.option("--file", "-f", "source", type=click.File("rb"), metavar="FILE",
               help="Enqueue one JSON job per line of this file ('-' = stdin).")
 @click.option("--id", "job_id", type=params.JOB_ID, metavar="ID", help="Job id (default: generated).")
@@ -40,6 +72,9 @@ FIRST_BATCH_SIZE = 200
 @click.option("--delay", type=params.DURATION, metavar="DURATION", help="Run after this long: 30, 30s, 5m, 2h, 1d.")
 @click.option("--timeout", type=params.TIMEOUT, metavar="SECONDS", help="Kill after this long; 0 = none.")
 @click.option("--queue", type=params.QUEUE, metavar="NAME", help="Queue name (default: default).")
+@click.option("--cwd", type=params.CWD, metavar="DIR", help="Run in this directory (default: the current one).")
+@click.option("--env", type=params.ENV_ASSIGNMENT, metavar="KEY=VALUE", multiple=True,
+              help="Add this variable to the job's environment (repeatable).")
 @pass_app
 def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **options: Any) -> None:
     """Add a job, or many with --file. The id is printed.
@@ -48,21 +83,52 @@ def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **o
       queuectl enqueue '{"id":"job1","command":"sleep 2"}'
       queuectl enqueue job1 'sleep 2'
       queuectl enqueue 'sleep 2' [--id job1]
+      queuectl enqueue [--id job1] -- ls "my dir"   (every word after -- is the command)
       queuectl enqueue --file jobs.jsonl     (one JSON job a line; - = stdin)
 
-    An option wins over the same field of the JSON job.
+    An option wins over the same field of the JSON job. The job runs in the
+    current directory unless --cwd (or JSON "cwd") names another.
     """
+    after = click.get_current_context().meta.get(_AFTER_DASHES)
     if options["run_at"] and options["delay"]:
         raise click.UsageError("give --run-at or --delay, not both")
+    options["env"] = _option_env(options["env"])
     if source is not None:
-        if words or options["job_id"]:
-            raise click.UsageError("--file takes no JOB_JSON, ID, COMMAND or --id")
+        if words or options["job_id"] or after is not None:
+            raise click.UsageError("--file takes no JOB_JSON, ID, COMMAND, -- WORDS or --id")
         _enqueue_file(app, source, options)
         return
     from queuectl.domain.specs import spec_from_mapping
 
-    job = app.jobs().enqueue(spec_from_mapping(merge_options(job_fields(words), options)))
-    click.echo(f"Enqueued {job.id}")
+    fields = job_fields(words) if after is None else _dashed_fields(words, after)
+    job = app.jobs().enqueue(spec_from_mapping(merge_options(fields, options)))
+    click.echo(enqueued_line(job.id, job.command))
+
+
+def enqueued_line(job_id: str, command: str) -> str:
+    """``Enqueued job 'ID': COMMAND``: both, so that ``enqueue echo hello`` (id ``echo``) shows at once."""
+    shown = printable(command)
+    if len(shown) > defaults.QUOTE_WIDTH:
+        shown = shown[: defaults.QUOTE_WIDTH - 3] + "..."
+    return f"Enqueued job '{job_id}': {shown}"
+
+
+def _dashed_fields(words: tuple[str, ...], after: list[str]) -> dict[str, Any]:
+    if words:
+        raise click.UsageError("after --, every word is the command: give the id as --id ID")
+    if not after:
+        raise click.UsageError("nothing after --: give the command's words")
+    return {"command": shlex.join(after)}
+
+
+def _option_env(pairs: tuple[tuple[str, str], ...]) -> dict[str, str]:
+    """The ``--env`` variables, within the bounds of a job's ``env`` (else a usage error)."""
+    from queuectl.domain.context import validate_env
+
+    try:
+        return validate_env(dict(pairs))
+    except InvalidJob as exc:
+        raise click.BadParameter(str(exc), param_hint="'--env'") from None
 
 
 def job_fields(words: tuple[str, ...]) -> dict[str, Any]:
@@ -85,16 +151,30 @@ def _json_object(text: str) -> dict[str, Any]:
 
 
 def merge_options(fields: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
-    """``fields`` with every given option replacing its field; --run-at and --delay replace each other."""
+    """``fields`` with every given option replacing its field; --run-at and --delay replace each other;
+    ``--env`` adds to the JSON ``env``; no ``cwd`` at all means the caller's directory."""
+    from queuectl.domain.context import merged_env
+
     merged = dict(fields)
     if options.get("run_at") or options.get("delay"):
         merged.pop("run_at", None)
         merged.pop("delay", None)
     renamed = {"job_id": "id"}
     for name, value in options.items():
-        if value is not None:
+        if value is not None and name != "env":
             merged[renamed.get(name, name)] = value
+    if options.get("env"):
+        merged["env"] = merged_env(merged.get("env"), options["env"])
+    if "cwd" not in merged:
+        merged["cwd"] = _caller_directory()
     return merged
+
+
+def _caller_directory() -> str:
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise InvalidJob("the current directory no longer exists: give --cwd DIR") from None
 
 
 @dataclass

@@ -8,6 +8,7 @@ quoting it escaped. The checks are the domain's (``validate_id``,
 from __future__ import annotations
 
 import math
+import os
 import re
 from datetime import timedelta
 from typing import Any, Callable
@@ -15,6 +16,7 @@ from typing import Any, Callable
 import click
 
 from queuectl.domain import defaults
+from queuectl.domain.context import parse_assignment, validate_cwd
 from queuectl.domain.errors import InvalidJob, QueuectlError
 from queuectl.domain.model import validate_id
 from queuectl.domain.quoting import quoted
@@ -94,6 +96,18 @@ def _window(text: str) -> timedelta:
     return window
 
 
+def _absolute_cwd(text: str) -> str:
+    """``--cwd DIR``: made absolute against the caller's directory; it need not exist here
+    (the worker's host is the one that must have it)."""
+    if not text:
+        raise InvalidJob("give --cwd a directory")
+    try:
+        return validate_cwd(os.path.abspath(text))
+    except FileNotFoundError:  # a relative DIR, and the current directory was deleted
+        raise InvalidJob(f"the current directory no longer exists: give --cwd an absolute path, "
+                         f"not {quoted(text)}") from None
+
+
 JOB_ID = Checked("id", lambda text: validate_id(text, "job id"))
 QUEUE = Checked("queue", lambda text: validate_id(text, "queue name"))
 DURATION = Checked("duration", parse_duration)
@@ -103,3 +117,5 @@ PRIORITY = BoundedInt(-defaults.PRIORITY_LIMIT, defaults.PRIORITY_LIMIT)
 MAX_RETRIES = BoundedInt(0, defaults.MAX_RETRIES_LIMIT)
 LIST_LIMIT = BoundedInt(0, defaults.LIST_LIMIT_MAX)
 TIMEOUT = Seconds(defaults.TIMEOUT_LIMIT)
+CWD = Checked("directory", _absolute_cwd, keep_text=False)
+ENV_ASSIGNMENT = Checked("KEY=VALUE", parse_assignment, keep_text=False)

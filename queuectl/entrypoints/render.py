@@ -8,13 +8,17 @@ floats print as integers (``3`` not ``3.0``).
 from __future__ import annotations
 
 import json
+import shlex
 from typing import Any, Iterable, Mapping, Sequence
 
 from queuectl.domain.model import WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import WorkerInfo
+from queuectl.domain.quoting import printable
 from queuectl.domain.services import Status
 from queuectl.domain.stats import QueueStats
 from queuectl.domain.timeutil import format_time
+
+from .render_queues import paused_dict, paused_line
 
 COMMAND_WIDTH = 40
 ERROR_WIDTH = 60
@@ -84,6 +88,7 @@ def job_dict(job: Job, history: bool = False) -> dict[str, Any]:
         "created_at": format_time(job.created_at), "updated_at": format_time(job.updated_at),
         "started_at": format_time(job.started_at), "finished_at": format_time(job.finished_at),
         "exit_code": job.exit_code, "last_error": job.last_error, "worker": job.worker,
+        "cwd": job.cwd, "env": dict(job.env),
     }
     if history:
         data["history"] = [attempt_dict(a) for a in job.history]
@@ -102,6 +107,7 @@ def status_dict(status: Status) -> dict[str, Any]:
     return {
         "jobs": {state.value: status.jobs.get(state, 0) for state in JobState},
         "workers": [worker_dict(w) for w in status.workers],
+        "paused": paused_dict(status.paused),
     }
 
 
@@ -185,7 +191,7 @@ def dead_table(jobs: Sequence[Job]) -> str:
 
 def job_detail(job: Job) -> str:
     """Every field, one per line, then one row per attempt."""
-    fields = job_dict(job)
+    fields = {**job_dict(job), "env": env_text(job.env)}
     width = max(len(key) for key in fields)
     lines = [f"{key.ljust(width)}  {text(value)}" for key, value in fields.items()]
     if job.history:
@@ -198,9 +204,15 @@ def job_detail(job: Job) -> str:
     return "\n".join(lines)
 
 
+def env_text(env: Mapping[str, str]) -> str | None:
+    """A job's variables as a shell would take them: ``CI=1 NAME='two words'``; None for none."""
+    return " ".join(printable(f"{name}={shlex.quote(value)}") for name, value in env.items()) or None
+
+
 def status_text(status: Status) -> str:
     counts = table([state.value.upper() for state in JobState],
                    [[status.jobs.get(state, 0) for state in JobState]])
+    counts += f"\n\n{paused_line(status.paused)}" if status.paused.anything else ""
     if not status.workers:
         return f"{counts}\n\nNo live workers."
     rows = [(w.id, w.host, w.pid, ",".join(w.queues) or "*", w.current_job, format_time(w.last_heartbeat))

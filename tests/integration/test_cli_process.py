@@ -55,7 +55,7 @@ def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
 def test_the_readme_first_run_flow_works_with_the_console_script(run, tmp_path):
     home = str(tmp_path / "home")
     enqueued = run("--home", home, "enqueue", '{"id":"job1","command":"echo hi"}', script=True)
-    assert (enqueued.returncode, enqueued.stdout, enqueued.stderr) == (0, "Enqueued job1\n", "")
+    assert (enqueued.returncode, enqueued.stdout, enqueued.stderr) == (0, "Enqueued job 'job1': echo hi\n", "")
     listed = run("--home", home, "list", script=True)
     assert listed.returncode == 0 and listed.stdout.splitlines()[1].split()[:2] == ["job1", "pending"]
     shown = run("--home", home, "show", "job1", "--json", script=True)
@@ -136,7 +136,7 @@ def test_the_shell_runs_piped_commands_without_a_prompt_and_exits_0(run, tmp_pat
     result = run("--home", str(tmp_path / "h"), stdin=commands, script=True)
     assert result.returncode == 0
     assert "queuectl >" not in result.stdout + result.stderr
-    assert result.stdout.startswith("Enqueued job1\nEnqueued job2\n")
+    assert result.stdout.startswith("Enqueued job 'job1': echo hi\nEnqueued job 'job2': true\n")
     assert one_error_line(result) == "Error: job 'nope' not found"
     assert '"pending": 2' in result.stdout
     listed = run("--home", str(tmp_path / "h"), "list", "--json")
@@ -186,7 +186,7 @@ def test_the_shell_on_a_terminal_prompts_completes_keeps_history_and_ends_on_ctr
     try:
         terminal.expect(b"queuectl >")
         terminal.send(b"enqueue job1 'echo hi'\r")
-        terminal.expect(b"Enqueued job1")
+        terminal.expect(b"Enqueued job 'job1': echo hi")
         terminal.send(b"show nope\r")
         terminal.expect(b"Error: job 'nope' not found")
         terminal.expect(b"queuectl >")

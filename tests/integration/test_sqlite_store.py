@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 import pytest
 
 from queuectl.adapters.sqlite import SqliteStore
+from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.errors import OutcomeRejected, StoreUnavailable
 from queuectl.domain.model import Job, JobState
@@ -223,6 +224,8 @@ def test_opening_a_new_store_for_a_worker_never_imports_sqlalchemy(tmp_path):
 
 
 def test_a_version_1_file_gains_the_columns_and_indexes_added_since(tmp_path):
+    from queuectl.adapters.sqlite import tables
+
     path = tmp_path / "queue.db"
     store = SqliteStore(f"sqlite:///{path}")
     store.jobs.add(Job.new("job-1", "true", NOW))
@@ -237,7 +240,7 @@ def test_a_version_1_file_gains_the_columns_and_indexes_added_since(tmp_path):
     check = sqlite3.connect(path)
     assert "outcome" in {row[1] for row in check.execute("PRAGMA table_info(attempts)")}
     assert check.execute("SELECT count(*) FROM sqlite_master WHERE name = 'ix_attempts_finished'").fetchone() == (1,)
-    assert check.execute("PRAGMA user_version").fetchone() == (2,)
+    assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     check.close()
 
 

@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from queuectl.domain import defaults
+from queuectl.domain.context import ENV_NAME, RESERVED_VARIABLES
 from queuectl.domain.errors import InvalidJob
 from queuectl.domain.model import Job, validate_id
 from queuectl.domain.settings import Settings
@@ -35,6 +36,13 @@ def assert_sound(job: Job) -> None:
     assert math.isfinite(job.timeout) and 0 <= job.timeout <= defaults.TIMEOUT_LIMIT
     assert job.run_at.year <= defaults.LATEST_YEAR
     assert 0 < len(job.command.encode("utf-8")) <= defaults.COMMAND_MAX_BYTES and "\0" not in job.command
+    assert job.cwd is None or (job.cwd.startswith("/") and "\0" not in job.cwd
+                               and len(job.cwd.encode("utf-8")) <= defaults.CWD_MAX_BYTES)
+    assert len(job.env) <= defaults.ENV_MAX_VARIABLES
+    for name, value in job.env.items():
+        assert ENV_NAME.fullmatch(name) and name not in RESERVED_VARIABLES
+        assert isinstance(value, str) and "\0" not in value
+        value.encode("utf-8")  # text every store keeps: no lone surrogate
     json.dumps(render.job_dict(job, history=True), allow_nan=False)
 
 

@@ -49,6 +49,7 @@ def job_document(job: Job, seq: int) -> dict[str, Any]:
         "priority": job.priority, "max_retries": job.max_retries, "timeout": float(job.timeout),
         "created_at": job.created_at, **mutable_fields(job),
         "history": [attempt_document(attempt) for attempt in job.history],
+        "cwd": job.cwd, "env": dict(job.env),
     }
 
 
@@ -96,6 +97,7 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         last_error=doc.get("last_error"), worker=doc.get("worker"),
         lease_token=doc.get("lease_token"), lease_until=doc.get("lease_until"),
         history=[attempt_from_document(entry) for entry in doc.get("history", [])],
+        cwd=doc.get("cwd"), env=dict(doc.get("env") or {}),  # absent from documents stored before SPEC 9.1
     )
 
 

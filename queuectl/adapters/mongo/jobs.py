@@ -38,6 +38,7 @@ from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 from .database import MongoDatabase, refused_for_good, translate_errors
 from .documents import (WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields, attempt_from_document,
                         closing_history, job_document, job_from_document, literals, ms, mutable_fields)
+from .queues import read_paused
 
 _CLAIM_SORT = [("priority", -1), ("run_at", 1), ("seq", 1)]
 _DUPLICATE_KEY = 11000
@@ -140,10 +141,15 @@ class MongoJobRepository(JobRepository):
     # -- the worker's cycle ------------------------------------------------
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
+        scope = read_paused(self._db).claim_scope(queues)  # a pause is honoured by every later claim
+        if scope.nothing:
+            return None
         now, lease_until, token = ms(now), ms(lease_until), uuid.uuid4().hex
         query: dict[str, Any] = {"state": {"$in": _WAITING}, "run_at": {"$lte": now}}
-        if queues:
-            query["queue"] = {"$in": list(queues)}
+        if scope.only is not None:
+            query["queue"] = {"$in": list(scope.only)}
+        if scope.skip:
+            query["queue"] = {"$nin": list(scope.skip)}
         claim = _claim_pipeline(worker, token, now, lease_until)
         try:
             before = self._claim(query, claim)

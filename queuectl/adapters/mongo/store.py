@@ -6,6 +6,7 @@ from queuectl.domain.ports import Store
 
 from .database import MongoDatabase
 from .jobs import MongoJobRepository
+from .queues import MongoQueueControl
 from .settings_workers import MongoSettingsRepository, MongoWorkerRegistry
 from .stats import MongoStatsRepository
 
@@ -14,7 +15,7 @@ class MongoStore(Store):
     """``mongodb://[user:password@]host[:port][,host...]/[database][?options]`` or ``mongodb+srv://``.
 
     The database is the URL's path (``queuectl`` when it has none); the
-    collections are ``jobs``, ``counters``, ``settings`` and ``workers``.
+    collections are ``jobs``, ``counters``, ``settings``, ``workers`` and ``queue_control``.
     Building one connects nothing: the first repository call does.
     """
 
@@ -25,6 +26,7 @@ class MongoStore(Store):
         self.settings = MongoSettingsRepository(self._db)
         self.workers = MongoWorkerRegistry(self._db)
         self.stats = MongoStatsRepository(self._db)
+        self.queues = MongoQueueControl(self._db)
 
     def close(self) -> None:
         self._db.close()

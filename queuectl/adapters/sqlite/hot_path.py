@@ -19,6 +19,7 @@ from queuectl.domain.model import BULKY_PARTS, Job
 from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
+from .queues import claim_filter
 from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
 from .rows import INSERT_COLUMNS, MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row, new_row
 
@@ -142,8 +143,12 @@ def _close_params(outcome: Outcome) -> tuple:
 
 def claim(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_until: datetime,
           queues: Sequence[str] | None, limit: int) -> list[Job]:
-    marks = f" AND queue IN ({', '.join('?' * len(queues))})" if queues else ""
-    rows = conn.execute(_DUE.format(queues=marks), (to_epoch(now), *(queues or ()), limit)).fetchall()
+    """Up to ``limit`` due jobs of ``queues`` (None: any), none of a paused queue (read in this transaction)."""
+    claimable = claim_filter(conn, queues)
+    if claimable is None:
+        return []
+    terms, names = claimable
+    rows = conn.execute(_DUE.format(queues=terms), (to_epoch(now), *names, limit)).fetchall()
     claimed, updates, attempts = [], [], []
     started = to_epoch(now)
     for row in rows:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
 from queuectl.domain.errors import InvalidJob
@@ -16,7 +17,8 @@ MUTABLE_FIELDS = Job.MUTABLE_FIELDS
 
 
 # The columns of a new row, in the order ``new_row`` gives them (``seq`` is the store's).
-INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at")
+INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at",
+                  "cwd", "env")
 
 
 def new_row(job: Job) -> tuple:
@@ -25,7 +27,12 @@ def new_row(job: Job) -> tuple:
         if getattr(job, name) not in _INT64:
             raise InvalidJob(f"job '{job.id}': {name} {getattr(job, name)} is out of range (64-bit integers)")
     return (job.id, job.command, job.queue, job.priority, job.max_retries, job.timeout, *mutable_row(job),
-            to_epoch(job.created_at))
+            to_epoch(job.created_at), job.cwd, env_text(job.env))
+
+
+def env_text(env: dict[str, str]) -> str | None:
+    """A job's variables as the ``env`` column keeps them: a JSON object, NULL for none."""
+    return json.dumps(env, ensure_ascii=False, separators=(",", ":")) if env else None
 
 
 def mutable_row(job: Job) -> tuple:
@@ -42,14 +49,14 @@ def job_from_row(row: Sequence[Any], history: list[Attempt] | None = None) -> Jo
     field up by name cost a third of the claim.
     """
     (_seq, id_, command, state, queue, priority, max_retries, timeout, attempts, run_at, created_at,
-     updated_at, started_at, finished_at, exit_code, last_error, worker, lease_token, lease_until) = row
+     updated_at, started_at, finished_at, exit_code, last_error, worker, lease_token, lease_until, cwd, env) = row
     return Job(
         id=id_, command=command, state=JobState(state), queue=queue, priority=priority,
         max_retries=max_retries, timeout=bounded_seconds(timeout), attempts=attempts, run_at=from_epoch(run_at),
         created_at=from_epoch(created_at), updated_at=from_epoch(updated_at),
         started_at=from_epoch(started_at), finished_at=from_epoch(finished_at), exit_code=exit_code,
         last_error=last_error, worker=worker, lease_token=lease_token, lease_until=from_epoch(lease_until),
-        history=history or [],
+        history=history or [], cwd=cwd, env=json.loads(env) if env else {},
     )
 
 

@@ -6,6 +6,7 @@ from queuectl.domain.ports import StatsRepository, Store
 
 from .database import SqliteDatabase
 from .jobs import SqliteJobRepository
+from .queues import SqliteQueueControl
 from .settings_workers import SqliteSettingsRepository, SqliteWorkerRegistry
 
 
@@ -24,6 +25,7 @@ class SqliteStore(Store):
         self.jobs = SqliteJobRepository(self._db)
         self.settings = SqliteSettingsRepository(self._db)
         self.workers = SqliteWorkerRegistry(self._db)
+        self.queues = SqliteQueueControl(self._db)
         self._stats: StatsRepository | None = None
 
     @property

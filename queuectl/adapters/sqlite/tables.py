@@ -19,7 +19,8 @@ from queuectl.domain.model import WAITING, JobState
 
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
 # 2: attempts.outcome and the indexes behind ``stats``.
-SCHEMA_VERSION = 2
+# 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
+SCHEMA_VERSION = 3
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
 # indexes: a partial index is only used when the query's WHERE clause
@@ -97,6 +98,7 @@ JOBS = Table("jobs", (
     Column("finished_at", "FLOAT", False), Column("exit_code", "INTEGER", False),
     Column("last_error", "TEXT", False), Column("worker", "TEXT", False), Column("lease_token", "TEXT", False),
     Column("lease_until", "FLOAT", False),
+    Column("cwd", "TEXT", False), Column("env", "TEXT", False),  # env: a JSON object, NULL when empty
 ), key="seq", autoincrement=True, unique=("id",))
 
 # One row per history entry; a claim's lease token is unique, so it names the row.
@@ -118,7 +120,12 @@ WORKERS = Table("workers", (
     Column("stop_requested", "BOOLEAN"),
 ), key="id")
 
-TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS)  # in creation order: a table after those it references
+# The paused queues (``pausing.Paused``): a queue's row says whether it is paused; without one,
+# the row of ``EVERY_QUEUE`` (a name no queue can have) decides; without that, it runs.
+QUEUE_PAUSES = Table("queue_pauses", (Column("queue", "TEXT"), Column("paused", "BOOLEAN")), key="queue")
+EVERY_QUEUE = "*"
+
+TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
@@ -136,7 +143,7 @@ INDEXES = (
 )
 
 # Columns added after version 1: an older file gets them on first use (before the indexes).
-ADDED_COLUMNS = (("attempts", "outcome"),)
+ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"))
 
 JOB_COLUMNS = JOBS.names
 ATTEMPT_COLUMNS = ATTEMPTS.names

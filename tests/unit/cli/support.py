@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 
 from click.testing import Result
@@ -13,7 +14,15 @@ from queuectl.domain.ports import Page, WorkerInfo, WorkerRef
 
 NOW = datetime(2026, 1, 31, 12, 0, 0, 250000, tzinfo=timezone.utc)
 JOB_FIELDS = ["id", "command", "state", "attempts", "max_retries", "priority", "queue", "run_at", "timeout",
-              "created_at", "updated_at", "started_at", "finished_at", "exit_code", "last_error", "worker"]
+              "created_at", "updated_at", "started_at", "finished_at", "exit_code", "last_error", "worker",
+              "cwd", "env"]
+
+
+def enqueued_id(stdout: str) -> str:
+    """The id in ``Enqueued job 'ID': COMMAND``."""
+    match = re.fullmatch(r"Enqueued job '([A-Za-z0-9._:-]+)': .*\n", stdout)
+    assert match, stdout
+    return match.group(1)
 
 
 def error_lines(result: Result) -> list[str]:

@@ -8,36 +8,36 @@ import pytest
 
 from queuectl.domain.model import JobState
 
-from .support import NOW, add, all_jobs, error_lines, one_error
+from .support import NOW, add, all_jobs, enqueued_id, error_lines, one_error
 
 
 # -- enqueue: the four forms -----------------------------------------------------
 def test_enqueue_with_a_json_job_stores_it_and_prints_its_id(invoke, store):
     result = invoke("enqueue", '{"id":"job1","command":"sleep 2"}')
-    assert result.exit_code == 0 and result.stdout == "Enqueued job1\n"
+    assert result.exit_code == 0 and result.stdout == "Enqueued job 'job1': sleep 2\n"
     job = store.jobs.get("job1")
     assert (job.command, job.state, job.run_at, job.queue) == ("sleep 2", JobState.PENDING, NOW, "default")
 
 
 def test_enqueue_with_an_id_and_a_command_stores_the_positional_form(invoke, store):
-    assert invoke("enqueue", "job2", "echo hi").stdout == "Enqueued job2\n"
+    assert invoke("enqueue", "job2", "echo hi").stdout == "Enqueued job 'job2': echo hi\n"
     assert store.jobs.get("job2").command == "echo hi"
 
 
 def test_enqueue_with_only_a_command_generates_and_prints_an_id(invoke, store):
     result = invoke("enqueue", "echo hi")
-    job_id = result.stdout.split()[-1]
+    job_id = enqueued_id(result.stdout)
     assert result.exit_code == 0 and len(job_id) >= 8
     assert store.jobs.get(job_id).command == "echo hi"
 
 
 def test_enqueue_a_json_job_without_id_generates_one(invoke, store):
-    job_id = invoke("enqueue", '{"command":"true"}').stdout.split()[-1]
+    job_id = enqueued_id(invoke("enqueue", '{"command":"true"}').stdout)
     assert store.jobs.get(job_id).command == "true"
 
 
 def test_enqueue_a_command_with_the_id_option_uses_that_id(invoke, store):
-    assert invoke("enqueue", "echo hi", "--id", "job3").stdout == "Enqueued job3\n"
+    assert invoke("enqueue", "echo hi", "--id", "job3").stdout == "Enqueued job 'job3': echo hi\n"
     assert store.jobs.get("job3").command == "echo hi"
 
 

@@ -17,7 +17,7 @@ def test_the_shell_runs_piped_lines_and_a_failing_line_does_not_stop_the_next(in
     assert result.exit_code == 0
     assert error_lines(result) == ["Error: job 'nope' not found"]
     assert "queuectl >" not in result.output
-    assert result.stdout.startswith("Enqueued a\nEnqueued b\n")
+    assert result.stdout.startswith("Enqueued job 'a': echo one\nEnqueued job 'b': true\n")
     assert sorted(j.id for j in all_jobs(store)) == ["a", "b"]
 
 
