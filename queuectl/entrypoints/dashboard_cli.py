@@ -50,7 +50,7 @@ def dashboard(app: AppState, host: str, port: int, read_only: bool, token_file: 
                    f"{' (public)' if metrics_public else ''} · Ctrl-C stops")
         click.get_text_stream("stdout").flush()
         serve(sock, jobs, stats, token=token, metrics_public=metrics_public, read_only=read_only,
-              home=app.home, store_label=redact_url(app.url or ""))
+              home=app.home, store_label=redact_url(app.url or ""), queues=app.queues())
     finally:
         sock.close()
 

@@ -99,6 +99,21 @@ def test_api_queues_lists_every_queue_with_its_counts_and_paused_state(container
     assert by_name["later"]["jobs"] == {state.value: 0 for state in JobState}
 
 
+def test_with_every_queue_paused_the_dashboard_says_so_and_one_queue_can_be_resumed(container):
+    service = queue_service(container)
+    service.pause(None)
+    with client_for(container, queues=service) as client:
+        assert 'data-paused="all"' in client.get("/").text
+        listed = client.get("/api/queues").json()
+        assert listed["all_paused"] is True and all(queue["paused"] for queue in listed["queues"])
+        token = {"x-csrf-token": csrf_token(client)}
+        assert client.post("/api/queues/emails/resume", headers=token).json() == {"name": "emails",
+                                                                                    "paused": False}
+        by_name = {queue["name"]: queue["paused"] for queue in client.get("/api/queues").json()["queues"]}
+    assert by_name == {"default": True, "emails": False, "images": True}
+    assert service.paused().is_paused("queue-first-used-later")
+
+
 def test_pause_and_resume_a_queue_through_the_api(container):
     service = queue_service(container)
     with client_for(container, queues=service) as client:

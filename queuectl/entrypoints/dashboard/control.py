@@ -1,7 +1,7 @@
 """Pausing and resuming queues from the dashboard (SPEC 9.2 ``pause`` / ``resume``).
 
 ``GET /api/queues`` lists every queue the store has jobs in, and every queue
-paused by name, with its counts and whether it is paused. ``POST
+paused (or resumed) by name, with its counts and whether it is paused. ``POST
 /api/queues/{name}/pause`` and ``/resume`` (JSON) and ``/queues/{name}/pause``
 and ``/resume`` (the overview's buttons, answered with a redirect) change one
 queue; like the job actions they need the CSRF token and a same-site request,
@@ -36,7 +36,7 @@ def queues(request: Request) -> Response:
     board = dashboard(request)
     by_queue = board.stats.stats(WINDOW).jobs_by_queue
     paused = board.queues.paused()
-    names = sorted(set(by_queue) | set(paused.queues))
+    names = sorted(set(by_queue) | paused.queues | paused.resumed)
     return JSONResponse({"all_paused": paused.all, "queues": [
         {"name": name, "paused": paused.is_paused(name),
          "waiting": sum(by_queue.get(name, {}).get(state, 0) for state in WAITING),
