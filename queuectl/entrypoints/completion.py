@@ -4,7 +4,7 @@ What a word can be is read from the click commands themselves, so a new
 command completes without an edit here: an argument of type ``params.JOB_ID``
 (or named ``job_id``/``job_ids``) completes job ids from the store, newest
 first; an argument named ``key`` the configuration keys; an option of type
-``params.QUEUE`` the queue names the store knows; a ``click.Choice`` its
+``params.QUEUE`` the queue names the store tells cheaply; a ``click.Choice`` its
 choices. Store lookups run on a thread of their own and are given up after
 ``defaults.COMPLETION_SECONDS``: a slow or unreachable store offers nothing,
 and never a traceback.
@@ -96,6 +96,21 @@ class _Lookup:
         self.call = call
         self.answer: list[str] = []
         self.done = threading.Event()
+
+
+def shell_values(state: Any) -> StoreValues:
+    """The values of the shell's session (an ``AppState``), read through its services."""
+    return StoreValues(state.jobs, queues=lambda: known_queues(state.jobs(), state.queues()))
+
+
+def known_queues(jobs: Any, queues: Any) -> set[str]:
+    """The queue names the store tells cheaply (no pass over the jobs): the default queue, the
+    queues paused or resumed by name, and those live workers serve."""
+    paused = queues.paused()
+    names = {defaults.DEFAULT_QUEUE} | paused.queues | paused.resumed
+    for worker in jobs.live_workers():
+        names.update(worker.queues)
+    return names
 
 
 def make_completer(group: click.Group, values: Values) -> Any:

@@ -77,11 +77,10 @@ def _interactive(state: AppState) -> None:
     from prompt_toolkit.history import FileHistory
 
     from .cli import cli
-    from .completion import StoreValues, make_completer
+    from .completion import make_completer, shell_values
 
-    completer = make_completer(cli, StoreValues(state.jobs))
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(history_file(state.home))), completer=completer)
+        history=FileHistory(str(history_file(state.home))), completer=make_completer(cli, shell_values(state)))
     click.echo(f"queuectl shell on {redact_url(state.locations.url)}. Type help, or exit to leave.")
     while True:
         try:

@@ -18,7 +18,7 @@ from queuectl.domain.settings import KEYS
 from queuectl.domain.specs import JobSpec
 from queuectl.entrypoints import params
 from queuectl.entrypoints.cli import cli
-from queuectl.entrypoints.completion import StoreValues, make_completer
+from queuectl.entrypoints.completion import StoreValues, make_completer, shell_values
 from queuectl.entrypoints.context import AppState
 
 
@@ -42,7 +42,7 @@ def complete(line: str, values, group: click.Group = cli) -> list[str]:
 
 def test_tab_after_each_command_that_takes_a_job_id_offers_the_stored_ids_newest_first(state):
     enqueue(state, "build-1", "deploy-1", "build-2")
-    values = StoreValues(state.jobs)
+    values = shell_values(state)
     for command in ("show", "logs", "cancel", "remove", "dlq retry", "logs --follow"):
         assert complete(f"{command} bu", values) == ["build-2", "build-1"], command
         assert complete(f"{command} ", values) == ["build-2", "deploy-1", "build-1"], command
@@ -58,14 +58,14 @@ def test_a_command_added_later_with_a_job_id_argument_completes_ids_without_an_e
     def frobnicate(queue: str | None, target: tuple[str, ...]) -> None: ...
 
     enqueue(state, "a1", "a2", "b1")
-    values = StoreValues(state.jobs)
+    values = shell_values(state)
     assert complete("frobnicate a", values, group) == ["a2", "a1"]
     assert complete("frobnicate --queue q a1 b", values, group) == ["b1"]  # past an option's value, repeatable
 
 
 def test_no_more_ids_once_the_one_id_a_command_takes_is_typed(state):
     enqueue(state, "job-1")
-    values = StoreValues(state.jobs)
+    values = shell_values(state)
     assert complete("show job-1 ", values) == []
     assert complete("enqueue j", values) == []  # a new job's id is not one the store has
     assert complete("list --limit ", values) == []
@@ -73,29 +73,45 @@ def test_no_more_ids_once_the_one_id_a_command_takes_is_typed(state):
 
 def test_at_most_the_completion_limit_of_ids_is_offered_the_newest(state):
     enqueue(state, *(f"job-{n:03}" for n in range(defaults.COMPLETION_LIMIT + 10)))
-    offered = complete("show job-", StoreValues(state.jobs))
+    offered = complete("show job-", shell_values(state))
     assert len(offered) == defaults.COMPLETION_LIMIT
     assert offered[0] == f"job-{defaults.COMPLETION_LIMIT + 9:03}" and offered[-1] == "job-010"
 
 
 def test_config_get_and_set_complete_the_keys_and_not_the_value(state):
-    values = StoreValues(state.jobs)
+    values = shell_values(state)
     assert complete("config get ", values) == sorted(KEYS)
     assert complete("config set max", values) == [key for key in sorted(KEYS) if key.startswith("max")]
     assert complete("config set max_retries ", values) == []
 
 
+def test_queue_options_offer_the_default_paused_and_served_queues(state):
+    from datetime import timedelta
+
+    from queuectl.domain.ports import WorkerInfo
+
+    state.queues().pause(["nightly"])
+    now = state.container.clock().now()
+    state.container.store().workers.register(WorkerInfo("w1", "host1", 4242, 1.0, ("emails", "images"),
+                                                        now - timedelta(minutes=1), now))
+    values = shell_values(state)
+    assert complete("list --queue ", values) == ["default", "emails", "images", "nightly"]
+    assert complete("resume --queue n", values) == ["nightly"]
+    assert complete("enqueue --queue e", values) == ["emails"]
+
+
 def test_option_choices_still_complete(state):
-    values = StoreValues(state.jobs)
+    values = shell_values(state)
     assert complete("list --state d", values) == ["dead"]
     assert complete("list --st", values) == ["--state"]
 
 
 def test_a_store_that_cannot_be_read_offers_nothing_and_prints_nothing(tmp_path, capsys):
     broken = AppState(home=str(tmp_path / "home"), db=f"sqlite:///{tmp_path / 'missing' / 'queue.db'}")
-    assert complete("show ", StoreValues(broken.jobs)) == []
-    assert complete("show a", StoreValues(broken.jobs)) == []
-    assert complete("show bad/prefix", StoreValues(broken.jobs)) == []
+    assert complete("show ", shell_values(broken)) == []
+    assert complete("show a", shell_values(broken)) == []
+    assert complete("show bad/prefix", shell_values(broken)) == []
+    assert complete("pause --queue ", shell_values(broken)) == []
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
