@@ -13,11 +13,11 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Collection, Iterable, Iterator, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
 from queuectl.domain import defaults
-from queuectl.domain.model import FINAL, WAITING, Attempt, Job, JobState, trim_history
+from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
                                    Store, WorkerInfo, WorkerRef, WorkerRegistry)
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
@@ -154,16 +154,30 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             return self._move(job_id, lambda job: job.cancel(now))
 
-    def retry(self, job_id: str, now: datetime) -> Job:
-        with self._lock:
-            return self._move(job_id, lambda job: job.retry(now))
+    def cancel_all(self, now: datetime, states: Collection[JobState], queue: str | None = None) -> int:
+        return self._move_all("cancel", states, queue, lambda job: job.cancel(now))
 
-    def retry_all(self, now: datetime) -> int:
+    def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
         with self._lock:
-            dead = [j.id for j in self._jobs.values() if j.state is JobState.DEAD]
-            for job_id in dead:
-                self._move(job_id, lambda job: job.retry(now))
-            return len(dead)
+            return self._move(job_id, lambda job: job.retry(now, only_dead))
+
+    def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
+                  queue: str | None = None) -> int:
+        return self._move_all("retry", states, queue, lambda job: job.retry(now))
+
+    def update(self, job_id: str, now: datetime, changes: Mapping[str, object]) -> Job:
+        with self._lock:
+            return self._move(job_id, lambda job: job.update(now, changes))
+
+    def _move_all(self, name: str, states: Collection[JobState], queue: str | None,
+                  move: Callable[[Job], None]) -> int:
+        """One move on every job in ``states`` (those the move allows) of ``queue``, under the lock."""
+        with self._lock:
+            chosen = [j.id for j in self._jobs.values() if j.state in states and j.state in MOVES_FROM[name]
+                      and (queue is None or j.queue == queue)]
+            for job_id in chosen:
+                self._move(job_id, move)
+            return len(chosen)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Let the model move a copy of the job, then store what a persistent store would: the declared fields."""

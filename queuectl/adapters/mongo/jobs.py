@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Collection, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.collection import Collection
@@ -32,7 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
-from queuectl.domain.model import FINAL, WAITING, Job, JobState
+from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
 from .database import MongoDatabase, refused_for_good, translate_errors
@@ -201,21 +201,41 @@ class MongoJobRepository(JobRepository):
         now = ms(now)
         return self._move(job_id, lambda job: job.cancel(now))
 
-    def retry(self, job_id: str, now: datetime) -> Job:
+    def cancel_all(self, now: datetime, states: Collection[JobState], queue: str | None = None) -> int:
         now = ms(now)
-        return self._move(job_id, lambda job: job.retry(now))
+        return self._move_all("cancel", states, queue, lambda job: job.cancel(now))
 
-    def retry_all(self, now: datetime) -> int:
-        now, jobs, dead = ms(now), self._jobs, JobState.DEAD.value
+    def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
+        now = ms(now)
+        return self._move(job_id, lambda job: job.retry(now, only_dead))
+
+    def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
+                  queue: str | None = None) -> int:
+        now = ms(now)
+        return self._move_all("retry", states, queue, lambda job: job.retry(now))
+
+    def update(self, job_id: str, now: datetime, changes: Mapping[str, object]) -> Job:
+        now = ms(now)
+        return self._move(job_id, lambda job: job.update(now, changes))
+
+    def _move_all(self, name: str, states: Collection[JobState], queue: str | None,
+                  move: Callable[[Job], None]) -> int:
+        """One move on every job in ``states`` (those the move allows) of ``queue``, each written
+        only if it is still as read: a job claimed or moved meanwhile is left alone, not counted."""
+        query: dict[str, Any] = {"state": {"$in": [state.value for state in states if state in MOVES_FROM[name]]}}
+        if queue is not None:
+            query["queue"] = queue
         writes = []
-        for doc in jobs.find({"state": dead}, WITHOUT_HISTORY):
+        for doc in self._jobs.find(query, WITHOUT_OUTPUT).sort("seq", 1):
             job = job_from_document(doc)
-            job.retry(now)
-            writes.append(UpdateOne({"_id": job.id, "state": dead}, {"$set": mutable_fields(job)}))
-        retried = 0
+            read = (job.state, job.lease_token, job.updated_at)
+            move(job)
+            fence, update, array_filters = _guarded_write(job, *read)
+            writes.append(UpdateOne(fence, update, array_filters=array_filters))
+        moved = 0
         for start in range(0, len(writes), _BULK_CHUNK):
-            retried += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
-        return retried
+            moved += self._jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+        return moved
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Checks every job first, then deletes each only while it is still in the state checked."""
@@ -249,18 +269,25 @@ class MongoJobRepository(JobRepository):
             if doc is None:
                 raise JobNotFound(job_id)
             job = job_from_document(doc)
-            state, token = job.state, job.lease_token
+            read = (job.state, job.lease_token, job.updated_at)
             move(job)
-            fields, options = mutable_fields(job), {}
-            if token is not None and job.lease_token is None and job.history:
-                # the move ended the running attempt: close the entry its claim opened
-                fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
-                options["array_filters"] = [{f"{_OPEN}.token": token}]
-            result = jobs.update_one({"_id": job_id, "state": state.value, "lease_token": token},
-                                     {"$set": fields}, **options)
-            if result.matched_count == 1:
+            fence, update, array_filters = _guarded_write(job, *read)
+            if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
                 return job
         raise ConcurrentUpdate(job_id)
+
+
+def _guarded_write(job: Job, state: JobState, token: str | None,
+                   updated_at: datetime) -> tuple[dict, dict, list | None]:
+    """A moved job's write, fenced by what was read: its state, lease token and last change (every
+    move sets ``updated_at``: a job claimed and released in between is not the job read)."""
+    fields, array_filters = mutable_fields(job), None
+    if token is not None and job.lease_token is None and job.history:
+        # the move ended the running attempt: close the entry its claim opened
+        fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
+        array_filters = [{f"{_OPEN}.token": token}]
+    fence = {"_id": job.id, "state": state.value, "lease_token": token, "updated_at": updated_at}
+    return fence, {"$set": fields}, array_filters
 
 
 def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:

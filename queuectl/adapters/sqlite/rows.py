@@ -16,7 +16,7 @@ MUTABLE_FIELDS = Job.MUTABLE_FIELDS
 
 
 # The columns of a new row, in the order ``new_row`` gives them (``seq`` is the store's).
-INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at")
+INSERT_COLUMNS = ("id", "command", *MUTABLE_FIELDS, "created_at")
 
 
 def new_row(job: Job) -> tuple:
@@ -24,15 +24,15 @@ def new_row(job: Job) -> tuple:
     for name in ("priority", "max_retries"):
         if getattr(job, name) not in _INT64:
             raise InvalidJob(f"job '{job.id}': {name} {getattr(job, name)} is out of range (64-bit integers)")
-    return (job.id, job.command, job.queue, job.priority, job.max_retries, job.timeout, *mutable_row(job),
-            to_epoch(job.created_at))
+    return (job.id, job.command, *mutable_row(job), to_epoch(job.created_at))
 
 
 def mutable_row(job: Job) -> tuple:
     """The ``MUTABLE_FIELDS`` columns in order (spelled out: this runs on every claim and outcome)."""
     return (job.state.value, job.attempts, to_epoch(job.run_at), to_epoch(job.updated_at),
             to_epoch(job.started_at), to_epoch(job.finished_at), job.exit_code, job.last_error,
-            job.worker, job.lease_token, to_epoch(job.lease_until))
+            job.worker, job.lease_token, to_epoch(job.lease_until),
+            job.priority, job.queue, job.max_retries, job.timeout)
 
 
 def job_from_row(row: Sequence[Any], history: list[Attempt] | None = None) -> Job:
