@@ -119,7 +119,7 @@ class InMemoryJobRepository(JobRepository):
                 return False
             stored = self._jobs[job.id]
             history = trim_history(stored.history[:-1] + job.history[-1:], history_max)
-            _write_back(stored, job, history)
+            _write_back(stored, job, history, Job.WORKER_FIELDS)
             if output is not None and history:
                 self._outputs[(job.id, len(history) - 1)] = output
             for position in range(len(history) - history_max):
@@ -137,7 +137,7 @@ class InMemoryJobRepository(JobRepository):
                 history = stored.history[:-1] + job.history[-1:]
             else:
                 return False
-            _write_back(stored, job, history)
+            _write_back(stored, job, history, Job.WORKER_FIELDS)
             return True
 
     def _holds(self, job_id: str, token: str) -> bool:
@@ -215,10 +215,11 @@ class InMemoryJobRepository(JobRepository):
         return replace(job, history=[])
 
 
-def _write_back(stored: Job, moved: Job, history: list[Attempt]) -> None:
-    """Only ``Job.MUTABLE_FIELDS`` and the history, like SQLite and MongoDB: a move
-    that changed another field is lost here as it is there."""
-    for name in Job.MUTABLE_FIELDS:
+def _write_back(stored: Job, moved: Job, history: list[Attempt],
+                fields: Sequence[str] = Job.MUTABLE_FIELDS) -> None:
+    """Only ``fields`` (``Job.MUTABLE_FIELDS``, or a worker's ``WORKER_FIELDS``) and the history, like
+    SQLite and MongoDB: a move that changed another field is lost here as it is there."""
+    for name in fields:
         setattr(stored, name, copy.deepcopy(getattr(moved, name)))
     stored.history = copy.deepcopy(history)
 

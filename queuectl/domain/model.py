@@ -56,6 +56,7 @@ FINAL = frozenset({JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED})
 _RUNNING = frozenset({JobState.PROCESSING})
 # What ``update`` may change on a waiting job; each value is checked as at enqueue (``check_settings``).
 UPDATABLE = ("priority", "run_at", "queue", "max_retries", "timeout")
+SETTINGS = tuple(name for name in UPDATABLE if name != "run_at")  # changed by ``update`` alone
 
 # Which states allow which move: each move checks its entry, and whatever else
 # needs the rule (the dashboard's cancel button, tests) reads it from here.
@@ -220,8 +221,10 @@ class Job:
     # in this order (the SQLite column lists follow it).
     MUTABLE_FIELDS: ClassVar[tuple[str, ...]] = (
         "state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
-        "exit_code", "last_error", "worker", "lease_token", "lease_until",
-        "priority", "queue", "max_retries", "timeout")  # the last four: only ``update`` changes them
+        "exit_code", "last_error", "worker", "lease_token", "lease_until", *SETTINGS)
+    # What a worker's writes (claim, outcome, burial) carry: all but the settings, which only
+    # ``update`` changes, and only while the job waits: a worker never writes back a stale copy.
+    WORKER_FIELDS: ClassVar[tuple[str, ...]] = MUTABLE_FIELDS[:-len(SETTINGS)]
     MOVES_FROM: ClassVar[Mapping[str, frozenset[JobState]]] = MOVES_FROM
 
     @classmethod

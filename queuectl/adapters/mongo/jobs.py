@@ -13,9 +13,9 @@ numbers of failed inserts are skipped, which is harmless.
 
 Claiming is one ``find_one_and_update`` whose update is an aggregation
 pipeline (MongoDB 4.2+), so the attempt number pushed onto the history is
-computed from the stored ``attempts`` in the same atomic write. The returned
-job is the model's own ``Job.claim`` applied to the document as it was, which
-the pipeline mirrors field for field. Every other write is a compare-and-set:
+computed from the stored ``attempts`` in the same atomic write. The pipeline
+mirrors the model's ``Job.claim`` field for field; the returned job is the
+document as that write left it. Every other write is a compare-and-set:
 fenced by the lease token for a worker's writes, by the state (and token)
 that was read for the operator's moves.
 """
@@ -32,7 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
-from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Job, JobState
+from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
 from .database import MongoDatabase, refused_for_good, translate_errors
@@ -138,20 +138,23 @@ class MongoJobRepository(JobRepository):
             query["queue"] = {"$in": list(queues)}
         claim = _claim_pipeline(worker, token, now, lease_until)
         try:
-            before = self._claim(query, claim)
+            after = self._claim(query, claim)
         except OperationFailure as error:
             if not refused_for_good(error):
                 raise
-            before = self._claim_refused(query, claim)
-        if before is None:
+            after = self._claim_refused(query, claim)
+        if after is None:
             return None
-        job = job_from_document(before)
-        job.claim(worker.id, worker.host, token, now, lease_until)  # what the pipeline wrote
+        # The job as this very write left it (the pipeline mirrors ``Job.claim``): an update or a
+        # retry that landed just before the claim is in it. The servers that run the write as a
+        # find and a re-checked write (the CI test server) hand back a stale pre-image.
+        job = job_from_document(after)
+        job.history = [Attempt(job.attempts, worker.id, worker.host, now)]
         return job
 
     def _claim(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
         return self._jobs.find_one_and_update(query, claim, sort=_CLAIM_SORT, projection=WITHOUT_HISTORY,
-                                              return_document=ReturnDocument.BEFORE)
+                                              return_document=ReturnDocument.AFTER)
 
     def _claim_refused(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
         """The claim was refused for good: find the job it picked and claim it alone, so that a
@@ -174,7 +177,8 @@ class MongoJobRepository(JobRepository):
             closing = attempt_document(job.history[-1], token)
             if output is not None:
                 closing["output"] = output
-        update = [{"$set": {**literals(mutable_fields(job)), "history": closing_history(closing, token, history_max)}}]
+        update = [{"$set": {**literals(mutable_fields(job, worker=True)),
+                            "history": closing_history(closing, token, history_max)}}]
         with self._db.rejecting(job.id):
             result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
         return result.matched_count == 1
@@ -184,7 +188,7 @@ class MongoJobRepository(JobRepository):
         refused, only the state and the lease, a write that can only shrink the document."""
         fence: dict[str, Any] = ({"_id": job.id, "state": {"$in": _WAITING}} if token is None
                                  else {"_id": job.id, "lease_token": token, "state": _PROCESSING})
-        fields, options = mutable_fields(job), {}
+        fields, options = mutable_fields(job, worker=True), {}
         if token is not None and job.history:
             fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]

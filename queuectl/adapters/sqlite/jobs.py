@@ -21,7 +21,7 @@ from queuectl.domain.timeutil import to_epoch
 
 from . import deletion, hot_path
 from .database import SqliteDatabase
-from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row
+from .rows import MUTABLE_FIELDS, SETTINGS, attempt_from_row, job_from_row, mutable_row, settings_row
 from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
 
 _EXISTS = "SELECT seq FROM jobs WHERE id = ?"
@@ -29,7 +29,7 @@ _BY_ID = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?"
 _HISTORY = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id = ? ORDER BY ordinal"
 _IN_STATES = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state IN ({{marks}}){{queue}} ORDER BY seq"
 # Compare-and-set on what was loaded, for moves that are not fenced by a lease.
-_SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in MUTABLE_FIELDS)}"
+_SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in (*MUTABLE_FIELDS, *SETTINGS))}"
          " WHERE id = ? AND state = ? AND lease_token IS ?")
 
 
@@ -203,7 +203,7 @@ def _load(conn: sqlite3.Connection, job_id: str) -> Job:
 
 
 def _swap_params(job: Job, state: JobState, token: str | None) -> tuple:
-    return (*mutable_row(job), job.id, state.value, token)
+    return (*mutable_row(job), *settings_row(job), job.id, state.value, token)
 
 
 def _split_new(jobs: Sequence[Job], existing: set[str]) -> tuple[list[Job], list[str]]:
