@@ -117,9 +117,9 @@ def test_cancel_of_several_ids_and_of_a_queue(queue):
 
 
 def test_cancel_all_of_running_jobs_kills_their_commands(queue, tmp_path):
-    queue.cli("config", "set", "lease_seconds", "30")  # the cancel is seen by its wake-up, not a renewal
+    queue.cli("config", "set", "lease_seconds", "600")  # renewals 200 s apart: only the wake-up can stop it
     pidfile = tmp_path / "c.pid"
-    queue.cli("enqueue", f"sleep 60 & echo $! > {pidfile}; wait", "--id", "doomed")
+    queue.cli("enqueue", f"sleep 600 & echo $! > {pidfile}; wait", "--id", "doomed")
     queue.cli("enqueue", "true", "--id", "later", "--delay", "1h")
     start(queue, 1)
     wait_for(pidfile.exists, what="the command to start")
