@@ -50,14 +50,22 @@ def _report(app: AppState, results: list[JobResult], verb: str) -> None:
 
 
 @click.command("retry")
-@click.argument("job_ids", metavar="ID...", nargs=-1, type=params.JOB_ID)
+@click.argument("job_ids", metavar="[ID]...", nargs=-1, type=params.JOB_ID)
 @click.option("--all", "every", is_flag=True, help="Every job in the --state states.")
 @click.option("--state", "states", multiple=True, type=click.Choice(RETRYABLE, case_sensitive=False),
               help="With --all: jobs in this state (repeatable; default: dead).")
 @click.option("--queue", type=params.QUEUE, metavar="NAME", help="With --all: only jobs of this queue.")
 @pass_app
 def retry(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[str, ...], queue: str | None) -> None:
-    """Run finished or failed jobs again, attempts reset to 0."""
+    """Run finished or failed jobs again, attempts reset to 0.
+
+    \b
+      queuectl retry build-42 build-43
+      queuectl retry --all --state dead --state cancelled --queue nightly
+
+    Each ID on its own: a line per job retried, an Error: line per job
+    refused (exit 1 if any was).
+    """
     _bulk_options(job_ids, every, states, queue)
     if every:
         chosen = {JobState.parse(state) for state in states} or {JobState.DEAD}
@@ -67,14 +75,23 @@ def retry(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[st
 
 
 @click.command("cancel")
-@click.argument("job_ids", metavar="ID...", nargs=-1, type=params.JOB_ID)
+@click.argument("job_ids", metavar="[ID]...", nargs=-1, type=params.JOB_ID)
 @click.option("--all", "every", is_flag=True, help="Every waiting job (pending, failed), or those in --state.")
 @click.option("--state", "states", multiple=True, type=click.Choice(CANCELLABLE, case_sensitive=False),
               help="With --all: jobs in this state (repeatable); processing kills running jobs.")
 @click.option("--queue", type=params.QUEUE, metavar="NAME", help="With --all: only jobs of this queue.")
 @pass_app
 def cancel(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[str, ...], queue: str | None) -> None:
-    """Cancel waiting jobs, or kill and cancel running ones."""
+    """Cancel waiting jobs, or kill and cancel running ones.
+
+    \b
+      queuectl cancel build-42 build-43
+      queuectl cancel --all --queue nightly          (the waiting jobs)
+      queuectl cancel --all --state processing       (kills the running ones)
+
+    Each ID on its own: a line per job cancelled, an Error: line per job
+    refused (exit 1 if any was).
+    """
     _bulk_options(job_ids, every, states, queue)
     if every:
         chosen = {JobState.parse(state) for state in states} or None
