@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
