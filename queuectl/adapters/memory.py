@@ -13,11 +13,11 @@ import uuid
 from collections import Counter, defaultdict
 from dataclasses import replace
 from datetime import datetime
-from typing import Callable, Collection, Iterable, Iterator, Sequence
+from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound
 from queuectl.domain import defaults
-from queuectl.domain.model import FINAL, WAITING, Attempt, Job, JobState, trim_history
+from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.pausing import NOTHING_PAUSED, Paused
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
                                    Store, WorkerInfo, WorkerRef, WorkerRegistry)
@@ -129,7 +129,7 @@ class InMemoryJobRepository(JobRepository):
                 return False
             stored = self._jobs[job.id]
             history = trim_history(stored.history[:-1] + job.history[-1:], history_max)
-            _write_back(stored, job, history)
+            _write_back(stored, job, history, Job.WORKER_FIELDS)
             if output is not None and history:
                 self._outputs[(job.id, len(history) - 1)] = output
             for position in range(len(history) - history_max):
@@ -147,7 +147,7 @@ class InMemoryJobRepository(JobRepository):
                 history = stored.history[:-1] + job.history[-1:]
             else:
                 return False
-            _write_back(stored, job, history)
+            _write_back(stored, job, history, Job.WORKER_FIELDS)
             return True
 
     def _holds(self, job_id: str, token: str) -> bool:
@@ -164,16 +164,30 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             return self._move(job_id, lambda job: job.cancel(now))
 
-    def retry(self, job_id: str, now: datetime) -> Job:
-        with self._lock:
-            return self._move(job_id, lambda job: job.retry(now))
+    def cancel_all(self, now: datetime, states: Collection[JobState], queue: str | None = None) -> int:
+        return self._move_all("cancel", states, queue, lambda job: job.cancel(now))
 
-    def retry_all(self, now: datetime) -> int:
+    def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
         with self._lock:
-            dead = [j.id for j in self._jobs.values() if j.state is JobState.DEAD]
-            for job_id in dead:
-                self._move(job_id, lambda job: job.retry(now))
-            return len(dead)
+            return self._move(job_id, lambda job: job.retry(now, only_dead))
+
+    def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
+                  queue: str | None = None) -> int:
+        return self._move_all("retry", states, queue, lambda job: job.retry(now))
+
+    def update(self, job_id: str, now: datetime, changes: Mapping[str, object]) -> Job:
+        with self._lock:
+            return self._move(job_id, lambda job: job.update(now, changes))
+
+    def _move_all(self, name: str, states: Collection[JobState], queue: str | None,
+                  move: Callable[[Job], None]) -> int:
+        """One move on every job in ``states`` (those the move allows) of ``queue``, under the lock."""
+        with self._lock:
+            chosen = [j.id for j in self._jobs.values() if j.state in states and j.state in MOVES_FROM[name]
+                      and (queue is None or j.queue == queue)]
+            for job_id in chosen:
+                self._move(job_id, move)
+            return len(chosen)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Let the model move a copy of the job, then store what a persistent store would: the declared fields."""
@@ -211,10 +225,11 @@ class InMemoryJobRepository(JobRepository):
         return replace(job, history=[])
 
 
-def _write_back(stored: Job, moved: Job, history: list[Attempt]) -> None:
-    """Only ``Job.MUTABLE_FIELDS`` and the history, like SQLite and MongoDB: a move
-    that changed another field is lost here as it is there."""
-    for name in Job.MUTABLE_FIELDS:
+def _write_back(stored: Job, moved: Job, history: list[Attempt],
+                fields: Sequence[str] = Job.MUTABLE_FIELDS) -> None:
+    """Only ``fields`` (``Job.MUTABLE_FIELDS``, or a worker's ``WORKER_FIELDS``) and the history, like
+    SQLite and MongoDB: a move that changed another field is lost here as it is there."""
+    for name in fields:
         setattr(stored, name, copy.deepcopy(getattr(moved, name)))
     stored.history = copy.deepcopy(history)
 

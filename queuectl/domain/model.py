@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
-from typing import ClassVar, Mapping
+from typing import Any, ClassVar, Mapping
 
 from . import defaults
 from .backoff import BackoffPolicy
@@ -55,6 +55,9 @@ class JobState(str, Enum):
 WAITING = frozenset({JobState.PENDING, JobState.FAILED})
 FINAL = frozenset({JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED})
 _RUNNING = frozenset({JobState.PROCESSING})
+# What ``update`` may change on a waiting job; each value is checked as at enqueue (``check_settings``).
+UPDATABLE = ("priority", "run_at", "queue", "max_retries", "timeout")
+SETTINGS = tuple(name for name in UPDATABLE if name != "run_at")  # changed by ``update`` alone
 
 # Which states allow which move: each move checks its entry, and whatever else
 # needs the rule (the dashboard's cancel button, tests) reads it from here.
@@ -66,13 +69,15 @@ MOVES_FROM: Mapping[str, frozenset[JobState]] = MappingProxyType({
     "lose_lease": _RUNNING,
     "release": _RUNNING,
     "cancel": WAITING | _RUNNING,
-    "retry": frozenset({JobState.DEAD}),
+    "retry": FINAL | {JobState.FAILED},
+    "update": WAITING,
     "refuse": frozenset(JobState) - {JobState.CANCELLED},  # the store refused its outcome for good
     "remove": FINAL,  # remove, prune, retention
 })
 # How a refused move reads in "job 'x' is <state>: cannot <action>".
 _ACTIONS = {"renew": "renew its lease", "succeed": "complete", "lose_lease": "fail",
-            "retry": "retry from the DLQ (only dead jobs can)", "refuse": "be closed dead",
+            "retry": "retry it (only completed, failed, dead and cancelled jobs can)",
+            "update": "update it (only pending and failed jobs can)", "refuse": "be closed dead",
             "remove": "remove it (only completed, dead and cancelled jobs can be removed)"}
 
 
@@ -158,6 +163,38 @@ def validate_timeout(value: object) -> float:
                      f"got {quoted(value)}")
 
 
+def _check_time(value: object) -> datetime:
+    if not isinstance(value, datetime) or value.tzinfo is None:
+        raise InvalidJob(f"\"run_at\" must be a time with a time zone, got {quoted(value)}")
+    return value
+
+
+def _ranged(name: str, low: int, high: int) -> Any:
+    def check(value: object) -> int:
+        _check_range(name, value, low, high)
+        return value  # type: ignore[return-value]
+    return check
+
+
+# The one check of each setting a job is enqueued or updated with.
+_SETTING_CHECKS = {
+    "priority": _ranged("priority", -PRIORITY_LIMIT, PRIORITY_LIMIT),
+    "run_at": _check_time,
+    "queue": lambda value: validate_id(value, "queue name"),
+    "max_retries": _ranged("max_retries", 0, MAX_RETRIES_LIMIT),
+    "timeout": validate_timeout,
+}
+
+
+def check_settings(values: Mapping[str, object]) -> dict[str, Any]:
+    """``values`` (names from ``UPDATABLE``), each checked and normalised; an unknown name is an error."""
+    unknown = sorted(set(values) - set(UPDATABLE))
+    if unknown:
+        raise InvalidJob(f"cannot change {', '.join(quoted(name) for name in unknown)}: "
+                         f"only {', '.join(UPDATABLE)}")
+    return {name: _SETTING_CHECKS[name](value) for name, value in values.items()}
+
+
 @dataclass
 class Job:
     id: str
@@ -188,7 +225,10 @@ class Job:
     # in this order (the SQLite column lists follow it).
     MUTABLE_FIELDS: ClassVar[tuple[str, ...]] = (
         "state", "attempts", "run_at", "updated_at", "started_at", "finished_at",
-        "exit_code", "last_error", "worker", "lease_token", "lease_until")
+        "exit_code", "last_error", "worker", "lease_token", "lease_until", *SETTINGS)
+    # What a worker's writes (claim, outcome, burial) carry: all but the settings, which only
+    # ``update`` changes, and only while the job waits: a worker never writes back a stale copy.
+    WORKER_FIELDS: ClassVar[tuple[str, ...]] = MUTABLE_FIELDS[:-len(SETTINGS)]
     MOVES_FROM: ClassVar[Mapping[str, frozenset[JobState]]] = MOVES_FROM
 
     @classmethod
@@ -197,14 +237,11 @@ class Job:
             run_at: datetime | None = None, cwd: str | None = None,
             env: Mapping[str, str] | None = None) -> "Job":
         validate_id(job_id)
-        validate_id(queue, "queue name")
         validate_command(command)
-        _check_range("priority", priority, -PRIORITY_LIMIT, PRIORITY_LIMIT)
-        _check_range("max_retries", max_retries, 0, MAX_RETRIES_LIMIT)
-        return cls(id=job_id, command=command, created_at=now, updated_at=now,
-                   run_at=run_at or now, queue=queue, priority=priority,
-                   max_retries=max_retries, timeout=validate_timeout(timeout),
-                   cwd=validate_cwd(cwd), env=validate_env(env))
+        settings = check_settings({"queue": queue, "priority": priority, "max_retries": max_retries,
+                                   "timeout": timeout, "run_at": run_at or now})
+        return cls(id=job_id, command=command, created_at=now, updated_at=now, cwd=validate_cwd(cwd),
+                   env=validate_env(env), **settings)
 
     # -- moves ------------------------------------------------------------
     def _require(self, move: str) -> None:
@@ -292,12 +329,25 @@ class Job:
         """Only a final job may be deleted (``remove``, ``prune``, ``retention``)."""
         self._require("remove")
 
-    def retry(self, now: datetime) -> None:
-        """Out of the DLQ: back to pending with a fresh retry budget."""
+    def retry(self, now: datetime, only_dead: bool = False) -> None:
+        """Run it again: back to pending, due now, with a fresh retry budget; history and
+        ``last_error`` kept. ``only_dead``: out of the DLQ only (``dlq retry``)."""
         self._require("retry")
+        if only_dead and self.state is not JobState.DEAD:
+            raise InvalidTransition(self.id, self.state.value, "retry from the DLQ (only dead jobs can)")
         self.state = JobState.PENDING
         self.attempts = 0
         self.run_at = now
+        self.updated_at = now
+
+    def update(self, now: datetime, changes: Mapping[str, object]) -> None:
+        """Change a waiting job's settings (names from ``UPDATABLE``), each checked as at enqueue."""
+        self._require("update")
+        checked = check_settings(changes)
+        if not checked:
+            raise InvalidJob(f"nothing to update: change at least one of {', '.join(UPDATABLE)}")
+        for name, value in checked.items():
+            setattr(self, name, value)
         self.updated_at = now
 
     def _close_attempt(self, now: datetime, exit_code: int | None, error: str | None) -> None:

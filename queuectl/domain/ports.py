@@ -11,7 +11,7 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Iterable, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from . import defaults
 from .model import Attempt, Job, JobState
@@ -146,12 +146,25 @@ class JobRepository(ABC):
         """Cancel a waiting or running job; ``InvalidTransition`` if it is final."""
 
     @abstractmethod
-    def retry(self, job_id: str, now: datetime) -> Job:
-        """A dead job back to pending with attempts reset."""
+    def cancel_all(self, now: datetime, states: Collection[JobState], queue: str | None = None) -> int:
+        """Cancel every job in ``states`` (of ``queue``), each only while it is still in the
+        state it was read in; returns how many. Final states are skipped."""
 
     @abstractmethod
-    def retry_all(self, now: datetime) -> int:
-        """Every dead job back to pending; returns how many."""
+    def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
+        """``Job.retry`` (a final or failed job back to pending, attempts reset), written only if
+        the job is still in the state it was read in; ``InvalidTransition`` otherwise."""
+
+    @abstractmethod
+    def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
+                  queue: str | None = None) -> int:
+        """Every job in ``states`` (of ``queue``) back to pending, each only while it is still in
+        that state; returns how many. States ``retry`` does not accept are skipped."""
+
+    @abstractmethod
+    def update(self, job_id: str, now: datetime, changes: Mapping[str, object]) -> Job:
+        """``Job.update`` on a waiting job, written only if it is still waiting as read (a claim
+        in between makes it ``InvalidTransition`` or ``ConcurrentUpdate``, nothing written)."""
 
     @abstractmethod
     def logs(self, job_id: str) -> list[AttemptLog]:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import timedelta
-from typing import Any, Collection, Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
-from .errors import InvalidJob
-from .model import FINAL, ID_PATTERN, Job, JobState
+from .errors import InvalidJob, QueuectlError
+from .model import FINAL, ID_PATTERN, MOVES_FROM, WAITING, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
 from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
-from .specs import JobSpec
+from .specs import JobChanges, JobSpec
 from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
 from .timeutil import earlier
 
@@ -29,6 +29,31 @@ class BulkResult:
     stored: list[Job]
     duplicates: list[str]
     invalid: dict[int, str] = field(default_factory=dict)  # position of a spec in the input -> why
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """What a command on several jobs did to one of them: the moved job, or why not."""
+
+    job_id: str
+    job: Job | None = None
+    error: QueuectlError | None = None
+
+    def unwrap(self) -> Job:
+        """The moved job; the error if it was refused."""
+        if self.error is not None:
+            raise self.error
+        assert self.job is not None
+        return self.job
+
+
+def _allowed(move: str, states: Collection[JobState]) -> frozenset[JobState]:
+    """``states`` if ``move`` accepts each of them; otherwise ``InvalidJob`` naming those it accepts."""
+    accepted = MOVES_FROM[move]
+    if not states or not set(states) <= accepted:
+        names = ", ".join(state.value for state in JobState if state in accepted)
+        raise InvalidJob(f"{move} --all takes only the states {names}")
+    return frozenset(states)
 
 
 class JobService:
@@ -90,6 +115,48 @@ class JobService:
         self._wake()  # a worker running it notices at once and kills the command
         return job
 
+    def cancel_many(self, job_ids: Sequence[str]) -> list[JobResult]:
+        """Cancel each job on its own: one refused (final, unknown) leaves the others cancelled."""
+        results = self._each(job_ids, self.store.jobs.cancel)
+        self._wake()  # the workers running any of them notice at once and kill the command
+        return results
+
+    def cancel_all(self, queue: str | None = None, states: Collection[JobState] | None = None) -> int:
+        """Cancel every job in ``states`` (default: the waiting ones) of ``queue``; how many.
+        Running jobs only when ``states`` names ``processing``: their workers kill the command."""
+        count = self.store.jobs.cancel_all(self.clock.now(), _allowed("cancel", states or WAITING), queue)
+        self._wake()
+        return count
+
+    def retry(self, job_ids: Sequence[str]) -> list[JobResult]:
+        """Run each job again (completed, failed, dead or cancelled): pending now, attempts reset,
+        history kept. Each on its own: one refused leaves the others retried."""
+        results = self._each(job_ids, self.store.jobs.retry)
+        self._wake()
+        return results
+
+    def retry_all(self, states: Collection[JobState] = frozenset({JobState.DEAD}), queue: str | None = None) -> int:
+        """Every job in ``states`` (of ``queue``) back to pending; how many."""
+        count = self.store.jobs.retry_all(self.clock.now(), _allowed("retry", states), queue)
+        self._wake()
+        return count
+
+    def update(self, job_id: str, changes: JobChanges) -> Job:
+        """Change a waiting job's settings; any other state is ``InvalidTransition`` and changes nothing."""
+        now = self.clock.now()
+        job = self.store.jobs.update(job_id, now, changes.values(now))
+        self._wake()  # it may be due sooner, or in a queue a sleeping worker serves
+        return job
+
+    def _each(self, job_ids: Sequence[str], move: Callable[[str, datetime], Job]) -> list[JobResult]:
+        results = []
+        for job_id in dict.fromkeys(job_ids):
+            try:
+                results.append(JobResult(job_id, job=move(job_id, self.clock.now())))
+            except QueuectlError as error:
+                results.append(JobResult(job_id, error=error))
+        return results
+
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Delete final jobs and their output files; any other state deletes none."""
         jobs = self.store.jobs.remove(job_ids)
@@ -117,14 +184,13 @@ class JobService:
         return self.store.jobs.list(Page(state=JobState.DEAD, limit=limit))
 
     def retry_dead(self, job_id: str) -> Job:
-        job = self.store.jobs.retry(job_id, self.clock.now())
+        """``dlq retry``: a dead job only."""
+        job = self.store.jobs.retry(job_id, self.clock.now(), only_dead=True)
         self._wake()
         return job
 
     def retry_all_dead(self) -> int:
-        count = self.store.jobs.retry_all(self.clock.now())
-        self._wake()
-        return count
+        return self.retry_all({JobState.DEAD})
 
     def status(self) -> Status:
         return Status(self.store.jobs.count_by_state(), self.live_workers(),

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from . import defaults
 from .context import validate_cwd, validate_env
 from .errors import InvalidJob
-from .model import DEFAULT_QUEUE, Job, validate_command, validate_id, validate_timeout
+from .model import DEFAULT_QUEUE, UPDATABLE, Job, validate_command, validate_id, validate_timeout
 from .quoting import quoted
 from .settings import Settings
 from .timeutil import later, parse_duration, parse_time
@@ -25,7 +25,8 @@ from .timeutil import later, parse_duration, parse_time
 # Record fields a user may paste back from ``show --json``; they are ignored.
 _READ_ONLY = {"state", "attempts", "created_at", "updated_at", "started_at", "finished_at",
               "exit_code", "last_error", "worker", "history"}
-_FIELDS = {"id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "queue", "cwd", "env"}
+_SETTINGS = {"max_retries", "priority", "run_at", "delay", "timeout", "queue"}  # what update may change too
+_FIELDS = {"id", "command", "cwd", "env", *_SETTINGS}
 _BOUNDS = {"priority": (-defaults.PRIORITY_LIMIT, defaults.PRIORITY_LIMIT),
            "max_retries": (0, defaults.MAX_RETRIES_LIMIT)}
 
@@ -51,6 +52,29 @@ class JobSpec:
             max_retries=settings.max_retries if self.max_retries is None else self.max_retries,
             timeout=settings.job_timeout if self.timeout is None else self.timeout, run_at=run_at,
             cwd=self.cwd, env=self.env)
+
+
+@dataclass(frozen=True)
+class JobChanges:
+    """What ``update`` changes on a waiting job; None = unchanged. Checked as at enqueue."""
+
+    priority: int | None = None
+    run_at: datetime | None = None
+    delay: timedelta | None = None
+    queue: str | None = None
+    max_retries: int | None = None
+    timeout: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.run_at is not None and self.delay is not None:
+            raise InvalidJob("give run_at or delay, not both")
+
+    def values(self, now: datetime) -> dict[str, Any]:
+        """The changed fields for ``Job.update``; a delay counts from ``now``."""
+        values = {name: getattr(self, name) for name in UPDATABLE if getattr(self, name) is not None}
+        if self.delay is not None:
+            values["run_at"] = later(now, self.delay)
+        return values
 
 
 def new_job_id() -> str:
@@ -96,15 +120,31 @@ def spec_from_mapping(data: Mapping[str, Any]) -> JobSpec:
     job_id = data.get("id")
     if job_id is not None:
         validate_id(job_id)
-    return JobSpec(
-        command=command, id=job_id,
-        max_retries=_optional_int(data, "max_retries"),
-        priority=_optional_int(data, "priority") or 0,
-        run_at=parse_time(data["run_at"]) if data.get("run_at") is not None else None,
-        delay=parse_duration(data["delay"]) if data.get("delay") is not None else None,
-        timeout=None if data.get("timeout") is None else validate_timeout(data["timeout"]),
-        queue=validate_id(data.get("queue", DEFAULT_QUEUE), "queue name"),
-        cwd=validate_cwd(data.get("cwd")), env=validate_env(data.get("env")))
+    return JobSpec(command=command, id=job_id, cwd=validate_cwd(data.get("cwd")), env=validate_env(data.get("env")),
+                   **_settings(data))
+
+
+def changes_from_mapping(data: Mapping[str, Any]) -> JobChanges:
+    """An ``update``'s changes (the settings ``enqueue`` takes), checked by the same rules."""
+    unknown = set(data) - _SETTINGS
+    if unknown:
+        raise InvalidJob(f"cannot update {', '.join(quoted(name) for name in sorted(unknown))}")
+    changes = JobChanges(**_settings(data))
+    if changes == JobChanges():
+        raise InvalidJob(f"nothing to update: change at least one of {', '.join(UPDATABLE)}")
+    return changes
+
+
+def _settings(data: Mapping[str, Any]) -> dict[str, Any]:
+    """The settings ``data`` gives (None = not given), each checked: one rule for enqueue and update."""
+    checks = {"max_retries": lambda _: _optional_int(data, "max_retries"),
+              "priority": lambda _: _optional_int(data, "priority"),
+              "run_at": parse_time, "delay": parse_duration, "timeout": validate_timeout,
+              "queue": lambda value: validate_id(value, "queue name")}
+    found = {name: check(data[name]) for name, check in checks.items() if data.get(name) is not None}
+    if "queue" in data and data["queue"] is None:
+        validate_id(None, "queue name")  # a queue given as null is no queue name
+    return found
 
 
 def _optional_int(data: Mapping[str, Any], key: str) -> int | None:

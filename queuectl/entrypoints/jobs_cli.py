@@ -1,4 +1,4 @@
-"""Reading and cancelling jobs: ``list``, ``show``, ``cancel``, ``status``."""
+"""Reading jobs: ``list``, ``show``, ``status`` (``cancel`` is in ``control_cli``)."""
 
 from __future__ import annotations
 
@@ -44,15 +44,6 @@ def show(app: AppState, job_id: str, as_json: bool) -> None:
     click.echo(render.to_json(render.job_dict(job, history=True)) if as_json else render.job_detail(job))
 
 
-@click.command("cancel")
-@click.argument("job_id", type=params.JOB_ID, metavar="ID")
-@pass_app
-def cancel(app: AppState, job_id: str) -> None:
-    """Cancel a waiting job, or kill and cancel a running one."""
-    job = app.jobs().cancel(job_id)
-    click.echo(f"Cancelled {job.id}")
-
-
 @click.command("status")
 @json_option
 @pass_app
@@ -64,4 +55,4 @@ def status(app: AppState, as_json: bool) -> None:
     click.echo(render.to_json(render.status_dict(result)) if as_json else render.status_text(result))
 
 
-COMMANDS = [list_jobs, show, cancel, status]
+COMMANDS = [list_jobs, show, status]

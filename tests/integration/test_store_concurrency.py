@@ -22,9 +22,9 @@ TIMEOUT = 300
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 
 
-def run_together(argument_lists: list[list[str]]) -> list[list[str]]:
-    """Start one race_worker per argument list, release them at once, return their output lines."""
-    children = [subprocess.Popen([sys.executable, str(WORKER_SCRIPT), *arguments], stdin=subprocess.PIPE,
+def run_together(argument_lists: list[list[str]], script: Path = WORKER_SCRIPT) -> list[list[str]]:
+    """Start one ``script`` (race_worker) per argument list, release them at once, return their output lines."""
+    children = [subprocess.Popen([sys.executable, str(script), *arguments], stdin=subprocess.PIPE,
                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
                 for arguments in argument_lists]
     try:

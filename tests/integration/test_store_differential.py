@@ -262,9 +262,19 @@ class StoresAgree(RuleBasedStateMachine):
     def prune(self, states: set[JobState], age: timedelta, limit: int) -> None:
         self.each("prune", lambda kind, store: store.jobs.prune(states, self.now - age, limit))
 
-    @rule()
-    def retry_all(self) -> None:
-        self.each("retry_all", lambda kind, store: store.jobs.retry_all(self.now))
+    @rule(states=st.sets(st.sampled_from(sorted(JobState)), max_size=3), queue=st.none() | st.sampled_from(QUEUES))
+    def retry_all(self, states: set[JobState], queue: str | None) -> None:
+        self.each("retry_all", lambda kind, store: store.jobs.retry_all(self.now, states or {JobState.DEAD}, queue))
+
+    @rule(states=st.sets(st.sampled_from(sorted(JobState)), min_size=1, max_size=3),
+          queue=st.none() | st.sampled_from(QUEUES))
+    def cancel_all(self, states: set[JobState], queue: str | None) -> None:
+        self.each("cancel_all", lambda kind, store: store.jobs.cancel_all(self.now, states, queue))
+
+    @rule(job_id=st.sampled_from(IDS), priority=st.integers(-1, 1), queue=st.sampled_from(QUEUES), delay=millis)
+    def update(self, job_id: str, priority: int, queue: str, delay: timedelta) -> None:
+        changes = {"priority": priority, "queue": queue, "run_at": self.now + delay}
+        self.each("update", lambda kind, store: store.jobs.update(job_id, self.now, changes))
 
     # -- after every step ------------------------------------------------------
     @invariant()

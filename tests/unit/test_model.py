@@ -197,3 +197,38 @@ def test_a_cancelled_job_cannot_be_closed_dead():
     job.cancel(T0)
     with pytest.raises(InvalidTransition):
         job.refuse(T0, "document too large")
+
+
+def test_retry_runs_a_completed_job_again_keeping_history_and_last_error():
+    job = claimed()
+    job.fail(T0, "boom", BACKOFF)
+    job.claim("w1", "host", "t2", T0, T0)
+    job.succeed(T0 + timedelta(seconds=1))
+    job.retry(T0 + timedelta(seconds=5))
+    assert (job.state, job.attempts, job.run_at, len(job.history)) == (
+        JobState.PENDING, 0, T0 + timedelta(seconds=5), 2)
+
+
+def test_a_dlq_retry_refuses_a_job_that_is_not_dead():
+    job = claimed()
+    job.succeed(T0)
+    with pytest.raises(InvalidTransition, match="is completed: cannot retry from the DLQ"):
+        job.retry(T0, only_dead=True)
+    assert job.state is JobState.COMPLETED
+
+
+def test_update_changes_the_settings_of_a_waiting_job_checked_as_at_enqueue():
+    job = Job.new("job1", "true", T0)
+    job.update(T0 + timedelta(seconds=1), {"priority": 4, "queue": "q2", "max_retries": 0, "timeout": 3})
+    assert (job.priority, job.queue, job.max_retries, job.timeout, job.updated_at) == (
+        4, "q2", 0, 3.0, T0 + timedelta(seconds=1))
+    for bad in ({"priority": True}, {"queue": ""}, {"timeout": -1}, {"run_at": "tomorrow"}, {"state": "dead"}):
+        with pytest.raises(InvalidJob):
+            job.update(T0, bad)
+    assert job.priority == 4
+
+
+def test_update_refuses_a_running_job():
+    job = claimed()
+    with pytest.raises(InvalidTransition, match="is processing: cannot update it"):
+        job.update(T0, {"priority": 1})

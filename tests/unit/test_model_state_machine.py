@@ -7,11 +7,12 @@ step the job keeps its invariants:
 - a lease token (and a lease end) exactly while processing with an open attempt;
 - ``attempts`` never exceeds ``max_retries + 1``, and counts the attempts since
   the last DLQ retry that were not released;
-- a final state is left only out of the DLQ (``retry``), or for dead when the
+- a final state is left only by ``retry``, or for dead when the
   store refused what the worker recorded (``refuse``, which follows the worker's
   unrecorded move and may re-close the attempt it ran);
 - a move changes only ``Job.MUTABLE_FIELDS`` and the history, which only grows by
-  a claim and otherwise only closes its last, open entry.
+  a claim and otherwise only closes its last, open entry; only ``update`` changes
+  a job's settings (``UPDATABLE``, besides ``run_at``, which failures and retries set).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.errors import InvalidTransition
-from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Job, JobState
+from queuectl.domain.model import FINAL, MOVES_FROM, UPDATABLE, WAITING, Job, JobState
 
 from .fakes import T0
 
@@ -43,6 +44,7 @@ FIND_ONLY = settings(EVERYDAY, max_examples=1000, derandomize=True, database=Non
                      phases=[Phase.generate])
 FIXED_FIELDS = tuple(f.name for f in dataclasses.fields(Job)
                      if f.name not in Job.MUTABLE_FIELDS and f.name != "history")
+SETTINGS = tuple(name for name in UPDATABLE if name != "run_at")  # only ``update`` changes these
 
 millis = st.integers(min_value=0, max_value=120_000).map(lambda ms: timedelta(milliseconds=ms))
 backoffs = st.builds(BackoffPolicy, base=st.sampled_from([1, 2, 3.5]), maximum=st.sampled_from([0, 5, 3600]))
@@ -57,9 +59,10 @@ class JobMoves(RuleBasedStateMachine):
         super().__init__()
         self.now = T0
         self.claims = 0
-        self.retried_at = 0  # history length at the last DLQ retry
+        self.retried_at = 0  # history length at the last retry
         self.worker_moved = False  # the last move was a worker's outcome: what ``refuse`` may follow
-        self.refused = False  # since the last DLQ retry
+        self.refused = False  # since the last retry
+        self.budget_cut = False  # an update left max_retries below the attempts made, since the last retry
 
     @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5))
     def enqueue(self, max_retries: int, priority: int) -> None:
@@ -111,10 +114,23 @@ class JobMoves(RuleBasedStateMachine):
     def check_removable(self) -> None:
         self.move("remove", lambda job: job.check_removable())
 
-    @rule()
-    def retry(self) -> None:
-        if self.move("retry", lambda job: job.retry(self.now)):
-            self.retried_at, self.refused = len(self.job.history), False
+    @rule(only_dead=st.booleans())
+    def retry(self, only_dead: bool) -> None:
+        if only_dead and self.job.state is not JobState.DEAD:  # ``dlq retry``: refused, nothing changed
+            before = copy.deepcopy(self.job)
+            with pytest.raises(InvalidTransition):
+                self.job.retry(self.now, only_dead=True)
+            assert dataclasses.asdict(self.job) == dataclasses.asdict(before)
+        elif self.move("retry", lambda job: job.retry(self.now, only_dead)):
+            self.retried_at, self.refused, self.budget_cut = len(self.job.history), False, False
+
+    @rule(priority=st.integers(-5, 5), max_retries=st.integers(0, 4), queue=st.sampled_from(["default", "q2"]),
+          delay=millis)
+    def update(self, priority: int, max_retries: int, queue: str, delay: timedelta) -> None:
+        changes = {"priority": priority, "max_retries": max_retries, "queue": queue, "run_at": self.now + delay}
+        if self.move("update", lambda job: job.update(self.now, changes)):
+            # a budget cut below the attempts made: one more claim may go past it, its failure ends dead
+            self.budget_cut |= self.job.attempts > self.job.max_retries
 
     def move(self, name: str, apply) -> bool:
         """Apply one move; check it was refused exactly when the declaration forbids it."""
@@ -137,9 +153,11 @@ class JobMoves(RuleBasedStateMachine):
         after = self.job
         changed = [field for field in FIXED_FIELDS if getattr(after, field) != getattr(before, field)]
         assert changed == [], f"{name} changed undeclared fields {changed}"
+        settings = [field for field in SETTINGS if getattr(after, field) != getattr(before, field)]
+        assert name == "update" or settings == [], f"{name} changed the settings {settings}"
         if before.state in FINAL and after.state is not before.state:
-            # a final job moves only out of the DLQ, or dead when the store refused what the worker recorded
-            assert (before.state, name) == (JobState.DEAD, "retry") or name == "refuse", \
+            # a final job moves only by a retry, or dead when the store refused what the worker recorded
+            assert name in ("retry", "refuse"), \
                 f"{name} moved a {before.state} job"
         old, new = before.history, after.history
         grew = 1 if name == "claim" else 0
@@ -165,7 +183,7 @@ class JobMoves(RuleBasedStateMachine):
     @invariant()
     def attempts_stay_within_the_retry_budget(self) -> None:
         job = self.job
-        assert 0 <= job.attempts <= job.max_retries + 1
+        assert 0 <= job.attempts and (self.budget_cut or job.attempts <= job.max_retries + 1)
         since_retry = job.history[self.retried_at:]
         # a refused release closes dead an attempt that no longer counts: exact again after a DLQ retry
         assert self.refused or job.attempts == sum(1 for entry in since_retry if entry.outcome is not JobState.PENDING)
@@ -190,12 +208,24 @@ def test_the_job_moves_keep_their_invariants_over_long_random_runs():
 def test_the_state_machine_catches_a_move_that_changes_an_undeclared_field(monkeypatch):
     original = Job.succeed
 
+    def succeed_and_rewrite(job: Job, now, exit_code: int = 0) -> None:
+        original(job, now, exit_code)
+        job.command += " again"
+
+    monkeypatch.setattr(Job, "succeed", succeed_and_rewrite)
+    with pytest.raises(AssertionError, match="undeclared fields"):
+        run_state_machine_as_test(JobMoves, settings=FIND_ONLY)
+
+
+def test_the_state_machine_catches_a_move_other_than_update_that_changes_a_setting(monkeypatch):
+    original = Job.succeed
+
     def succeed_and_reprioritise(job: Job, now, exit_code: int = 0) -> None:
         original(job, now, exit_code)
         job.priority += 1
 
     monkeypatch.setattr(Job, "succeed", succeed_and_reprioritise)
-    with pytest.raises(AssertionError, match="undeclared fields"):
+    with pytest.raises(AssertionError, match="changed the settings"):
         run_state_machine_as_test(JobMoves, settings=FIND_ONLY)
 
 

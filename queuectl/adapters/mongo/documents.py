@@ -20,7 +20,8 @@ from queuectl.domain.model import BULKY_PARTS, Attempt, Job, JobState
 from queuectl.domain.ports import WorkerInfo
 from queuectl.domain.timeutil import bounded_seconds
 
-# The fields a model move may change; every write-back persists exactly these.
+# The fields a model move may change; every write-back persists exactly these (a worker's,
+# ``worker=True``: all but the settings only ``update`` changes).
 MUTABLE_FIELDS = Job.MUTABLE_FIELDS
 ATTEMPT_FIELDS = ("attempt", "worker", "host", "started_at", "finished_at", "exit_code", "error", "outcome")
 
@@ -38,8 +39,8 @@ def _value(job: Job, name: str) -> Any:
     return value.value if isinstance(value, JobState) else value
 
 
-def mutable_fields(job: Job) -> dict[str, Any]:
-    return {name: _value(job, name) for name in MUTABLE_FIELDS}
+def mutable_fields(job: Job, worker: bool = False) -> dict[str, Any]:
+    return {name: _value(job, name) for name in (Job.WORKER_FIELDS if worker else MUTABLE_FIELDS)}
 
 
 def job_document(job: Job, seq: int) -> dict[str, Any]:

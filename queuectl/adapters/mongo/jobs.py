@@ -13,9 +13,9 @@ numbers of failed inserts are skipped, which is harmless.
 
 Claiming is one ``find_one_and_update`` whose update is an aggregation
 pipeline (MongoDB 4.2+), so the attempt number pushed onto the history is
-computed from the stored ``attempts`` in the same atomic write. The returned
-job is the model's own ``Job.claim`` applied to the document as it was, which
-the pipeline mirrors field for field. Every other write is a compare-and-set:
+computed from the stored ``attempts`` in the same atomic write. The pipeline
+mirrors the model's ``Job.claim`` field for field; the returned job is the
+document as that write left it. Every other write is a compare-and-set:
 fenced by the lease token for a worker's writes, by the state (and token)
 that was read for the operator's moves.
 """
@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Callable, Collection, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.collection import Collection
@@ -32,7 +32,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
-from queuectl.domain.model import FINAL, WAITING, Job, JobState
+from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
 from .database import MongoDatabase, refused_for_good, translate_errors
@@ -152,20 +152,23 @@ class MongoJobRepository(JobRepository):
             query["queue"] = {"$nin": list(scope.skip)}
         claim = _claim_pipeline(worker, token, now, lease_until)
         try:
-            before = self._claim(query, claim)
+            after = self._claim(query, claim)
         except OperationFailure as error:
             if not refused_for_good(error):
                 raise
-            before = self._claim_refused(query, claim)
-        if before is None:
+            after = self._claim_refused(query, claim)
+        if after is None:
             return None
-        job = job_from_document(before)
-        job.claim(worker.id, worker.host, token, now, lease_until)  # what the pipeline wrote
+        # The job as this very write left it (the pipeline mirrors ``Job.claim``): an update or a
+        # retry that landed just before the claim is in it. The servers that run the write as a
+        # find and a re-checked write (the CI test server) hand back a stale pre-image.
+        job = job_from_document(after)
+        job.history = [Attempt(job.attempts, worker.id, worker.host, now)]
         return job
 
     def _claim(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
         return self._jobs.find_one_and_update(query, claim, sort=_CLAIM_SORT, projection=WITHOUT_HISTORY,
-                                              return_document=ReturnDocument.BEFORE)
+                                              return_document=ReturnDocument.AFTER)
 
     def _claim_refused(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
         """The claim was refused for good: find the job it picked and claim it alone, so that a
@@ -188,7 +191,8 @@ class MongoJobRepository(JobRepository):
             closing = attempt_document(job.history[-1], token)
             if output is not None:
                 closing["output"] = output
-        update = [{"$set": {**literals(mutable_fields(job)), "history": closing_history(closing, token, history_max)}}]
+        update = [{"$set": {**literals(mutable_fields(job, worker=True)),
+                            "history": closing_history(closing, token, history_max)}}]
         with self._db.rejecting(job.id):
             result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
         return result.matched_count == 1
@@ -198,7 +202,7 @@ class MongoJobRepository(JobRepository):
         refused, only the state and the lease, a write that can only shrink the document."""
         fence: dict[str, Any] = ({"_id": job.id, "state": {"$in": _WAITING}} if token is None
                                  else {"_id": job.id, "lease_token": token, "state": _PROCESSING})
-        fields, options = mutable_fields(job), {}
+        fields, options = mutable_fields(job, worker=True), {}
         if token is not None and job.history:
             fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]
@@ -215,21 +219,41 @@ class MongoJobRepository(JobRepository):
         now = ms(now)
         return self._move(job_id, lambda job: job.cancel(now))
 
-    def retry(self, job_id: str, now: datetime) -> Job:
+    def cancel_all(self, now: datetime, states: Collection[JobState], queue: str | None = None) -> int:
         now = ms(now)
-        return self._move(job_id, lambda job: job.retry(now))
+        return self._move_all("cancel", states, queue, lambda job: job.cancel(now))
 
-    def retry_all(self, now: datetime) -> int:
-        now, jobs, dead = ms(now), self._jobs, JobState.DEAD.value
+    def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
+        now = ms(now)
+        return self._move(job_id, lambda job: job.retry(now, only_dead))
+
+    def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
+                  queue: str | None = None) -> int:
+        now = ms(now)
+        return self._move_all("retry", states, queue, lambda job: job.retry(now))
+
+    def update(self, job_id: str, now: datetime, changes: Mapping[str, object]) -> Job:
+        now = ms(now)
+        return self._move(job_id, lambda job: job.update(now, changes))
+
+    def _move_all(self, name: str, states: Collection[JobState], queue: str | None,
+                  move: Callable[[Job], None]) -> int:
+        """One move on every job in ``states`` (those the move allows) of ``queue``, each written
+        only if it is still as read: a job claimed or moved meanwhile is left alone, not counted."""
+        query: dict[str, Any] = {"state": {"$in": [state.value for state in states if state in MOVES_FROM[name]]}}
+        if queue is not None:
+            query["queue"] = queue
         writes = []
-        for doc in jobs.find({"state": dead}, WITHOUT_HISTORY):
+        for doc in self._jobs.find(query, WITHOUT_OUTPUT).sort("seq", 1):
             job = job_from_document(doc)
-            job.retry(now)
-            writes.append(UpdateOne({"_id": job.id, "state": dead}, {"$set": mutable_fields(job)}))
-        retried = 0
+            read = (job.state, job.lease_token, job.updated_at)
+            move(job)
+            fence, update, array_filters = _guarded_write(job, *read)
+            writes.append(UpdateOne(fence, update, array_filters=array_filters))
+        moved = 0
         for start in range(0, len(writes), _BULK_CHUNK):
-            retried += jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
-        return retried
+            moved += self._jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+        return moved
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Checks every job first, then deletes each only while it is still in the state checked."""
@@ -263,18 +287,25 @@ class MongoJobRepository(JobRepository):
             if doc is None:
                 raise JobNotFound(job_id)
             job = job_from_document(doc)
-            state, token = job.state, job.lease_token
+            read = (job.state, job.lease_token, job.updated_at)
             move(job)
-            fields, options = mutable_fields(job), {}
-            if token is not None and job.lease_token is None and job.history:
-                # the move ended the running attempt: close the entry its claim opened
-                fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
-                options["array_filters"] = [{f"{_OPEN}.token": token}]
-            result = jobs.update_one({"_id": job_id, "state": state.value, "lease_token": token},
-                                     {"$set": fields}, **options)
-            if result.matched_count == 1:
+            fence, update, array_filters = _guarded_write(job, *read)
+            if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
                 return job
         raise ConcurrentUpdate(job_id)
+
+
+def _guarded_write(job: Job, state: JobState, token: str | None,
+                   updated_at: datetime) -> tuple[dict, dict, list | None]:
+    """A moved job's write, fenced by what was read: its state, lease token and last change (every
+    move sets ``updated_at``: a job claimed and released in between is not the job read)."""
+    fields, array_filters = mutable_fields(job), None
+    if token is not None and job.lease_token is None and job.history:
+        # the move ended the running attempt: close the entry its claim opened
+        fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
+        array_filters = [{f"{_OPEN}.token": token}]
+    fence = {"_id": job.id, "state": state.value, "lease_token": token, "updated_at": updated_at}
+    return fence, {"$set": fields}, array_filters
 
 
 def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:

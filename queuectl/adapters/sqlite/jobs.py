@@ -11,17 +11,17 @@ from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import Any, Callable, Collection, Sequence
+from typing import Any, Callable, Collection, Mapping, Sequence
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
-from queuectl.domain.model import FINAL, Job, JobState
+from queuectl.domain.model import FINAL, MOVES_FROM, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
 from . import deletion, hot_path
 from .database import SqliteDatabase
-from .rows import MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row
+from .rows import MUTABLE_FIELDS, SETTINGS, attempt_from_row, job_from_row, mutable_row, settings_row
 from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
 
 _EXISTS = "SELECT seq FROM jobs WHERE id = ?"
@@ -29,9 +29,9 @@ _BY_ID = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?"
 _HISTORY = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id = ? ORDER BY ordinal"
 # A range on the unique id index: every id character sorts below "\x7f" (``ID_PATTERN``).
 _IDS_STARTING = "SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY seq DESC LIMIT ?"
-_DEAD = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state = '{JobState.DEAD.value}'"
+_IN_STATES = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state IN ({{marks}}){{queue}} ORDER BY seq"
 # Compare-and-set on what was loaded, for moves that are not fenced by a lease.
-_SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in MUTABLE_FIELDS)}"
+_SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in (*MUTABLE_FIELDS, *SETTINGS))}"
          " WHERE id = ? AND state = ? AND lease_token IS ?")
 
 
@@ -135,16 +135,18 @@ class SqliteJobRepository(JobRepository):
     def cancel(self, job_id: str, now: datetime) -> Job:
         return self._move(job_id, lambda job: job.cancel(now))
 
-    def retry(self, job_id: str, now: datetime) -> Job:
-        return self._move(job_id, lambda job: job.retry(now))
+    def cancel_all(self, now: datetime, states: Collection[JobState], queue: str | None = None) -> int:
+        return self._move_all("cancel", states, queue, lambda job: job.cancel(now))
 
-    def retry_all(self, now: datetime) -> int:
-        with self._db.write() as conn:
-            jobs = [job_from_row(row) for row in conn.execute(_DEAD)]
-            for job in jobs:
-                job.retry(now)
-            conn.executemany(_SWAP, [_swap_params(job, JobState.DEAD, None) for job in jobs])
-        return len(jobs)
+    def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
+        return self._move(job_id, lambda job: job.retry(now, only_dead))
+
+    def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
+                  queue: str | None = None) -> int:
+        return self._move_all("retry", states, queue, lambda job: job.retry(now))
+
+    def update(self, job_id: str, now: datetime, changes: Mapping[str, object]) -> Job:
+        return self._move(job_id, lambda job: job.update(now, changes))
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         ids = list(dict.fromkeys(job_ids))
@@ -168,6 +170,25 @@ class SqliteJobRepository(JobRepository):
             return deletion.delete(conn, ids, lambda job: job.state.value in names
                                    and job.finished_at is not None and job.finished_at < finished_before)
 
+    def _move_all(self, name: str, states: Collection[JobState], queue: str | None,
+                  move: Callable[[Job], None]) -> int:
+        """One move on every job in ``states`` (those the move allows) of ``queue``: one transaction."""
+        names = sorted(state.value for state in states if state in MOVES_FROM[name])
+        if not names:
+            return 0
+        query = _IN_STATES.format(marks=", ".join("?" * len(names)), queue=" AND queue = ?" if queue else "")
+        with self._db.write() as conn:
+            jobs = [job_from_row(row) for row in conn.execute(query, (*names, *([queue] if queue else [])))]
+            for job in jobs:
+                if job.lease_token is not None:  # a running job: the move closes its open attempt
+                    job.history = [attempt_from_row(row) for row in conn.execute(_HISTORY, (job.id,))]
+                state, token = job.state, job.lease_token
+                move(job)
+                conn.execute(_SWAP, _swap_params(job, state, token))
+                if token is not None and job.lease_token is None and job.history:
+                    hot_path.close_attempts(conn, [Outcome(job, token)])
+        return len(jobs)
+
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Load, let the model move the job (it may refuse), write back guarded."""
         with self._db.write() as conn:
@@ -190,7 +211,7 @@ def _load(conn: sqlite3.Connection, job_id: str) -> Job:
 
 
 def _swap_params(job: Job, state: JobState, token: str | None) -> tuple:
-    return (*mutable_row(job), job.id, state.value, token)
+    return (*mutable_row(job), *settings_row(job), job.id, state.value, token)
 
 
 def _split_new(jobs: Sequence[Job], existing: set[str]) -> tuple[list[Job], list[str]]:

@@ -12,8 +12,10 @@ from queuectl.domain.timeutil import bounded_seconds, from_epoch, to_epoch
 _INT64 = range(-(2 ** 63), 2 ** 63)
 
 # What a model move may change: ``record_outcome`` and the other write-backs
-# persist exactly these columns, in the model's order (``mutable_row`` spells it out).
-MUTABLE_FIELDS = Job.MUTABLE_FIELDS
+# persist exactly these columns, in the model's order (``mutable_row`` spells it out);
+# the operators' moves also write the settings (``SETTINGS``, ``settings_row``) only ``update`` changes.
+MUTABLE_FIELDS = Job.WORKER_FIELDS
+SETTINGS = Job.MUTABLE_FIELDS[len(MUTABLE_FIELDS):]
 
 
 # The columns of a new row, in the order ``new_row`` gives them (``seq`` is the store's).
@@ -40,6 +42,11 @@ def mutable_row(job: Job) -> tuple:
     return (job.state.value, job.attempts, to_epoch(job.run_at), to_epoch(job.updated_at),
             to_epoch(job.started_at), to_epoch(job.finished_at), job.exit_code, job.last_error,
             job.worker, job.lease_token, to_epoch(job.lease_until))
+
+
+def settings_row(job: Job) -> tuple:
+    """The ``SETTINGS`` columns in order."""
+    return tuple(getattr(job, name) for name in SETTINGS)
 
 
 def job_from_row(row: Sequence[Any], history: list[Attempt] | None = None) -> Job:

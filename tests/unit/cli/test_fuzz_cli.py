@@ -1,7 +1,8 @@
 """Property: whatever arguments reach ``enqueue``, ``list``, ``show``, ``stats``, ``config``,
-``cancel`` and ``dlq``, the CLI answers with exit 0, 1 or 2, never a traceback or an
-``internal error``, never a raw control character in an ``Error:`` line, and a command that
-fails changes nothing stored.
+``cancel``, ``retry``, ``update`` and ``dlq``, the CLI answers with exit 0, 1 or 2, never a
+traceback or an ``internal error``, never a raw control character in an ``Error:`` line, and a
+command that fails changes nothing stored (``retry`` and ``cancel`` of several ids: nothing but
+the jobs they name as moved).
 
 Driven in process through click's CliRunner on the in-memory store: hundreds of calls a
 second. A quick run here, in every unit run; thousands more in tests/integration/test_fuzz_heavy.py.
@@ -29,6 +30,7 @@ from .support import NOW, add, make_dead
 
 QUICK = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 RAW_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+PER_JOB = ("retry", "cancel")  # several ids: one line per job moved, one Error: line per job refused
 
 
 def _options(**choices) -> st.SearchStrategy[list[str]]:
@@ -50,6 +52,12 @@ command_lines = st.one_of(
     .map(lambda parts: ["list", *parts[0], *parts[1]]),
     st.tuples(identifier, flags).map(lambda parts: ["show", parts[0], *parts[1]]),
     st.tuples(identifier, flags).map(lambda parts: ["cancel", parts[0], *parts[1]]),
+    st.tuples(st.sampled_from(["retry", "cancel"]), st.lists(identifier, max_size=3),
+              _options(**{"--state": text, "--queue": identifier}), flags)
+    .map(lambda parts: [parts[0], *parts[1], *parts[2], *parts[3]]),
+    st.tuples(identifier, _options(**{"--priority": numbers, "--max-retries": numbers, "--timeout": numbers,
+                                      "--delay": durations, "--run-at": times, "--queue": identifier}), flags)
+    .map(lambda parts: ["update", parts[0], *parts[1], *parts[2]]),
     st.tuples(st.lists(identifier, max_size=2), flags).map(lambda parts: ["dlq", "retry", *parts[0], *parts[1]]),
     st.tuples(_options(**{"--limit": numbers}), flags).map(lambda parts: ["dlq", "list", *parts[0], *parts[1]]),
     st.tuples(_options(**{"--since": durations}), flags).map(lambda parts: ["stats", *parts[0], *parts[1]]),
@@ -89,7 +97,13 @@ def invoke(args: list[str], input: bytes | None = None):
 
 def check_command(args: list[str]) -> None:
     result, store, before = invoke(args)
-    if result.exit_code != 0:
+    if result.exit_code == 1 and args[0] in PER_JOB:  # several ids, each on its own: only the named ones moved
+        moved = {line.split()[1] for line in result.stdout.splitlines()}
+        errors = result.stderr.splitlines()
+        assert errors and all(line.startswith("Error: job '") for line in errors), (args, result.stderr)
+        after = {job["id"]: job for job in stored(store)[0]}
+        assert {job["id"] for job in before[0] if after[job["id"]] != job} <= moved, args
+    elif result.exit_code != 0:
         assert len([line for line in result.stderr.splitlines() if line.startswith("Error:")]) == 1, \
             (args, result.stderr)
         assert stored(store) == before, args
