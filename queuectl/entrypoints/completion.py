@@ -69,7 +69,12 @@ class StoreValues:
         queues = self._queues
         return self._ask(lambda: sorted(queues())) if queues is not None else []
 
-    def _ask(self, call: Callable[[], list[str]]) -> list[str]:
+    def warm(self) -> None:
+        """Open the store and load what lookups use, in the background, before the first Tab."""
+        queues = self._queues
+        self._ask(lambda: [*self._jobs().ids_starting(""), *(queues() if queues is not None else ())], 0)
+
+    def _ask(self, call: Callable[[], list[str]], seconds: float | None = None) -> list[str]:
         if not self._idle.acquire(blocking=False):
             return []
         if self._thread is None:
@@ -77,7 +82,7 @@ class StoreValues:
             self._thread.start()
         lookup = _Lookup(call)
         self._asked.put(lookup)
-        return list(lookup.answer) if lookup.done.wait(self._seconds) else []
+        return list(lookup.answer) if lookup.done.wait(self._seconds if seconds is None else seconds) else []
 
     def _serve(self) -> None:
         while True:
@@ -98,9 +103,9 @@ class _Lookup:
         self.done = threading.Event()
 
 
-def shell_values(state: Any) -> StoreValues:
+def shell_values(state: Any, seconds: float = defaults.COMPLETION_SECONDS) -> StoreValues:
     """The values of the shell's session (an ``AppState``), read through its services."""
-    return StoreValues(state.jobs, queues=lambda: known_queues(state.jobs(), state.queues()))
+    return StoreValues(state.jobs, queues=lambda: known_queues(state.jobs(), state.queues()), seconds=seconds)
 
 
 def known_queues(jobs: Any, queues: Any) -> set[str]:

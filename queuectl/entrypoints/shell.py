@@ -79,8 +79,10 @@ def _interactive(state: AppState) -> None:
     from .cli import cli
     from .completion import make_completer, shell_values
 
+    values = shell_values(state)
+    values.warm()  # the first Tab finds the store open
     session: PromptSession[str] = PromptSession(
-        history=FileHistory(str(history_file(state.home))), completer=make_completer(cli, shell_values(state)))
+        history=FileHistory(str(history_file(state.home))), completer=make_completer(cli, values))
     click.echo(f"queuectl shell on {redact_url(state.locations.url)}. Type help, or exit to leave.")
     while True:
         try:

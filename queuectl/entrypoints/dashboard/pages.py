@@ -160,7 +160,8 @@ def with_notice(path: str, notice: str) -> str:
 
 
 def retry(jobs: Any, job_id: str) -> Job:
-    return jobs.retry_dead(job_id)
+    """Any job in a state ``retry`` takes (``MOVES_FROM``), as ``queuectl retry ID``."""
+    return jobs.retry([job_id])[0].unwrap()
 
 
 def cancel(jobs: Any, job_id: str) -> Job:

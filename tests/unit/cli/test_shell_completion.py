@@ -21,6 +21,9 @@ from queuectl.entrypoints.cli import cli
 from queuectl.entrypoints.completion import StoreValues, make_completer, shell_values
 from queuectl.entrypoints.context import AppState
 
+# Lookups answer as soon as the store does; the cap itself is tested with a store that hangs.
+WAIT = 60.0
+
 
 @pytest.fixture
 def state(tmp_path):
@@ -42,8 +45,9 @@ def complete(line: str, values, group: click.Group = cli) -> list[str]:
 
 def test_tab_after_each_command_that_takes_a_job_id_offers_the_stored_ids_newest_first(state):
     enqueue(state, "build-1", "deploy-1", "build-2")
-    values = shell_values(state)
-    for command in ("show", "logs", "cancel", "remove", "dlq retry", "logs --follow"):
+    values = shell_values(state, seconds=WAIT)
+    for command in ("show", "logs", "cancel", "remove", "retry", "update", "dlq retry", "logs --follow",
+                    "cancel build-1", "retry --queue q", "update --priority 5"):
         assert complete(f"{command} bu", values) == ["build-2", "build-1"], command
         assert complete(f"{command} ", values) == ["build-2", "deploy-1", "build-1"], command
 
@@ -58,28 +62,29 @@ def test_a_command_added_later_with_a_job_id_argument_completes_ids_without_an_e
     def frobnicate(queue: str | None, target: tuple[str, ...]) -> None: ...
 
     enqueue(state, "a1", "a2", "b1")
-    values = shell_values(state)
+    values = shell_values(state, seconds=WAIT)
     assert complete("frobnicate a", values, group) == ["a2", "a1"]
     assert complete("frobnicate --queue q a1 b", values, group) == ["b1"]  # past an option's value, repeatable
 
 
 def test_no_more_ids_once_the_one_id_a_command_takes_is_typed(state):
     enqueue(state, "job-1")
-    values = shell_values(state)
+    values = shell_values(state, seconds=WAIT)
     assert complete("show job-1 ", values) == []
+    assert complete("update job-1 ", values) == []
     assert complete("enqueue j", values) == []  # a new job's id is not one the store has
     assert complete("list --limit ", values) == []
 
 
 def test_at_most_the_completion_limit_of_ids_is_offered_the_newest(state):
     enqueue(state, *(f"job-{n:03}" for n in range(defaults.COMPLETION_LIMIT + 10)))
-    offered = complete("show job-", shell_values(state))
+    offered = complete("show job-", shell_values(state, seconds=WAIT))
     assert len(offered) == defaults.COMPLETION_LIMIT
     assert offered[0] == f"job-{defaults.COMPLETION_LIMIT + 9:03}" and offered[-1] == "job-010"
 
 
 def test_config_get_and_set_complete_the_keys_and_not_the_value(state):
-    values = shell_values(state)
+    values = shell_values(state, seconds=WAIT)
     assert complete("config get ", values) == sorted(KEYS)
     assert complete("config set max", values) == [key for key in sorted(KEYS) if key.startswith("max")]
     assert complete("config set max_retries ", values) == []
@@ -94,24 +99,24 @@ def test_queue_options_offer_the_default_paused_and_served_queues(state):
     now = state.container.clock().now()
     state.container.store().workers.register(WorkerInfo("w1", "host1", 4242, 1.0, ("emails", "images"),
                                                         now - timedelta(minutes=1), now))
-    values = shell_values(state)
+    values = shell_values(state, seconds=WAIT)
     assert complete("list --queue ", values) == ["default", "emails", "images", "nightly"]
     assert complete("resume --queue n", values) == ["nightly"]
     assert complete("enqueue --queue e", values) == ["emails"]
 
 
 def test_option_choices_still_complete(state):
-    values = shell_values(state)
+    values = shell_values(state, seconds=WAIT)
     assert complete("list --state d", values) == ["dead"]
     assert complete("list --st", values) == ["--state"]
 
 
 def test_a_store_that_cannot_be_read_offers_nothing_and_prints_nothing(tmp_path, capsys):
     broken = AppState(home=str(tmp_path / "home"), db=f"sqlite:///{tmp_path / 'missing' / 'queue.db'}")
-    assert complete("show ", shell_values(broken)) == []
-    assert complete("show a", shell_values(broken)) == []
-    assert complete("show bad/prefix", shell_values(broken)) == []
-    assert complete("pause --queue ", shell_values(broken)) == []
+    assert complete("show ", shell_values(broken, seconds=WAIT)) == []
+    assert complete("show a", shell_values(broken, seconds=WAIT)) == []
+    assert complete("show bad/prefix", shell_values(broken, seconds=WAIT)) == []
+    assert complete("pause --queue ", shell_values(broken, seconds=WAIT)) == []
     captured = capsys.readouterr()
     assert captured.out == "" and captured.err == ""
 
