@@ -94,6 +94,11 @@ class JobRepository(ABC):
         """Every state with its count, zeros included."""
 
     @abstractmethod
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        """How many jobs are in one of ``states`` (any when None) and ``queue`` (any when None),
+        counted in the store (``list``'s "showing N of M", ``wait``'s unfinished jobs)."""
+
+    @abstractmethod
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
         """Atomically claim the next due job: priority desc, run_at, then store order.
