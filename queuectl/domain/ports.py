@@ -279,10 +279,32 @@ class Waiter(ABC):
         """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A job that reached a final state, as a same-host wake-up names it."""
+
+    job_id: str
+    queue: str
+
+
+class OutcomeWaiter(ABC):
+    """What ``wait`` idles on: returns early when a job reaches a final state on this host."""
+
+    @abstractmethod
+    def wait(self, seconds: float) -> list[Finished]:
+        """Idle for up to ``seconds``; the jobs reported finished meanwhile (empty: the time ran out)."""
+
+    def close(self) -> None:  # pragma: no cover - default holds nothing
+        """Stop listening."""
+
+
 class Notifier(ABC):
     @abstractmethod
     def jobs_changed(self) -> None:
         """Jobs became due or were cancelled: wake waiting workers (best effort)."""
+
+    def jobs_finished(self, jobs: Sequence[Finished]) -> None:
+        """These jobs reached a final state: wake this host's ``wait``s (best effort)."""
 
 
 class OutputFiles(ABC):

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Any, Collection, Iterable, Sequence
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
 from .errors import InvalidJob
 from .model import FINAL, Job, JobState
-from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
+from .ports import AttemptLog, Clock, Finished, Notifier, OutcomeWaiter, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobSpec
 from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
 from .timeutil import earlier
+from .waiting import JobWait, WaitResult
 
 
 @dataclass(frozen=True)
@@ -31,11 +32,13 @@ class BulkResult:
 
 class JobService:
     def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None,
-                 outputs: OutputFiles | None = None) -> None:
+                 outputs: OutputFiles | None = None,
+                 waiters: Callable[[], OutcomeWaiter] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.notifier = notifier
         self.outputs = outputs
+        self.waiters = waiters  # opens a same-host wait for final states (``wait``)
 
     def _wake(self) -> None:
         if self.notifier is not None:
@@ -79,7 +82,21 @@ class JobService:
     def cancel(self, job_id: str) -> Job:
         job = self.store.jobs.cancel(job_id, self.clock.now())
         self._wake()  # a worker running it notices at once and kills the command
+        if self.notifier is not None:
+            self.notifier.jobs_finished([Finished(job.id, job.queue)])
         return job
+
+    def wait(self, ids: Sequence[str] = (), queue: str | None = None, timeout: float | None = None) -> WaitResult:
+        """Block until the jobs ``ids`` (or every job of ``queue``, or every job) are final,
+        or ``timeout`` seconds pass; reads the store at most every ``poll_interval``."""
+        if self.waiters is None:
+            raise RuntimeError("wait needs an OutcomeWaiter")
+        waiter = self.waiters()  # listening before the first read: no report falls in between
+        try:
+            return JobWait(self.store.jobs, self.clock, waiter, ids, queue, self.settings().poll_interval,
+                           timeout).run()
+        finally:
+            waiter.close()
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Delete final jobs and their output files; any other state deletes none."""
