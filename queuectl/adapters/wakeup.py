@@ -20,8 +20,9 @@ import signal
 import socket
 import stat
 from pathlib import Path
+from typing import Sequence
 
-from queuectl.domain.ports import Notifier, Waiter
+from queuectl.domain.ports import Finished, Notifier, Waiter
 
 log = logging.getLogger(__name__)
 
@@ -166,3 +167,8 @@ class WakeNotifier(Notifier):
 
     def jobs_changed(self) -> None:
         notify_workers(self.home)
+
+    def jobs_finished(self, jobs: Sequence[Finished]) -> None:
+        from .outcome_wakeup import notify_waiters
+
+        notify_waiters(self.home, jobs)

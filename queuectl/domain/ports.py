@@ -11,7 +11,7 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Iterable, Sequence
+from typing import ClassVar, Collection, Iterable, Sequence
 
 from . import defaults
 from .model import Attempt, Job, JobState
@@ -281,10 +281,15 @@ class Waiter(ABC):
 
 @dataclass(frozen=True)
 class Finished:
-    """A job that reached a final state, as a same-host wake-up names it."""
+    """A job that reached a final state, as a same-host wake-up names it (``UNKNOWN``: some job)."""
 
     job_id: str
     queue: str
+
+    UNKNOWN: ClassVar["Finished"]
+
+
+Finished.UNKNOWN = Finished("", "")
 
 
 class OutcomeWaiter(ABC):

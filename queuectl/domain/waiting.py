@@ -91,6 +91,8 @@ class JobWait:
                 return
 
     def _concerns(self, finished: Finished) -> bool:
+        if finished == Finished.UNKNOWN:
+            return True
         if self.named:
             return finished.job_id in self.pending
         return self.queue is None or finished.queue == self.queue

@@ -49,6 +49,7 @@ COMMANDS = {
     "prune": ("prune_cli", "Delete finished jobs older than AGE (default 7d) and their output."),
     "stats": ("stats_cli", "Throughput, success rate, durations, depth."),
     "dashboard": ("dashboard_cli", "Serve the web dashboard, /metrics and the JSON API."),
+    "wait": ("wait_cli", "Block until jobs (all jobs without IDs) reach a final state; exit 0 only if all completed."),
 }
 
 
