@@ -18,9 +18,19 @@ from .waiting import JobWait, WaitResult
 
 
 @dataclass(frozen=True)
+class RunningJob:
+    """A processing job as ``status`` lists it: how long its attempt has run."""
+
+    job: Job
+    host: str | None  # its worker's host; None when that worker is not live (lost, or its lease is ending)
+    elapsed_seconds: float
+
+
+@dataclass(frozen=True)
 class Status:
     jobs: dict[JobState, int]
     workers: list[WorkerInfo] = field(default_factory=list)
+    running: list[RunningJob] = field(default_factory=list)  # longest running first
 
 
 @dataclass(frozen=True)
@@ -75,6 +85,10 @@ class JobService:
 
     def list(self, page: Page) -> list[Job]:
         return self.store.jobs.list(page)
+
+    def count(self, page: Page) -> int:
+        """How many jobs match ``page``'s filters, whatever its limit (counted in the store)."""
+        return self.store.jobs.count(None if page.state is None else [page.state], page.queue)
 
     def logs(self, job_id: str) -> list[AttemptLog]:
         return self.store.jobs.logs(job_id)
@@ -135,14 +149,23 @@ class JobService:
         return count
 
     def status(self) -> Status:
-        return Status(self.store.jobs.count_by_state(), self.live_workers())
+        now, processing = self.clock.now(), self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
+        workers = self.live_workers(processing)
+        hosts = {worker.id: worker.host for worker in workers}
+        running = [RunningJob(job, hosts.get(job.worker or ""), max(0.0, (now - (job.started_at or now)).total_seconds()))
+                   for job in processing]
+        running.sort(key=lambda r: -r.elapsed_seconds)
+        return Status(self.store.jobs.count_by_state(), workers, running)
 
-    def live_workers(self) -> list[WorkerInfo]:
-        """Workers whose heartbeat is within the lease, oldest first, with their current job."""
+    def live_workers(self, processing: list[Job] | None = None) -> list[WorkerInfo]:
+        """Workers whose heartbeat is within the lease, oldest first, with their current job
+        (from ``processing``, the processing jobs, when the caller has read them)."""
         now, lease = self.clock.now(), self.settings().lease_seconds
         live = [w for w in self.store.workers.workers() if w.is_live(now, lease)]
         if live:  # a worker's current job is whatever it holds in the store now
-            running = {j.worker: j.id for j in self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))}
+            if processing is None:
+                processing = self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
+            running = {j.worker: j.id for j in processing}
             live = [replace(w, current_job=running.get(w.id)) for w in live]
         return sorted(live, key=lambda w: w.started_at)
 
