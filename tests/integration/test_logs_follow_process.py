@@ -15,6 +15,7 @@ def following(q: Queue, job_id: str) -> subprocess.Popen:
 
 
 def test_follow_says_a_job_waits_streams_its_output_and_ends_with_completed(queue, tmp_path):
+    queue.cli("config", "set", "poll_interval", "0.5")  # the start of an attempt is seen at the next poll
     gate = gated(queue, tmp_path, "build", "echo built")
     process = following(queue, "build")
     first = process.stdout.readline()
