@@ -24,28 +24,15 @@ from typing import Sequence
 
 from queuectl.domain.ports import Finished, OutcomeWaiter
 
-from .wakeup import SUFFIX, _address, _open_own_folder, _send, _unlink, _wake_dir
+from .wakeup import SUFFIX, WAITERS, _address, _open_own_folder, _wake_dir
 
 log = logging.getLogger(__name__)
 
-DATAGRAM_MAX = 4096  # bytes of one report: a batch of outcomes takes several
 _RECEIVE_MAX = 65536
 
 
 def waiters_dir(home: Path | str) -> Path:
-    return _wake_dir(Path(home)) / "waiters"
-
-
-def encode(jobs: Sequence[Finished]) -> list[bytes]:
-    """The reports for ``jobs``, each datagram at most ``DATAGRAM_MAX`` bytes of whole lines."""
-    datagrams, current = [], b""
-    for job in jobs:
-        line = f"{job.queue}\t{job.job_id}\n".encode()
-        if current and len(current) + len(line) > DATAGRAM_MAX:
-            datagrams.append(current)
-            current = b""
-        current += line
-    return datagrams + [current] if current else datagrams
+    return _wake_dir(Path(home)) / WAITERS
 
 
 def decode(datagram: bytes) -> list[Finished]:
@@ -56,40 +43,6 @@ def decode(datagram: bytes) -> list[Finished]:
         if tab and queue and job_id:
             found.append(Finished(job_id, queue))
     return found
-
-
-def notify_waiters(home: Path | str, jobs: Sequence[Finished]) -> int:
-    """Tell every waiter of this home on this host that ``jobs`` are final; returns how many were reached."""
-    folder = waiters_dir(home)
-    try:
-        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:  # nobody has waited here yet
-        return 0
-    reached = 0
-    try:
-        names = [name for name in os.listdir(folder_fd) if name.endswith(SUFFIX)]
-        if names and jobs:
-            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-                sock.setblocking(False)
-                for name in names:
-                    reached += min(_send_all(sock, folder, folder_fd, name, encode(jobs)), 1)
-    finally:
-        os.close(folder_fd)
-    return reached
-
-
-def _send_all(sock: socket.socket, folder: Path, folder_fd: int, name: str, datagrams: list[bytes]) -> int:
-    sent = 0
-    for datagram in datagrams:
-        try:
-            sock.sendto(datagram, _address(folder, folder_fd, name))
-            sent += 1
-        except ConnectionRefusedError:  # its waiter is gone
-            _unlink(name, folder_fd)
-            return sent
-        except OSError:
-            return sent + _send(sock, folder, folder_fd, name)  # buffer full: a bare wake-up still reads the store
-    return sent
 
 
 class OutcomeWaitChannel(OutcomeWaiter):
