@@ -68,6 +68,8 @@ def _show(result, named: bool, as_json: bool) -> None:
     elif named:
         for job in completed:
             click.echo(final_line(job))
+    elif not result.jobs and not result.timed_out:
+        click.echo("No unfinished jobs.")
     elif completed or not result.timed_out:
         click.echo(f"{len(completed):,} job{'s' if len(completed) != 1 else ''} completed")
 

@@ -70,3 +70,26 @@ def test_list_says_showing_n_of_m_on_stderr_when_the_limit_cut_it(invoke, store)
 def test_list_formats_the_total_with_thousands_separators(invoke, store):
     store.jobs.add_many([Job.new(f"j{n}", "true", NOW) for n in range(1_205)])
     assert invoke("list", "--limit", "100").stderr == "showing 100 of 1,205\n"
+
+
+def test_wait_rejects_bad_options_as_usage_errors_and_stores_nothing(invoke, store):
+    for args in (["wait", "a", "--timeout", "-1"], ["wait", "a", "--timeout", "nan"], ["wait", "bad id!"],
+                 ["wait", "--queue", "x\ny"], ["wait", "a", "--queue", "q"]):
+        result = invoke(*args)
+        assert result.exit_code == 2 and result.stderr.splitlines()[-1].startswith("Error: "), args
+    assert store.jobs.count() == 0
+
+
+def test_wait_with_a_timeout_reports_what_is_unfinished_and_json_lists_the_final_jobs(invoke, store):
+    add(store, "done")
+    store.jobs.cancel("done", NOW)
+    add(store, "open")
+    result = invoke("wait", "done", "open", "--timeout", "0", "--json")
+    assert result.exit_code == 1
+    assert json.loads(result.stdout) == [{"id": "done", "state": "cancelled", "exit_code": None, "last_error": None}]
+    assert result.stderr.splitlines() == ["Error: job 'done' was cancelled",
+                                          "Error: timed out after 0s: 1 job still unfinished"]
+
+
+def test_wait_on_a_queue_with_nothing_unfinished_completes_at_once(invoke, store):
+    assert (invoke("wait", "--queue", "empty").exit_code, invoke("wait").stdout) == (0, "No unfinished jobs.\n")
