@@ -152,8 +152,8 @@ class JobService:
         now, processing = self.clock.now(), self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
         workers = self.live_workers(processing)
         hosts = {worker.id: worker.host for worker in workers}
-        running = [RunningJob(job, hosts.get(job.worker or ""), max(0.0, (now - (job.started_at or now)).total_seconds()))
-                   for job in processing]
+        running = [RunningJob(job, hosts.get(job.worker or ""),
+                              max(0.0, (now - (job.started_at or now)).total_seconds())) for job in processing]
         running.sort(key=lambda r: -r.elapsed_seconds)
         return Status(self.store.jobs.count_by_state(), workers, running)
 
