@@ -57,7 +57,10 @@ class Container(containers.DeclarativeContainer):
     )
     notifier = providers.Singleton(_lazy("queuectl.adapters.wakeup", "WakeNotifier"), home=config.home)
     outputs = providers.Singleton(_lazy("queuectl.adapters.output_files", "LocalOutputFiles"), home=config.home)
-    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs)
+    outcome_waiter = providers.Factory(_lazy("queuectl.adapters.outcome_wakeup", "OutcomeWaitChannel"),
+                                       home=config.home)
+    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs,
+                             waiters=outcome_waiter.provider)
     settings = providers.Factory(ConfigService, store=store)
     queues = providers.Factory(QueueService, store=store, notifier=notifier)
     stats = providers.Factory(StatsService, store=store, clock=clock)
@@ -73,7 +76,8 @@ class Container(containers.DeclarativeContainer):
     outcomes_ride_with_claim = providers.Selector(config.store_kind, sqlite=providers.Object(True),
                                                   mongodb=providers.Object(False), memory=providers.Object(True))
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock,
-                               outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim)
+                               outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim,
+                               notifier=notifier)
 
 
 def take_handed_url() -> str | None:

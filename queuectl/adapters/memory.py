@@ -87,6 +87,11 @@ class InMemoryJobRepository(JobRepository):
                 counts[job.state] += 1
             return counts
 
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values()
+                       if (states is None or j.state in states) and (queue is None or j.queue == queue))
+
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
         with self._lock:

@@ -26,7 +26,7 @@ from .commands import CommandRunner, RunningCommand, RunResult
 from .errors import OutcomeRejected, StoreLost, StoreUnavailable
 from .model import Job
 from .outage import Outage
-from .ports import Clock, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
+from .ports import Clock, Notifier, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
 from .refusals import RefusedOutcomes, warn_discarded
 from .settings import Settings
 from .store_calls import StoreCalls
@@ -61,6 +61,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
     info: WorkerInfo
     control: WorkerControl = field(default_factory=WorkerControl)
     outputs: OutputFiles | None = None  # this host's output files: lost attempts' output, retention
+    notifier: Notifier | None = None  # tells this host's ``wait``s when a job reached a final state
     _settings: Settings | None = None
     _settings_at: datetime | None = None
     _beat_at: datetime | None = None
@@ -170,6 +171,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
 
         recorded, claimed = self._call(attempt, patient)  # on giving up, the outcomes stay unsettled
         self._unsettled = self._unsettled[taken:]
+        self._report_final([o.job for o, written in zip(outcomes, recorded) if written])
         warn_discarded(outcomes, recorded)
         return claimed
 

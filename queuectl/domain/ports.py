@@ -11,7 +11,7 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Iterable, Mapping, Sequence
+from typing import ClassVar, Collection, Iterable, Mapping, Sequence
 
 from . import defaults
 from .model import Attempt, Job, JobState
@@ -99,6 +99,11 @@ class JobRepository(ABC):
     @abstractmethod
     def count_by_state(self) -> dict[JobState, int]:
         """Every state with its count, zeros included."""
+
+    @abstractmethod
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        """How many jobs are in one of ``states`` (any when None) and ``queue`` (any when None),
+        counted in the store (``list``'s "showing N of M", ``wait``'s unfinished jobs)."""
 
     @abstractmethod
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
@@ -315,10 +320,37 @@ class Waiter(ABC):
         """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A job that reached a final state, as a same-host wake-up names it (``UNKNOWN``: some job)."""
+
+    job_id: str
+    queue: str
+
+    UNKNOWN: ClassVar["Finished"]
+
+
+Finished.UNKNOWN = Finished("", "")
+
+
+class OutcomeWaiter(ABC):
+    """What ``wait`` idles on: returns early when a job reaches a final state on this host."""
+
+    @abstractmethod
+    def wait(self, seconds: float) -> list[Finished]:
+        """Idle for up to ``seconds``; the jobs reported finished meanwhile (empty: the time ran out)."""
+
+    def close(self) -> None:  # pragma: no cover - default holds nothing
+        """Stop listening."""
+
+
 class Notifier(ABC):
     @abstractmethod
     def jobs_changed(self) -> None:
         """Jobs became due or were cancelled: wake waiting workers (best effort)."""
+
+    def jobs_finished(self, jobs: Sequence[Finished]) -> None:
+        """These jobs reached a final state: wake this host's ``wait``s (best effort)."""
 
 
 class OutputFiles(ABC):

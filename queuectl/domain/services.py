@@ -10,17 +10,28 @@ from . import defaults
 from .errors import InvalidJob, QueuectlError
 from .model import FINAL, ID_PATTERN, MOVES_FROM, WAITING, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
-from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
+from .ports import AttemptLog, Clock, Finished, Notifier, OutcomeWaiter, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobChanges, JobSpec
 from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
 from .timeutil import earlier
+from .waiting import JobWait, WaitResult
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """A processing job as ``status`` lists it: how long its attempt has run."""
+
+    job: Job
+    host: str | None  # its worker's host; None when that worker is not live (lost, or its lease is ending)
+    elapsed_seconds: float
 
 
 @dataclass(frozen=True)
 class Status:
     jobs: dict[JobState, int]
     workers: list[WorkerInfo] = field(default_factory=list)
+    running: list[RunningJob] = field(default_factory=list)  # longest running first
     paused: Paused = NOTHING_PAUSED
 
 
@@ -58,11 +69,13 @@ def _allowed(move: str, states: Collection[JobState]) -> frozenset[JobState]:
 
 class JobService:
     def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None,
-                 outputs: OutputFiles | None = None) -> None:
+                 outputs: OutputFiles | None = None,
+                 waiters: Callable[[], OutcomeWaiter] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.notifier = notifier
         self.outputs = outputs
+        self.waiters = waiters  # opens a same-host wait for final states (``wait``)
 
     def _wake(self) -> None:
         if self.notifier is not None:
@@ -100,6 +113,10 @@ class JobService:
     def list(self, page: Page) -> list[Job]:
         return self.store.jobs.list(page)
 
+    def count(self, page: Page) -> int:
+        """How many jobs match ``page``'s filters, whatever its limit (counted in the store)."""
+        return self.store.jobs.count(None if page.state is None else [page.state], page.queue)
+
     def logs(self, job_id: str) -> list[AttemptLog]:
         return self.store.jobs.logs(job_id)
 
@@ -113,12 +130,15 @@ class JobService:
     def cancel(self, job_id: str) -> Job:
         job = self.store.jobs.cancel(job_id, self.clock.now())
         self._wake()  # a worker running it notices at once and kills the command
+        if self.notifier is not None:
+            self.notifier.jobs_finished([Finished(job.id, job.queue)])
         return job
 
     def cancel_many(self, job_ids: Sequence[str]) -> list[JobResult]:
         """Cancel each job on its own: one refused (final, unknown) leaves the others cancelled."""
         results = self._each(job_ids, self.store.jobs.cancel)
         self._wake()  # the workers running any of them notice at once and kill the command
+        self._finished([Finished(r.job.id, r.job.queue) for r in results if r.job is not None])
         return results
 
     def cancel_all(self, queue: str | None = None, states: Collection[JobState] | None = None) -> int:
@@ -126,6 +146,8 @@ class JobService:
         Running jobs only when ``states`` names ``processing``: their workers kill the command."""
         count = self.store.jobs.cancel_all(self.clock.now(), _allowed("cancel", states or WAITING), queue)
         self._wake()
+        if count:
+            self._finished([Finished.UNKNOWN])  # this host's waits read the store again
         return count
 
     def retry(self, job_ids: Sequence[str]) -> list[JobResult]:
@@ -156,6 +178,22 @@ class JobService:
             except QueuectlError as error:
                 results.append(JobResult(job_id, error=error))
         return results
+
+    def _finished(self, finished: Sequence[Finished]) -> None:
+        if self.notifier is not None and finished:
+            self.notifier.jobs_finished(finished)
+
+    def wait(self, ids: Sequence[str] = (), queue: str | None = None, timeout: float | None = None) -> WaitResult:
+        """Block until the jobs ``ids`` (or every job of ``queue``, or every job) are final,
+        or ``timeout`` seconds pass; reads the store at most every ``poll_interval``."""
+        if self.waiters is None:
+            raise RuntimeError("wait needs an OutcomeWaiter")
+        waiter = self.waiters()  # listening before the first read: no report falls in between
+        try:
+            return JobWait(self.store.jobs, self.clock, waiter, ids, queue, self.settings().poll_interval,
+                           timeout).run()
+        finally:
+            waiter.close()
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Delete final jobs and their output files; any other state deletes none."""
@@ -193,15 +231,23 @@ class JobService:
         return self.retry_all({JobState.DEAD})
 
     def status(self) -> Status:
-        return Status(self.store.jobs.count_by_state(), self.live_workers(),
-                      paused=self.store.queues.paused())
+        now, processing = self.clock.now(), self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
+        workers = self.live_workers(processing)
+        hosts = {worker.id: worker.host for worker in workers}
+        running = [RunningJob(job, hosts.get(job.worker or ""),
+                              max(0.0, (now - (job.started_at or now)).total_seconds())) for job in processing]
+        running.sort(key=lambda r: -r.elapsed_seconds)
+        return Status(self.store.jobs.count_by_state(), workers, running, paused=self.store.queues.paused())
 
-    def live_workers(self) -> list[WorkerInfo]:
-        """Workers whose heartbeat is within the lease, oldest first, with their current job."""
+    def live_workers(self, processing: list[Job] | None = None) -> list[WorkerInfo]:
+        """Workers whose heartbeat is within the lease, oldest first, with their current job
+        (from ``processing``, the processing jobs, when the caller has read them)."""
         now, lease = self.clock.now(), self.settings().lease_seconds
         live = [w for w in self.store.workers.workers() if w.is_live(now, lease)]
         if live:  # a worker's current job is whatever it holds in the store now
-            running = {j.worker: j.id for j in self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))}
+            if processing is None:
+                processing = self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
+            running = {j.worker: j.id for j in processing}
             live = [replace(w, current_job=running.get(w.id)) for w in live]
         return sorted(live, key=lambda w: w.started_at)
 

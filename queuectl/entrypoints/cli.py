@@ -53,6 +53,7 @@ COMMANDS = {
     "pause": ("pause_cli", "Claim no new job from these queues (default: all); running jobs go on."),
     "resume": ("pause_cli", "Let workers claim from paused queues again (default: all)."),
     "dashboard": ("dashboard_cli", "Serve the web dashboard, /metrics and the JSON API."),
+    "wait": ("wait_cli", "Block until jobs (all jobs without IDs) reach a final state; exit 0 only if all completed."),
 }
 
 

@@ -125,6 +125,14 @@ class MongoJobRepository(JobRepository):
             counts[JobState(row["_id"])] = int(row["n"])
         return counts
 
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        query: dict[str, Any] = {}
+        if states is not None:
+            query["state"] = {"$in": sorted(state.value for state in states)}
+        if queue is not None:
+            query["queue"] = queue
+        return int(self._jobs.count_documents(query))
+
     def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         cursor = (self._jobs.find({"state": _PROCESSING, "lease_until": {"$lt": now}}, WITHOUT_OUTPUT)
                   .sort("lease_until", 1).limit(limit))

@@ -92,6 +92,11 @@ class SqliteJobRepository(JobRepository):
                 counts[JobState(state)] = count
         return counts
 
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        queries = _operator_queries()
+        with self._db.read() as conn:
+            return queries.rows(conn, queries.count_query(states, queue))[0][0]
+
     def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         with self._db.read() as conn:
             return hot_path.expired(conn, now, limit)
