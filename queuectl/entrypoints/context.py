@@ -17,6 +17,7 @@ from . import locations
 if TYPE_CHECKING:  # pragma: no cover - typing only; the container is imported lazily
     from queuectl.container import Container
     from queuectl.domain.queue_service import QueueService
+    from queuectl.domain.schedule_service import ScheduleService
     from queuectl.domain.services import ConfigService, JobService, StatsService
 
 class AppState:
@@ -78,6 +79,11 @@ class AppState:
 
     def stats(self) -> "StatsService":
         service = self.container.stats()
+        self._store_used = True
+        return service
+
+    def schedules(self) -> "ScheduleService":
+        service = self.container.schedules()
         self._store_used = True
         return service
 
