@@ -13,13 +13,13 @@ from queuectl.adapters.memory import InMemoryStore
 from queuectl.domain import defaults
 from queuectl.domain.errors import DuplicateSchedule, InvalidJob, InvalidSchedule, StoreUnavailable
 from queuectl.domain.execution import Worker
-from queuectl.domain.model import JobState, validate_id
+from queuectl.domain.model import Job, JobState, validate_id
 from queuectl.domain.ports import Page, WorkerInfo
 from queuectl.domain.schedule_service import ScheduleRunner, ScheduleService
 from queuectl.domain.schedules import NAME_MAX_LENGTH, Schedule, run_id
 from queuectl.domain.settings import Settings
 
-from .fakes import ClockWaiter, FakeClock
+from .fakes import ClockWaiter, FakeClock, Script
 
 T0 = datetime(2026, 12, 1, 12, 3, 0, tzinfo=timezone.utc)
 SETTINGS = Settings()
@@ -158,6 +158,20 @@ def test_a_worker_enqueues_and_runs_the_due_run_in_its_loop(service, store, cloc
     assert worker.run_once().id == "report@20261201T1205Z"
     worker.flush()
     assert store.jobs.get("report@20261201T1205Z").state is JobState.COMPLETED
+
+
+def test_a_worker_busy_with_a_long_job_enqueues_a_due_run_at_its_next_lease_renewal(service, store, clock, runner):
+    service.add("report", "*/5 * * * *", {"command": "true"})
+    clock.current = at(12, 4)
+    store.jobs.add(Job.new("long", "sleep 120", clock.now()))
+    runner.scripts["long"] = [Script(duration=120)]
+    info = WorkerInfo("w1", "host", 100, 1.0, (), clock.now(), clock.now())
+    store.workers.register(info)
+    worker = Worker(store, clock, runner, ClockWaiter(clock), info,
+                    scheduler=ScheduleRunner(store, CroniterCalendar()))
+    assert worker.run_once().id == "long"
+    run = store.jobs.get("report@20261201T1205Z")
+    assert run.created_at <= at(12, 5) + timedelta(seconds=SETTINGS.lease_seconds / 3 + 1)
 
 
 def test_adding_a_name_that_exists_changes_nothing(service, store):
