@@ -39,7 +39,7 @@ class CroniterCalendar(CronCalendar):
         try:
             ticks = croniter(expr, t.astimezone(ZoneInfo(tz)))
             tick = ticks.get_next(datetime) if forward else ticks.get_prev(datetime)
-        except (CroniterError, ValueError, KeyError, OverflowError) as error:
+        except (CroniterError, ValueError, KeyError, TypeError, OverflowError) as error:  # KeyError: no such zone
             raise InvalidSchedule(f"invalid cron expression {quoted(expr)}: {_reason(error)}") from None
         return tick.astimezone(timezone.utc)
 

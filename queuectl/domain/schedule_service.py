@@ -88,6 +88,9 @@ class ScheduleRunner:
         except QueuectlError as error:  # a value the store refuses, say: the next schedule still runs
             log.error("schedule %s: %s; skipped", schedule.name, error)
             return None
+        except (TypeError, ValueError, KeyError) as error:  # a stored value of the wrong kind (edited by hand)
+            log.error("schedule %s: malformed in the store (%r); skipped", schedule.name, error)
+            return None
 
     def _run(self, schedule: Schedule, now: datetime, settings: Settings) -> str | None:
         """Lease, enqueue, advance; None when another worker has it or it could not run."""

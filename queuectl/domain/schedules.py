@@ -123,8 +123,11 @@ class Schedule:
 
     def job_spec(self, tick: datetime) -> JobSpec:
         """The run's job, due now, checked again (the stored fields may come from an older version)."""
+        from .errors import InvalidJob
         from .specs import spec_from_mapping
 
+        if not isinstance(self.job, Mapping):
+            raise InvalidJob(f"the stored job is not an object: {quoted(self.job)}")
         return spec_from_mapping({**self.job, "id": run_id(self.name, tick)})
 
     def lease_free(self, now: datetime) -> bool:

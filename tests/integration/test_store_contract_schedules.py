@@ -123,3 +123,31 @@ def test_workers_racing_for_a_schedule_from_their_own_store_objects_give_one_lea
     finally:
         for store in opened:
             store.close()
+
+
+def corrupt(store_url: str, home: Path, name: str) -> None:
+    """Write a due schedule whose stored fields are unreadable, behind the repository's back."""
+    if store_url.startswith("sqlite"):
+        import sqlite3
+
+        conn = sqlite3.connect(store_url.removeprefix("sqlite:///"))
+        conn.execute("INSERT INTO schedules VALUES (?, '* * * * *', 'UTC', '{not json', 0, ?, ?, NULL, NULL, NULL)",
+                     (name, NOW.timestamp(), NOW.timestamp()))
+        conn.commit()
+        conn.close()
+    else:
+        import pymongo
+
+        client = pymongo.MongoClient(store_url)
+        client.get_default_database()["schedules"].insert_one({"_id": name, "paused": False, "next_run": NOW})
+        client.close()
+
+
+def test_a_row_edited_into_something_unreadable_is_skipped_by_due(shared_store_url, home: Path):
+    store = build_container(shared_store_url, str(home)).store()
+    try:
+        store.schedules.add(schedule("good"))
+        corrupt(shared_store_url, home, "bad")
+        assert [s.name for s in store.schedules.due(NOW, 10)] == ["good"]
+    finally:
+        store.close()

@@ -210,3 +210,11 @@ def test_a_schedule_s_job_is_checked_as_enqueue_checks_one_and_takes_no_id_or_ti
         service.add("report", "* * * * *", {"command": "x", "priority": 10 ** 12})
     with pytest.raises(InvalidJob, match="takes no 'id'"):
         service.add("report", "* * * * *", {"command": "x", "id": "fixed"})
+
+
+def test_a_schedule_stored_with_values_of_the_wrong_kind_is_skipped_and_the_others_run(service, store, clock):
+    service.add("good", "*/5 * * * *", JOB)
+    store.schedules.add(Schedule("bad-job", "* * * * *", "not a mapping", at(12, 0), T0))
+    store.schedules.add(Schedule("bad-zone", "* * * * *", JOB, at(12, 0), T0, tz=None))
+    clock.current = at(12, 5)
+    assert ScheduleRunner(store, CroniterCalendar()).run_due(clock.now(), SETTINGS) == ["good@20261201T1205Z"]

@@ -8,6 +8,7 @@ next_run). Times are BSON datetimes, floored to the millisecond.
 
 from __future__ import annotations
 
+import logging
 import threading
 from datetime import datetime
 from typing import Any, Mapping
@@ -22,6 +23,8 @@ from queuectl.domain.schedules import UTC, Schedule
 
 from .database import MongoDatabase, translate_errors
 from .documents import ms
+
+log = logging.getLogger(__name__)
 
 _INDEXES = [IndexModel([("paused", ASCENDING), ("next_run", ASCENDING)], name="due")]
 
@@ -38,6 +41,15 @@ def _schedule(doc: Mapping[str, Any]) -> Schedule:
                     paused=bool(doc.get("paused")), next_run=doc["next_run"], created_at=doc["created_at"],
                     last_run=doc.get("last_run"), lease_until=doc.get("lease_until"),
                     lease_token=doc.get("lease_token"))
+
+
+def _decoded(doc: Mapping[str, Any]) -> Schedule | None:
+    """A due document as a schedule; None (logged) for one edited into something unreadable."""
+    try:
+        return _schedule(doc)
+    except (KeyError, TypeError, ValueError) as error:
+        log.error("schedule %r: malformed document in the store (%r); skipped", doc.get("_id"), error)
+        return None
 
 
 def _due(now: datetime) -> dict[str, Any]:
@@ -91,7 +103,7 @@ class MongoScheduleRepository(ScheduleRepository):
 
     def due(self, now: datetime, limit: int) -> list[Schedule]:
         found = self._schedules().find(_due(now)).sort([("next_run", ASCENDING), ("_id", ASCENDING)]).limit(limit)
-        return [_schedule(doc) for doc in found]
+        return [schedule for schedule in map(_decoded, found) if schedule is not None]
 
     def take(self, name: str, now: datetime, until: datetime, token: str) -> Schedule | None:
         schedules = self._schedules()

@@ -9,6 +9,7 @@ workers never both hold a schedule; ``advance`` is conditional on the token.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from datetime import datetime
 from typing import Any
@@ -20,6 +21,8 @@ from queuectl.domain.timeutil import from_epoch, to_epoch
 
 from .database import SqliteDatabase
 from .tables import SCHEDULE_COLUMNS, SCHEDULES_DUE_SQL
+
+log = logging.getLogger(__name__)
 
 _COLUMNS = ", ".join(SCHEDULE_COLUMNS)
 _INSERT = f"INSERT INTO schedules ({_COLUMNS}) VALUES ({', '.join('?' * len(SCHEDULE_COLUMNS))})"
@@ -43,6 +46,15 @@ def _schedule(row: tuple[Any, ...]) -> Schedule:
     return Schedule(name=name, cron=cron, tz=tz, job=json.loads(job), paused=bool(paused),
                     next_run=from_epoch(next_run), created_at=from_epoch(created_at), last_run=from_epoch(last_run),
                     lease_until=from_epoch(lease_until), lease_token=token)
+
+
+def _decoded(row: tuple[Any, ...]) -> Schedule | None:
+    """A due row as a schedule; None (logged) for a row edited into something unreadable."""
+    try:
+        return _schedule(row)
+    except (TypeError, ValueError, OverflowError) as error:
+        log.error("schedule %r: malformed row in the store (%s); skipped", row[0], error)
+        return None
 
 
 def _get(conn: sqlite3.Connection, name: str) -> Schedule:
@@ -87,7 +99,8 @@ class SqliteScheduleRepository(ScheduleRepository):
     def due(self, now: datetime, limit: int) -> list[Schedule]:
         at = to_epoch(now)
         with self._db.read() as conn:
-            return [_schedule(row) for row in conn.execute(_DUE, (at, at, limit))]
+            rows = conn.execute(_DUE, (at, at, limit)).fetchall()
+        return [schedule for schedule in map(_decoded, rows) if schedule is not None]
 
     def take(self, name: str, now: datetime, until: datetime, token: str) -> Schedule | None:
         at = to_epoch(now)
