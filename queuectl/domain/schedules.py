@@ -19,13 +19,13 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Mapping
 
 from . import defaults
-from .errors import InvalidSchedule
+from .errors import InvalidJob, InvalidSchedule
 from .model import RUN_ID_SUFFIX_LENGTH
 from .quoting import quoted
+from .specs import JobSpec, spec_from_mapping
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .ports import CronCalendar
-    from .specs import JobSpec
 
 NAME_MAX_LENGTH = defaults.ID_MAX_LENGTH - RUN_ID_SUFFIX_LENGTH  # room for "@20261201T1000Z"
 _NAME = re.compile(rf"[A-Za-z0-9._:-]{{1,{NAME_MAX_LENGTH}}}")
@@ -71,9 +71,6 @@ def run_id(name: str, tick: datetime) -> str:
 
 def job_fields(data: Mapping[str, Any]) -> dict[str, Any]:
     """The job a schedule enqueues, checked as ``enqueue`` checks one; JSON-ready (what stores keep)."""
-    from .errors import InvalidJob
-    from .specs import spec_from_mapping
-
     given = sorted(name for name in _NOT_JOB_FIELDS if data.get(name) is not None)
     if given:
         raise InvalidJob(f"a schedule's job takes no {', '.join(quoted(name) for name in given)}: "
@@ -123,9 +120,6 @@ class Schedule:
 
     def job_spec(self, tick: datetime) -> JobSpec:
         """The run's job, due now, checked again (the stored fields may come from an older version)."""
-        from .errors import InvalidJob
-        from .specs import spec_from_mapping
-
         if not isinstance(self.job, Mapping):
             raise InvalidJob(f"the stored job is not an object: {quoted(self.job)}")
         return spec_from_mapping({**self.job, "id": run_id(self.name, tick)})
