@@ -95,3 +95,12 @@ def test_remove_deletes_it_and_an_unknown_name_fails_for_remove_pause_and_resume
     for verb in ("remove", "pause", "resume"):
         assert one_error(invoke("schedule", verb, "nightly"), 1) == "Error: schedule 'nightly' not found"
     assert "'NAME'" in one_error(invoke("schedule", "pause", "bad name"), 2)
+
+
+def test_a_run_s_id_is_a_job_id_that_show_and_cancel_take(invoke, store):
+    from .support import add
+
+    add(store, "nightly@20260201T0300Z")
+    assert invoke("show", "nightly@20260201T0300Z", "--json").exit_code == 0
+    assert invoke("cancel", "nightly@20260201T0300Z").exit_code == 0
+    assert "invalid job id" in one_error(invoke("show", "nightly@2026"), 2)
