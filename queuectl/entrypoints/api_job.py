@@ -14,7 +14,7 @@ CLI's options take first.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
 from typing import Any, Mapping, TypedDict
@@ -32,7 +32,8 @@ class Job:
     """A job as the store held it when the call returned (a copy: re-read it with ``get``).
 
     ``state`` is a ``JobState``, a ``str`` enum: ``job.state == "completed"`` works.
-    Times are timezone-aware UTC ``datetime``s; ``timeout`` is seconds (0 = none);
+    Times are timezone-aware UTC ``datetime``s to the millisecond (what every store
+    keeps, so a job reads the same on each); ``timeout`` is seconds (0 = none);
     ``history`` holds one ``Attempt`` per run (empty in what ``list`` returns).
     """
 
@@ -59,10 +60,18 @@ class Job:
     @classmethod
     def of(cls, job: StoredJob) -> "Job":
         """The public copy of a domain job."""
-        values = {name.name: getattr(job, name.name) for name in fields(cls)}
+        values = {name.name: _ms(getattr(job, name.name)) for name in fields(cls)}
         values["env"] = MappingProxyType(dict(job.env))
-        values["history"] = tuple(job.history)
+        values["history"] = tuple(replace(attempt, started_at=_ms(attempt.started_at),
+                                          finished_at=_ms(attempt.finished_at)) for attempt in job.history)
         return cls(**values)
+
+
+def _ms(value: Any) -> Any:
+    """A time floored to the millisecond, as MongoDB keeps it; anything else unchanged."""
+    if isinstance(value, datetime):
+        return value.replace(microsecond=value.microsecond - value.microsecond % 1000)
+    return value
 
 
 class EnqueueOptions(TypedDict, total=False):

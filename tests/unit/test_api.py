@@ -237,3 +237,9 @@ def test_the_public_names_load_on_first_use():
     assert {"connect", "Client", "Job", "WaitTimeout", "JobState"} <= set(dir(queuectl))
     with pytest.raises(AttributeError):
         queuectl.no_such_name  # noqa: B018
+
+
+def test_times_are_kept_to_the_millisecond_as_every_store_keeps_them(q):
+    job = q.enqueue("true", run_at=datetime(2030, 1, 2, 3, 4, 5, 678999, tzinfo=timezone.utc))
+    assert job.run_at.microsecond == 678000
+    assert all(moment.microsecond % 1000 == 0 for moment in (job.created_at, job.updated_at))
