@@ -126,6 +126,22 @@ def test_a_real_worker_runs_jobs_enqueued_from_python_and_wait_returns_their_out
     assert "here" in queue.cli("logs", "ok").stdout
 
 
+def readme_example() -> str:
+    readme = (Path(queuectl.__file__).parent.parent / "README.md").read_text()
+    return readme.split("## Python API", 1)[1].split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_the_readmes_example_runs_as_written(queue, tmp_path):
+    script = tmp_path / "run-tests.sh"
+    script.write_text("#!/bin/sh\ntest \"$CI\" = 1\n")
+    script.chmod(0o755)
+    queue.cli("worker", "start", "--count", "1")
+    done = subprocess.run([sys.executable, "-c", readme_example()], capture_output=True, text=True, timeout=120,
+                          cwd=tmp_path, env={**queue.env(), "PYTHONPATH": str(Path(queuectl.__file__).parent.parent)})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0] == "completed 0"
+
+
 def test_a_python_program_enqueues_without_the_cli(queue, tmp_path):
     """The API works from a plain script: the README's example, run as a user would."""
     script = tmp_path / "example.py"
