@@ -49,13 +49,22 @@ def cli_round(url: str, home: Path, jobs: int) -> float:
     return (time.perf_counter() - started) / jobs
 
 
+def bare_start() -> float:
+    """Seconds of ``python -c pass``: how loaded the machine is, beside the CLI's figure."""
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-c", "pass"], check=True)
+    return time.perf_counter() - started
+
+
 def compare(label: str, url: str, home: Path, api_jobs: int, cli_jobs: int, rounds: int) -> None:
-    api, cli = [], []
+    api, cli, bare = [], [], []
     for _ in range(rounds):
         api.append(api_round(url, home, api_jobs))
         cli.append(cli_round(url, home, cli_jobs))
+        bare.append(bare_start())
     per_api, per_cli = statistics.median(api) * 1000, statistics.median(cli) * 1000
-    print(f"| {label} | {per_api:.2f} ms | {per_cli:.1f} ms | {per_cli / per_api:,.0f}x |", flush=True)
+    print(f"| {label} | {per_api:.2f} ms | {per_cli:.1f} ms | {per_cli / per_api:,.0f}x | "
+          f"{statistics.median(bare) * 1000:.0f} ms |", flush=True)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         args.api_jobs, args.cli_jobs, args.rounds = 20, 2, 1
     print(f"# python {sys.version.split()[0]}, {os.cpu_count()} cores; API {args.api_jobs} jobs/round, "
           f"CLI {args.cli_jobs} processes/round, {args.rounds} rounds, medians")
-    print("| store | q.enqueue per job | queuectl enqueue per job | CLI / API |")
-    print("|---|---|---|---|")
+    print("| store | q.enqueue per job | queuectl enqueue per job | CLI / API | python -c pass |")
+    print("|---|---|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="queuectl-api-bench-") as scratch:
         home = Path(scratch) / "home"
         compare("sqlite", f"sqlite:///{home / 'queue.db'}", home, args.api_jobs, args.cli_jobs, args.rounds)
