@@ -11,10 +11,11 @@ call that needs the store.
 
 from __future__ import annotations
 
+import builtins
 import logging
 import warnings
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Sequence
+from typing import TYPE_CHECKING, Iterator, Sequence, Unpack
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import InvalidJob, QueuectlError
@@ -26,8 +27,6 @@ from .api_job import EnqueueOptions, Job, job_mapping
 from .api_wait import wait_for
 
 if TYPE_CHECKING:
-    from typing import Unpack
-
     from queuectl.container import Container
     from queuectl.domain.services import JobService
 
@@ -88,7 +87,7 @@ class Client:
             self._service = self._container.jobs()
         return self._service
 
-    def enqueue(self, command: str, **options: "Unpack[EnqueueOptions]") -> Job:
+    def enqueue(self, command: str, **options: Unpack[EnqueueOptions]) -> Job:
         """Store a job running ``command``; return it (its ``id`` is generated unless given).
 
         Options, as the CLI's: ``id``, ``queue``, ``priority``, ``max_retries``,
@@ -108,7 +107,7 @@ class Client:
             return Job.of(self._jobs().get(validate_id(job_id)))
 
     def list(self, state: JobState | str | None = None, queue: str | None = None,
-             limit: int = defaults.LIST_LIMIT) -> list[Job]:
+             limit: int = defaults.LIST_LIMIT) -> builtins.list[Job]:
         """Jobs newest first, without history (``queuectl list``): at most ``limit`` (0 = all)."""
         from queuectl.domain.ports import Page
 
@@ -128,7 +127,7 @@ class Client:
             (result,) = self._jobs().retry([validate_id(job_id)])
             return Job.of(result.unwrap())
 
-    def wait(self, ids: Sequence[str] | str, timeout: float | None = None) -> list[Job]:
+    def wait(self, ids: Sequence[str] | str, timeout: float | None = None) -> builtins.list[Job]:
         """Block until every job of ``ids`` is final (completed, dead or cancelled); return them
         in the order given. ``WaitTimeout`` (naming how many were unfinished) if ``timeout``
         seconds pass first. A job that ended dead or cancelled is returned, not raised: check
