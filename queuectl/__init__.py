@@ -22,6 +22,8 @@ __version__ = "0.1.0"
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (type checkers read it as True)
 
 if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checkers
+    import os
+
     from queuectl.domain.errors import (DuplicateJob, InvalidJob, InvalidTransition, JobNotFound,
                                         QueuectlError, StoreUnavailable, UnsupportedStore)
     from queuectl.domain.model import Attempt, JobState
@@ -41,7 +43,7 @@ _LAZY = {
 __all__ = ["__version__", "connect", *_LAZY]
 
 
-def connect(db: str | None = None, home: str | None = None) -> "Client":
+def connect(db: str | None = None, home: str | os.PathLike[str] | None = None) -> "Client":
     """A client of the queue ``queuectl [--db DB] [--home HOME]`` would use.
 
     The store is ``db``, else ``$QUEUECTL_DB``, else ``$MONGO_URI`` (a ``.env``

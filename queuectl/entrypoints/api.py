@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import builtins
 import logging
+import os
 import warnings
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterator, Sequence, Unpack
@@ -37,9 +38,9 @@ class ClientClosed(QueuectlError):
     """A call on a client after ``close()``."""
 
 
-def connect(db: str | None = None, home: str | None = None) -> "Client":
+def connect(db: str | None = None, home: str | os.PathLike[str] | None = None) -> "Client":
     """A client of the queue that ``queuectl [--db DB] [--home HOME]`` would use."""
-    found = locations.resolve(home, db)
+    found = locations.resolve(None if home is None else os.fspath(home), db)
     for notice in found.notices:  # an ignored .env (a warning), or where .env put the store (a note)
         if notice.startswith("warning:"):
             warnings.warn(notice, stacklevel=3)

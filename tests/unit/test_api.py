@@ -20,7 +20,7 @@ from queuectl.entrypoints.api_job import INTERNAL_FIELDS
 
 @pytest.fixture
 def q(tmp_path):
-    with queuectl.connect(db="memory://", home=str(tmp_path / "home")) as client:
+    with queuectl.connect(db="memory://", home=tmp_path / "home") as client:
         yield client
 
 
