@@ -25,7 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover - what the lazy names are, for type checke
     import os
 
     from queuectl.domain.errors import (DuplicateJob, InvalidJob, InvalidTransition, JobNotFound,
-                                        QueuectlError, StoreUnavailable, UnsupportedStore)
+                                        QueuectlError, StoreUnavailable, UnsafeLocation, UnsupportedStore)
     from queuectl.domain.model import Attempt, JobState
     from queuectl.entrypoints.api import Client, ClientClosed
     from queuectl.entrypoints.api_job import EnqueueOptions, Job
@@ -38,7 +38,8 @@ _LAZY = {
     "WaitTimeout": "queuectl.entrypoints.api_wait",
     "Attempt": "queuectl.domain.model", "JobState": "queuectl.domain.model",
     **{name: "queuectl.domain.errors" for name in ("QueuectlError", "InvalidJob", "JobNotFound", "DuplicateJob",
-                                                   "InvalidTransition", "StoreUnavailable", "UnsupportedStore")},
+                                                   "InvalidTransition", "StoreUnavailable", "UnsupportedStore",
+                                                   "UnsafeLocation")},
 }
 __all__ = ["__version__", "connect", *_LAZY]
 

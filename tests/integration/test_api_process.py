@@ -156,3 +156,14 @@ def test_a_python_program_enqueues_without_the_cli(queue, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["from-script", "pending"]
     assert json.loads(queue.cli("list", "--json").stdout)[0]["id"] == "from-script"
+
+
+def test_an_unsafe_home_is_refused_at_connect_with_the_clis_error(tmp_path):
+    home = tmp_path / "shared-home"
+    home.mkdir()
+    home.chmod(0o777)
+    unsafe = Queue(home, f"sqlite:///{home / 'queue.db'}")
+    with pytest.raises(queuectl.UnsafeLocation) as refused:
+        queuectl.connect(db=unsafe.url, home=home)
+    assert "refusing the queue home" in str(refused.value)
+    assert str(refused.value) == cli_error(unsafe, "list")
