@@ -235,6 +235,7 @@ def test_importing_queuectl_loads_no_store_driver_container_or_cli():
 def test_the_public_names_load_on_first_use():
     assert queuectl.QueuectlError.__module__ == "queuectl.domain.errors"
     assert {"connect", "Client", "Job", "WaitTimeout", "JobState"} <= set(dir(queuectl))
+    assert all(getattr(queuectl, name) is not None for name in queuectl.__all__)
     with pytest.raises(AttributeError):
         queuectl.no_such_name  # noqa: B018
 
