@@ -24,6 +24,7 @@ from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, Set
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
 
 from .memory_queues import InMemoryQueueControl
+from .memory_schedules import InMemoryScheduleRepository
 
 
 class InMemoryJobRepository(JobRepository):
@@ -333,3 +334,4 @@ class InMemoryStore(Store):
         self.workers = InMemoryWorkerRegistry()
         self.stats = InMemoryStatsRepository(self.jobs)
         self.queues = InMemoryQueueControl(self.jobs)
+        self.schedules = InMemoryScheduleRepository()

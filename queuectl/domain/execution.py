@@ -28,6 +28,7 @@ from .model import Job
 from .outage import Outage
 from .ports import Clock, Notifier, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
 from .refusals import RefusedOutcomes, warn_discarded
+from .schedule_service import ScheduleRunner
 from .settings import Settings
 from .store_calls import StoreCalls
 from .supervision import JobSupervision
@@ -79,6 +80,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
     # lease must not run out between the end and the write. The container chooses per store kind.
     outcomes_ride_with_claim: bool = True
     _prune_at: datetime | None = None
+    scheduler: ScheduleRunner | None = None  # enqueues schedules' due runs (the container provides it)
 
     @property
     def ref(self) -> WorkerRef:
@@ -140,6 +142,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
         settings = self.settings(now)
         self.beat(now, None, settings)
         self.prune_expired(now, settings)
+        self.enqueue_scheduled(now, settings)
         if self.stopping:
             return None
         if not self._held:

@@ -16,6 +16,7 @@ from typing import ClassVar, Collection, Iterable, Mapping, Sequence
 from . import defaults
 from .model import Attempt, Job, JobState
 from .pausing import Paused
+from .schedules import Schedule
 from .stats import AttemptTotals, QueueStats
 
 OUTPUT_TAIL_BYTES = 64 * 1024
@@ -245,6 +246,56 @@ class QueueControl(ABC):
     def paused(self) -> Paused: ...
 
 
+class ScheduleRepository(ABC):
+    """Schedules (``schedules.Schedule``), one per name; each call is atomic."""
+
+    @abstractmethod
+    def add(self, schedule: Schedule) -> None:
+        """Store a new schedule; ``DuplicateSchedule`` (nothing changed) if the name is taken."""
+
+    @abstractmethod
+    def get(self, name: str) -> Schedule: ...
+
+    @abstractmethod
+    def list(self) -> list[Schedule]:
+        """Every schedule, by name."""
+
+    @abstractmethod
+    def remove(self, name: str) -> Schedule: ...
+
+    @abstractmethod
+    def set_paused(self, name: str, paused: bool, next_run: datetime | None = None) -> Schedule:
+        """Pause or resume ``name`` (a resume also sets its next run); ``ScheduleNotFound`` if absent."""
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int) -> list[Schedule]:
+        """Running schedules whose ``next_run`` has come and whose lease is free: one indexed query."""
+
+    @abstractmethod
+    def take(self, name: str, now: datetime, until: datetime, token: str) -> Schedule | None:
+        """Lease ``name`` until ``until`` if it is still due, running and free (compare-and-set); else None."""
+
+    @abstractmethod
+    def advance(self, name: str, token: str, last_run: datetime, next_run: datetime) -> bool:
+        """Record a run and the next tick, and free the lease, if ``token`` still holds it."""
+
+
+class CronCalendar(ABC):
+    """Five-field cron arithmetic in a time zone; every time given and returned is aware (UTC out)."""
+
+    @abstractmethod
+    def validate(self, expr: str, tz: str) -> None:
+        """``InvalidSchedule`` unless ``expr`` is a five-field expression with ticks to come."""
+
+    @abstractmethod
+    def next_after(self, expr: str, tz: str, t: datetime) -> datetime:
+        """The first tick strictly after ``t``."""
+
+    @abstractmethod
+    def last_at_or_before(self, expr: str, tz: str, t: datetime) -> datetime | None:
+        """The latest tick at or before ``t`` (None if there is none)."""
+
+
 class SettingsRepository(ABC):
     @abstractmethod
     def load(self) -> dict[str, object]:
@@ -387,6 +438,7 @@ class Store(ABC):
     workers: WorkerRegistry
     stats: StatsRepository
     queues: QueueControl
+    schedules: ScheduleRepository
 
     def create(self) -> None:
         """Make sure the store exists: a writing command's first step (a read never creates one)."""

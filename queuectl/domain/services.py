@@ -58,6 +58,13 @@ class JobResult:
         return self.job
 
 
+def _check_not_a_run_id(spec: JobSpec) -> None:
+    """A user's job never takes an id of the ``NAME@tick`` form: those belong to schedule runs,
+    whose id is their exactly-once guard."""
+    if spec.id is not None and not ID_PATTERN.fullmatch(spec.id):
+        raise InvalidJob(f"job id '{spec.id}' has the form of a schedule run (NAME@tick); those ids are reserved")
+
+
 def _allowed(move: str, states: Collection[JobState]) -> frozenset[JobState]:
     """``states`` if ``move`` accepts each of them; otherwise ``InvalidJob`` naming those it accepts."""
     accepted = MOVES_FROM[move]
@@ -89,6 +96,7 @@ class JobService:
         return self.settings()
 
     def enqueue(self, spec: JobSpec) -> Job:
+        _check_not_a_run_id(spec)
         job = spec.to_job(self.clock.now(), self._settings_to_write())
         self.store.jobs.add(job)
         self._wake()
@@ -100,6 +108,7 @@ class JobService:
         jobs, invalid = [], {}
         for position, spec in enumerate(specs):
             try:
+                _check_not_a_run_id(spec)
                 jobs.append(spec.to_job(now, settings))
             except InvalidJob as error:
                 invalid[position] = str(error)

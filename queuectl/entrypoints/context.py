@@ -18,6 +18,7 @@ from . import locations
 if TYPE_CHECKING:  # pragma: no cover - typing only; the container is imported lazily
     from queuectl.container import Container
     from queuectl.domain.queue_service import QueueService
+    from queuectl.domain.schedule_service import ScheduleService
     from queuectl.domain.services import ConfigService, JobService, StatsService
 
 class AppState:
@@ -81,6 +82,11 @@ class AppState:
 
     def stats(self) -> "StatsService":
         service = self.container.stats()
+        self._store_used = True
+        return service
+
+    def schedules(self) -> "ScheduleService":
+        service = self.container.schedules()
         self._store_used = True
         return service
 
