@@ -16,6 +16,7 @@ containers, providers = import_dependency_injector()
 
 from queuectl.domain.errors import UnsupportedStore  # noqa: E402
 from queuectl.domain.queue_service import QueueService  # noqa: E402
+from queuectl.domain.schedule_service import ScheduleRunner, ScheduleService  # noqa: E402
 from queuectl.domain.services import ConfigService, JobService, StatsService  # noqa: E402
 from queuectl.domain.urls import home_store_url  # noqa: E402
 from queuectl.domain.worker_admin import WorkerAdmin  # noqa: E402
@@ -57,10 +58,16 @@ class Container(containers.DeclarativeContainer):
     )
     notifier = providers.Singleton(_lazy("queuectl.adapters.wakeup", "WakeNotifier"), home=config.home)
     outputs = providers.Singleton(_lazy("queuectl.adapters.output_files", "LocalOutputFiles"), home=config.home)
-    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs)
+    outcome_waiter = providers.Factory(_lazy("queuectl.adapters.outcome_wakeup", "OutcomeWaitChannel"),
+                                       home=config.home)
+    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs,
+                             waiters=outcome_waiter.provider)
     settings = providers.Factory(ConfigService, store=store)
     queues = providers.Factory(QueueService, store=store, notifier=notifier)
     stats = providers.Factory(StatsService, store=store, clock=clock)
+    calendar = providers.Singleton(_lazy("queuectl.adapters.cron_calendar", "CroniterCalendar"))
+    schedules = providers.Factory(ScheduleService, store=store, clock=clock, calendar=calendar)
+    scheduler = providers.Factory(ScheduleRunner, store=store, calendar=calendar, notifier=notifier)
     processes = providers.Singleton(_lazy("queuectl.adapters.process_control", "OsProcessControl"),
                                     home=config.home)
     worker_admin = providers.Factory(WorkerAdmin, store=store, processes=processes, clock=clock)
@@ -73,7 +80,8 @@ class Container(containers.DeclarativeContainer):
     outcomes_ride_with_claim = providers.Selector(config.store_kind, sqlite=providers.Object(True),
                                                   mongodb=providers.Object(False), memory=providers.Object(True))
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock,
-                               outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim)
+                               outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim,
+                               notifier=notifier, scheduler=scheduler)
 
 
 def take_handed_url() -> str | None:

@@ -24,6 +24,7 @@ from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, Set
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
 
 from .memory_queues import InMemoryQueueControl
+from .memory_schedules import InMemoryScheduleRepository
 
 
 class InMemoryJobRepository(JobRepository):
@@ -75,12 +76,22 @@ class InMemoryJobRepository(JobRepository):
                 jobs = jobs[:page.limit]
             return [replace(copy.deepcopy(j), history=[]) for j in jobs]
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        with self._lock:
+            found = [job_id for job_id in self._jobs if job_id.startswith(prefix)]
+        return sorted(found, key=self._seq.__getitem__, reverse=True)[:max(limit, 0)]
+
     def count_by_state(self) -> dict[JobState, int]:
         with self._lock:
             counts = {state: 0 for state in JobState}
             for job in self._jobs.values():
                 counts[job.state] += 1
             return counts
+
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values()
+                       if (states is None or j.state in states) and (queue is None or j.queue == queue))
 
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
@@ -323,3 +334,4 @@ class InMemoryStore(Store):
         self.workers = InMemoryWorkerRegistry()
         self.stats = InMemoryStatsRepository(self.jobs)
         self.queues = InMemoryQueueControl(self.jobs)
+        self.schedules = InMemoryScheduleRepository()

@@ -9,6 +9,9 @@ instead of at its next poll. Signals wake the same wait
 so a worker paused (SIGSTOP, a suspended VM) checks its lease the moment it
 continues, not at its next renewal. Where Unix sockets are missing the worker
 simply polls.
+
+The waiters of ``wait`` and ``logs --follow`` listen apart, in ``<home>/wake/waiters/``
+(``outcome_wakeup.py``): ``notify_waiters`` tells them which jobs reached a final state.
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import signal
 import socket
 import stat
 from pathlib import Path
+from typing import Sequence
 
-from queuectl.domain.ports import Notifier, Waiter
+from queuectl.domain.ports import Finished, Notifier, Waiter
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".sock"
+WAITERS = "waiters"  # <home>/wake/waiters: the sockets of ``wait`` and ``logs --follow`` (outcome_wakeup.py)
 _SUN_PATH_MAX = 107  # bytes of a socket path, less the final NUL
 
 
@@ -33,7 +38,7 @@ def _wake_dir(home: Path) -> Path:
     return Path(home) / "wake"
 
 
-def _address(folder: Path, folder_fd: int, name: str) -> str:
+def _address(folder: Path | str, folder_fd: int, name: str) -> str:
     """``folder/name``, or the same file reached through ``folder_fd`` when the path is too long to bind."""
     path = f"{folder}/{name}"
     return path if len(os.fsencode(path)) <= _SUN_PATH_MAX else f"/proc/self/fd/{folder_fd}/{name}"
@@ -140,7 +145,7 @@ def notify_workers(home: Path | str) -> int:
     return reached
 
 
-def _send(sock: socket.socket, folder: Path, folder_fd: int, name: str) -> int:
+def _send(sock: socket.socket, folder: Path | str, folder_fd: int, name: str) -> int:
     try:
         sock.sendto(b"!", _address(folder, folder_fd, name))
         return 1
@@ -163,6 +168,62 @@ class WakeNotifier(Notifier):
 
     def __init__(self, home: Path | str) -> None:
         self.home = Path(home)
+        self._waiters = str(_wake_dir(self.home) / WAITERS)
 
     def jobs_changed(self) -> None:
         notify_workers(self.home)
+
+    def jobs_finished(self, jobs: Sequence[Finished]) -> None:
+        """Wake this host's ``wait``s (``outcome_wakeup``) for these final jobs."""
+        notify_waiters(self._waiters, jobs)
+
+
+# -- final outcomes, for the waiters in <home>/wake/waiters (outcome_wakeup.py listens) ------
+DATAGRAM_MAX = 4096  # bytes of one report: a batch of outcomes takes several
+
+
+def encode(jobs: Sequence[Finished]) -> list[bytes]:
+    """The reports for ``jobs``, each datagram at most ``DATAGRAM_MAX`` bytes of whole lines."""
+    datagrams, current = [], b""
+    for job in jobs:
+        line = f"{job.queue}\t{job.job_id}\n".encode()
+        if current and len(current) + len(line) > DATAGRAM_MAX:
+            datagrams.append(current)
+            current = b""
+        current += line
+    return datagrams + [current] if current else datagrams
+
+
+def notify_waiters(folder: str, jobs: Sequence[Finished]) -> int:
+    """Tell every waiter listening in ``folder`` (``waiters_dir``) that ``jobs`` are final; returns how many
+    were reached. Called after every final outcome: with no waiter it costs one failed ``open``."""
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # nobody has waited here yet
+        return 0
+    reached = 0
+    try:
+        names = [name for name in os.listdir(folder_fd) if name.endswith(SUFFIX)]
+        if names and jobs:
+            datagrams = encode(jobs)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)
+                for name in names:
+                    reached += min(_send_all(sock, folder, folder_fd, name, datagrams), 1)
+    finally:
+        os.close(folder_fd)
+    return reached
+
+
+def _send_all(sock: socket.socket, folder: Path | str, folder_fd: int, name: str, datagrams: list[bytes]) -> int:
+    sent = 0
+    for datagram in datagrams:
+        try:
+            sock.sendto(datagram, _address(folder, folder_fd, name))
+            sent += 1
+        except ConnectionRefusedError:  # its waiter is gone
+            _unlink(name, folder_fd)
+            return sent
+        except OSError:
+            return sent + _send(sock, folder, folder_fd, name)  # buffer full: a bare wake-up still reads the store
+    return sent

@@ -47,6 +47,10 @@ PRUNE_OLDER_THAN = 7 * DAY_SECONDS  # ``prune`` without --older-than
 PRUNE_BATCH = 500  # jobs deleted per store call by prune and retention
 RETENTION_INTERVAL_SECONDS = 300.0  # how often a worker prunes past ``retention``
 RECOVERY_BATCH = 100  # jobs with an expired lease recovered per heartbeat
+COMPLETION_LIMIT = 50  # job ids the shell's tab completion offers at most
+COMPLETION_SECONDS = 0.5  # how long the shell's completion waits for the store before offering nothing
+SCHEDULE_CHECK_SECONDS = 1.0  # a worker asks the store for due schedules at most this often
+SCHEDULE_BATCH = 100  # due schedules run per check
 
 # -- how a worker paces itself (not settings: tuned here, read by the worker) --
 SETTINGS_REFRESH_SECONDS = 5.0  # a worker re-reads the stored settings this often

@@ -82,3 +82,19 @@ class PauseConflict(QueuectlError):
 
     def __init__(self) -> None:
         super().__init__("the paused queues kept changing while being updated; try again")
+
+
+class InvalidSchedule(QueuectlError):
+    """A schedule's name, cron expression or time zone is malformed."""
+
+
+class ScheduleNotFound(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule '{name}' not found")
+        self.name = name
+
+
+class DuplicateSchedule(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule '{name}' already exists")
+        self.name = name

@@ -21,6 +21,10 @@ from .errors import InvalidJob, InvalidTransition
 from .quoting import quoted
 
 ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{defaults.ID_MAX_LENGTH}}}")  # always fullmatch: no trailing newline
+# A schedule's run (SPEC 9.3): NAME@<tick, ISO-8601 basic>, within the same length (``schedules.py``).
+RUN_ID_SUFFIX_LENGTH = len("@20261201T1000Z")
+RUN_ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{defaults.ID_MAX_LENGTH - RUN_ID_SUFFIX_LENGTH}}}"
+                            r"@[0-9]{8}T[0-9]{4}Z")
 DEFAULT_QUEUE = defaults.DEFAULT_QUEUE
 WORKER_LOST = "worker lost (lease expired)"
 PRIORITY_LIMIT = defaults.PRIORITY_LIMIT
@@ -128,7 +132,9 @@ def _check_range(name: str, value: object, low: int, high: int) -> None:
 
 
 def validate_id(value: object, what: str = "job id") -> str:
-    """The id (or queue name) itself, if all of it matches ``ID_PATTERN``."""
+    """The id (or queue name) itself, if all of it matches ``ID_PATTERN`` (a job id: or ``RUN_ID_PATTERN``)."""
+    if isinstance(value, str) and what == "job id" and RUN_ID_PATTERN.fullmatch(value):
+        return value
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise InvalidJob(f"invalid {what} {quoted(value)}: use 1-{defaults.ID_MAX_LENGTH} characters "
                          "of A-Z a-z 0-9 . _ : -")

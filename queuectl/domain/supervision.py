@@ -118,6 +118,7 @@ class JobSupervision:
         if held:
             lease.expires = until
             self.beat(now, lease.job.id, settings)
+            self.enqueue_scheduled(now, settings)  # a long job does not hold up schedules' runs
         return held
 
     def _abandon(self, lease: Lease, handle: RunningCommand, settings: Settings) -> None:

@@ -108,6 +108,14 @@ class MongoJobRepository(JobRepository):
         cursor = self._jobs.find(query, WITHOUT_HISTORY).sort("seq", -1).limit(page.limit or 0)
         return [job_from_document(doc) for doc in cursor]
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        if limit < 1:
+            return []
+        # A range on _id (the id index); every id character sorts below "\x7f" (``ID_PATTERN``).
+        cursor = (self._jobs.find({"_id": {"$gte": prefix, "$lt": prefix + "\x7f"}}, {"_id": 1})
+                  .sort("seq", -1).limit(limit))
+        return [doc["_id"] for doc in cursor]
+
     def count_by_state(self) -> dict[JobState, int]:
         counts = {state: 0 for state in JobState}
         # The $match on the indexed state lets MongoDB count from an index alone.
@@ -116,6 +124,14 @@ class MongoJobRepository(JobRepository):
         for row in self._jobs.aggregate(pipeline):
             counts[JobState(row["_id"])] = int(row["n"])
         return counts
+
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        query: dict[str, Any] = {}
+        if states is not None:
+            query["state"] = {"$in": sorted(state.value for state in states)}
+        if queue is not None:
+            query["queue"] = queue
+        return int(self._jobs.count_documents(query))
 
     def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         cursor = (self._jobs.find({"state": _PROCESSING, "lease_until": {"$lt": now}}, WITHOUT_OUTPUT)

@@ -27,6 +27,8 @@ from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
 _EXISTS = "SELECT seq FROM jobs WHERE id = ?"
 _BY_ID = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?"
 _HISTORY = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id = ? ORDER BY ordinal"
+# A range on the unique id index: every id character sorts below "\x7f" (``ID_PATTERN``).
+_IDS_STARTING = "SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY seq DESC LIMIT ?"
 _IN_STATES = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state IN ({{marks}}){{queue}} ORDER BY seq"
 # Compare-and-set on what was loaded, for moves that are not fenced by a lease.
 _SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in (*MUTABLE_FIELDS, *SETTINGS))}"
@@ -76,6 +78,12 @@ class SqliteJobRepository(JobRepository):
         with self._db.read() as conn:
             return [job_from_row(row) for row in queries.rows(conn, query)]
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        if limit < 1:
+            return []
+        with self._db.read() as conn:
+            return [row[0] for row in conn.execute(_IDS_STARTING, (prefix, prefix + "\x7f", limit))]
+
     def count_by_state(self) -> dict[JobState, int]:
         counts = {state: 0 for state in JobState}
         queries = _operator_queries()
@@ -83,6 +91,11 @@ class SqliteJobRepository(JobRepository):
             for state, count in queries.rows(conn, queries.COUNTS):
                 counts[JobState(state)] = count
         return counts
+
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        queries = _operator_queries()
+        with self._db.read() as conn:
+            return queries.rows(conn, queries.count_query(states, queue))[0][0]
 
     def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         with self._db.read() as conn:

@@ -20,7 +20,8 @@ from queuectl.domain.model import WAITING, JobState
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
 # 2: attempts.outcome and the indexes behind ``stats``.
 # 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
-SCHEMA_VERSION = 3
+# 4: the schedules table (SPEC 9.3).
+SCHEMA_VERSION = 4
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
 # indexes: a partial index is only used when the query's WHERE clause
@@ -125,7 +126,15 @@ WORKERS = Table("workers", (
 QUEUE_PAUSES = Table("queue_pauses", (Column("queue", "TEXT"), Column("paused", "BOOLEAN")), key="queue")
 EVERY_QUEUE = "*"
 
-TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES)  # in creation order: a table after those it references
+# Schedules (``schedules.Schedule``): job is the JSON of the job each run enqueues.
+SCHEDULES = Table("schedules", (
+    Column("name", "TEXT"), Column("cron", "TEXT"), Column("tz", "TEXT"), Column("job", "TEXT"),
+    Column("paused", "BOOLEAN"), Column("next_run", "FLOAT"), Column("created_at", "FLOAT"),
+    Column("last_run", "FLOAT", False), Column("lease_until", "FLOAT", False), Column("lease_token", "TEXT", False),
+), key="name")
+SCHEDULES_DUE_SQL = "paused = 0"
+
+TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, SCHEDULES)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
@@ -140,6 +149,8 @@ INDEXES = (
     Index("ix_jobs_state_queue", "jobs", ("state", "queue", "run_at")),
     # stats: attempts finished in a window, and the metrics' totals, from the index alone
     Index("ix_attempts_finished", "attempts", ("finished_at", "outcome", "started_at")),
+    # a worker's look for due schedules, every second or so
+    Index("ix_schedules_due", "schedules", ("next_run",), where=SCHEDULES_DUE_SQL),
 )
 
 # Columns added after version 1: an older file gets them on first use (before the indexes).
@@ -148,6 +159,7 @@ ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"))
 JOB_COLUMNS = JOBS.names
 ATTEMPT_COLUMNS = ATTEMPTS.names
 WORKER_COLUMNS = WORKERS.names
+SCHEDULE_COLUMNS = SCHEDULES.names
 
 
 def create_statements() -> list[str]:
