@@ -128,13 +128,21 @@ class Client:
             (result,) = self._jobs().retry([validate_id(job_id)])
             return Job.of(result.unwrap())
 
-    def wait(self, ids: Sequence[str] | str, timeout: float | None = None) -> builtins.list[Job]:
+    def wait(self, ids: Sequence[str] | str = (), timeout: float | None = None, *,
+             queue: str | None = None) -> builtins.list[Job]:
         """Block until every job of ``ids`` is final (completed, dead or cancelled); return them
-        in the order given. ``WaitTimeout`` (naming how many were unfinished) if ``timeout``
-        seconds pass first. A job that ended dead or cancelled is returned, not raised: check
-        ``job.state``."""
+        in the order given (``queuectl wait ID...``). With no ids: until no job of ``queue`` (of
+        any queue without one) is unfinished, returning those that became final meanwhile.
+
+        A job that ended dead or cancelled is returned, not raised: check ``job.state``.
+        ``WaitTimeout`` (naming how many were unfinished) if ``timeout`` seconds pass first.
+        """
         with _as_cli_error(self._url):
-            return [Job.of(job) for job in wait_for(self._jobs(), _ids(ids), timeout)]
+            chosen = _ids(ids)
+            if chosen and queue is not None:
+                raise InvalidJob("give job ids or queue, not both")
+            queue = None if queue is None else validate_id(queue, "queue name")
+            return [Job.of(job) for job in wait_for(self._jobs(), chosen, queue, timeout)]
 
     def close(self) -> None:
         """Release the store connection (if one was opened); the client is unusable afterwards."""
@@ -155,10 +163,7 @@ class Client:
 
 def _ids(ids: Sequence[str] | str) -> list[str]:
     """The job ids to wait for, each checked; one id alone may be given as a string."""
-    chosen = [ids] if isinstance(ids, str) else list(ids)
-    if not chosen:
-        raise InvalidJob("give the ids of the jobs to wait for")
-    return [validate_id(job_id) for job_id in chosen]
+    return [validate_id(job_id) for job_id in ([ids] if isinstance(ids, str) else ids)]
 
 
 def _limit(limit: object) -> int:

@@ -1,17 +1,14 @@
-"""``Client.wait``: block until named jobs are final, reading the store every ``poll_interval``.
+"""``Client.wait``: ``JobService.wait`` (the CLI's ``wait``), its timeout raised as ``WaitTimeout``.
 
-The CLI's ``wait`` (SPEC 9.2) is one service call in branch i13-obs; until it
-is in main this reads each unfinished job at most every ``poll_interval``
-seconds (the shared setting an idle worker polls at).
+The service reads the store at most every ``poll_interval`` and wakes at once
+when a worker on this host reports a job final.
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Sequence
 
 from queuectl.domain.errors import QueuectlError
-from queuectl.domain.model import FINAL
 from queuectl.domain.timeutil import duration_text
 
 from .api_job import Job
@@ -36,24 +33,15 @@ def timeout_message(timeout: float, unfinished: int) -> str:
            "still unfinished"
 
 
-def wait_for(service: "JobService", ids: Sequence[str], timeout: float | None) -> list["StoredJob"]:
-    """The jobs ``ids`` once every one is final, in that order; ``WaitTimeout`` after ``timeout`` s."""
+def wait_for(service: "JobService", ids: Sequence[str], queue: str | None,
+             timeout: float | None) -> list["StoredJob"]:
+    """The jobs ``ids`` (or, with none, every job of ``queue`` or of the store that became final
+    meanwhile) once all are final; ``WaitTimeout`` after ``timeout`` seconds."""
     from queuectl.domain.model import validate_timeout
 
     if timeout is not None:
         validate_timeout(timeout)
-    order = list(dict.fromkeys(ids))
-    final: dict[str, StoredJob] = {}
-    poll = service.settings().poll_interval
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while True:
-        for job_id in order:
-            if job_id not in final and (job := service.get(job_id)).state in FINAL:
-                final[job_id] = job
-        unfinished = len(order) - len(final)
-        if not unfinished:
-            return [final[job_id] for job_id in order]
-        left = None if deadline is None else deadline - time.monotonic()
-        if left is not None and left <= 0:
-            raise WaitTimeout(timeout or 0, unfinished, [Job.of(final[i]) for i in order if i in final])
-        time.sleep(poll if left is None else min(poll, left))
+    result = service.wait(ids, queue, timeout)
+    if result.timed_out:
+        raise WaitTimeout(timeout or 0, result.unfinished, [Job.of(job) for job in result.jobs])
+    return result.jobs

@@ -70,6 +70,8 @@ def test_each_failure_is_the_clis_error_text(queue):
         (("cancel", "done"), lambda q: q.cancel("done"), queuectl.InvalidTransition),
         (("retry", "waiting"), lambda q: q.retry("waiting"), queuectl.InvalidTransition),
         (("retry", "nope"), lambda q: q.retry("nope"), queuectl.JobNotFound),
+        (("wait", "waiting", "--timeout", "0.2"), lambda q: q.wait(["waiting"], timeout=0.2), queuectl.WaitTimeout),
+        (("wait", "nope"), lambda q: q.wait(["nope"]), queuectl.JobNotFound),
     ]
     for args, call, kind in cases:
         error = api_error(queue, call)

@@ -244,3 +244,23 @@ def test_times_are_kept_to_the_millisecond_as_every_store_keeps_them(q):
     job = q.enqueue("true", run_at=datetime(2030, 1, 2, 3, 4, 5, 678999, tzinfo=timezone.utc))
     assert job.run_at.microsecond == 678000
     assert all(moment.microsecond % 1000 == 0 for moment in (job.created_at, job.updated_at))
+
+
+def test_wait_without_ids_waits_for_every_job_of_the_queue(q):
+    q.enqueue("true", id="a", queue="ci")
+    q.enqueue("true", id="other", queue="nightly", delay="1h")
+    worker = threading.Timer(0.3, finish, args=(q, "a"))
+    worker.start()
+    try:
+        jobs = q.wait(queue="ci", timeout=30)
+    finally:
+        worker.join()
+    assert [(job.id, job.state) for job in jobs] == [("a", "completed")]
+    with pytest.raises(queuectl.WaitTimeout, match="1 job still unfinished"):
+        q.wait(timeout=0.1)
+
+
+def test_wait_takes_ids_or_a_queue_not_both(q):
+    with pytest.raises(queuectl.InvalidJob) as refused:
+        q.wait(["a"], queue="ci")
+    assert str(refused.value) == "give job ids or queue, not both"
