@@ -264,3 +264,14 @@ def test_wait_takes_ids_or_a_queue_not_both(q):
     with pytest.raises(queuectl.InvalidJob) as refused:
         q.wait(["a"], queue="ci")
     assert str(refused.value) == "give job ids or queue, not both"
+
+
+def test_an_untrusted_env_file_is_ignored_with_a_warning_as_the_cli_does(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QUEUECTL_DB", raising=False)
+    monkeypatch.delenv("MONGO_URI", raising=False)
+    (tmp_path / ".env").write_text("QUEUECTL_DB=memory://\n")
+    (tmp_path / ".env").chmod(0o666)
+    with pytest.warns(UserWarning, match=r"warning: ignoring .*\.env: .*writable"):
+        client = queuectl.connect(home=tmp_path / "home")
+    assert client.url == f"sqlite:///{tmp_path / 'home' / 'queue.db'}"
