@@ -106,7 +106,7 @@ def parse_list(value: object, option: str) -> RuleList:
 
 def _items(value: object, option: str) -> list[str]:
     if isinstance(value, str) and len(value) <= _TEXT_MAX:
-        return [item.strip().lower() for item in value.split(",")]
+        return [item.strip(" ").lower() for item in value.split(",")]
     if isinstance(value, list) and len(value) <= _ITEMS_MAX:
         return [_item_text(item, option) for item in value]
     raise InvalidJob(f"{option} must be a comma-separated list or an array of its items, got {quoted(value)}")
@@ -116,7 +116,7 @@ def _item_text(item: object, option: str) -> str:
     if isinstance(item, int) and not isinstance(item, bool):
         return str(item)
     if isinstance(item, str) and len(item) <= 16:
-        return item.strip().lower()
+        return item.strip(" ").lower()
     raise InvalidJob(f"{option}: invalid item {quoted(item)}: use an exit code, a range (64-78), timeout or lost")
 
 
