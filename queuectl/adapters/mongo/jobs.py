@@ -68,8 +68,9 @@ class MongoJobRepository(JobRepository):
                 jobs.insert_one(job_document(job, self._db.next_seq()))
                 return
             except DuplicateKeyError as error:
-                if HELD_KEY not in (error.details or {}).get("keyPattern", {HELD_KEY: 1}) \
-                        or jobs.find_one({"_id": job.id}, {"_id": 1}) is not None:
+                # the index that refused it, if the server says (else: the id, if it exists)
+                index = (error.details or {}).get("keyPattern", {HELD_KEY: 1})
+                if HELD_KEY not in index or jobs.find_one({"_id": job.id}, {"_id": 1}) is not None:
                     raise DuplicateJob(job.id) from None
                 held = self._key_held(job)
                 if held is not None:
