@@ -62,7 +62,7 @@ class StoreWatch(RemoteWakeups):
 
     @abstractmethod
     def _next(self, session: Any) -> bool:
-        """Wait a bounded while (about a second) for a change; True when one may have made a job due."""
+        """Wait a bounded while (a few seconds at most) for a change; True when one may have made a job due."""
 
     def _end(self, session: Any) -> None:
         """Close a session; errors are ignored by the caller."""

@@ -27,7 +27,7 @@ from queuectl.domain.urls import scrub
 
 from .database import _TRANSIENT_CODES, MongoDatabase
 
-AWAIT_MS = 1000  # how long one getMore waits on the server for a change
+AWAIT_MS = 5000  # how long one getMore waits on the server for a change (one round trip per 5 s idle)
 _WAITING = [JobState.PENDING.value, JobState.FAILED.value]
 _JOBS, _CONTROL = "jobs", "queue_control"
 
