@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -38,9 +39,10 @@ def q(tmp_path) -> Queue:
 def host_b(q, tmp_path):
     started: list[HostB] = []
 
-    def start(*args: str, pid_like: int | None = None) -> HostB:
-        home = tmp_path / f"home-b{len(started)}"
-        home.mkdir(mode=0o700)
+    def start(*args: str, pid_like: int | None = None, home: Path | None = None) -> HostB:
+        if home is None:  # a home of its own, as on another machine
+            home = tmp_path / f"home-b{len(started)}"
+            home.mkdir(mode=0o700)
         started.append(HostB(q, home, *args, pid_like=pid_like))
         return started[-1]
 
@@ -77,18 +79,43 @@ def test_status_lists_each_host_and_a_job_from_host_a_starts_at_once_on_host_b(q
         assert waited(q, job_id) < WELL_BEFORE_POLL, worker.output()
 
 
-def test_host_a_stops_host_b_through_the_store_and_recovers_its_lost_job_without_signalling_its_pid(
+def running_pids(home: Path) -> list[int]:
+    """The PIDs in the running records of ``home`` (what a recovering worker may kill)."""
+    return [int(path.read_text().split()[1]) for path in (home / "running").iterdir() if path.read_text().strip()]
+
+
+def free_pids(count: int) -> int:
+    """The first of ``count`` consecutive PIDs no process of this machine has now."""
+    taken = {int(name) for name in os.listdir("/proc") if name.isdigit()}
+    return next(start for start in range(2000, 30000, count) if not taken & set(range(start, start + count)))
+
+
+def processes_from(first: int, count: int) -> list[subprocess.Popen]:
+    """``count`` host-A ``sleep`` processes, given PIDs from ``first`` on (``ns_last_pid``) as far as
+    the rest of the machine lets them."""
+    Path("/proc/sys/kernel/ns_last_pid").write_text(str(first - 1))
+    return [subprocess.Popen(["sleep", "300"], start_new_session=True) for _ in range(count)]  # group leaders
+
+
+def test_host_a_stops_host_b_through_the_store_and_recovers_its_lost_job_without_signalling_its_pids(
         q, host_b, tmp_path):
+    """Host B shares host A's home (an NFS home): its worker and its command have PIDs of host-A processes."""
     q.cli("config", "set", "lease_seconds", "3")
-    bystander = subprocess.Popen(["sleep", "300"])  # a host-A process with the PID host B's worker gets
+    bystanders = [subprocess.Popen(["sleep", "300"], start_new_session=True)]  # host-A processes a signal would end
     try:
-        lost = host_b("--queue", "b", pid_like=bystander.pid)
+        q.home.mkdir(mode=0o700, exist_ok=True)
+        lost = host_b("--queue", "b", pid_like=bystanders[0].pid, home=q.home)
+        first = free_pids(64)
+        bystanders += processes_from(first, 64)  # started before host B's command: its record names them
+        steer = enqueue(q, "--queue", "b", f"echo {first - 1} > /proc/sys/kernel/ns_last_pid")
+        q.wait_state(steer, "completed")  # host B's next command gets one of these PIDs
         marker = tmp_path / "ran-once"
-        job_id = enqueue(q, "--queue", "b", "--", "sh", "-c",
-                         f"test -e {marker} && exit 0; touch {marker}; sleep 300")
+        job_id = enqueue(q, "--queue", "b", "--", "sh", "-c", f"test -e {marker} && exit 0; touch {marker}; sleep 300")
         q.wait_state(job_id, "processing")
         [record] = q.store.workers.workers()
-        assert (record.host, record.pid) == (HOST_B, bystander.pid)
+        assert (record.host, record.pid) == (HOST_B, bystanders[0].pid)
+        [job_pid] = wait_for(lambda: running_pids(q.home), what="host B's command recorded")
+        assert job_pid in {process.pid for process in bystanders}, f"no host-A process has PID {job_pid}"
         q.cli("worker", "start")  # host A, all queues: idle while host B holds the job
         lost.kill()  # host B loses power mid-job
         q.wait_state(job_id, "completed", timeout=60)
@@ -99,7 +126,8 @@ def test_host_a_stops_host_b_through_the_store_and_recovers_its_lost_job_without
         stop = q.cli("worker", "stop", "--timeout", "20", timeout=90)
         assert "All workers stopped." in stop.stdout
         assert other.process.wait(30) == 0, other.output()  # stopped by its own graceful exit
-        assert bystander.poll() is None  # never signalled: its PID was host B's
+        assert [process.pid for process in bystanders if process.poll() is not None] == []  # none signalled
     finally:
-        bystander.send_signal(signal.SIGKILL)
-        bystander.wait()
+        for process in bystanders:
+            process.send_signal(signal.SIGKILL)
+            process.wait()
