@@ -64,7 +64,8 @@ class HostB:
         """A graceful stop (the worker leaves the registry), then a kill of whatever is left."""
         try:
             os.killpg(self.process.pid, signal.SIGTERM)
-            wait_for(lambda: self.process.poll() is not None and not _group_alive(self.process.pid), timeout=15, what="host B's worker to stop")
+            wait_for(lambda: self.process.poll() is not None and not _group_alive(self.process.pid), timeout=15,
+                     what="host B's worker to stop")
         except (ProcessLookupError, AssertionError):
             pass
         self.kill()
