@@ -97,6 +97,11 @@ def processes_from(first: int, count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen(["sleep", "300"], start_new_session=True) for _ in range(count)]  # group leaders
 
 
+def consecutive(pids: set[int], count: int) -> int:
+    """The first PID of ``count`` consecutive ones in ``pids``."""
+    return next(pid for pid in sorted(pids) if all(pid + step in pids for step in range(count)))
+
+
 def test_host_a_stops_host_b_through_the_store_and_recovers_its_lost_job_without_signalling_its_pids(
         q, host_b, tmp_path):
     """Host B shares host A's home (an NFS home): its worker and its command have PIDs of host-A processes."""
@@ -105,8 +110,8 @@ def test_host_a_stops_host_b_through_the_store_and_recovers_its_lost_job_without
     try:
         q.home.mkdir(mode=0o700, exist_ok=True)
         lost = host_b("--queue", "b", pid_like=bystanders[0].pid, home=q.home)
-        first = free_pids(64)
-        bystanders += processes_from(first, 64)  # started before host B's command: its record names them
+        bystanders += processes_from(free_pids(64), 64)  # started before host B's command: its record names them
+        first = consecutive({process.pid for process in bystanders}, 16)  # other processes may have cut in
         steer = enqueue(q, "--queue", "b", f"echo {first - 1} > /proc/sys/kernel/ns_last_pid")
         q.wait_state(steer, "completed")  # host B's next command gets one of these PIDs
         marker = tmp_path / "ran-once"
