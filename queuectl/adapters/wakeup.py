@@ -64,7 +64,7 @@ def _open_own_folder(folder: Path) -> int:
 
 
 class WakeChannel(Waiter):
-    """The idle wait of one worker process: wakes on a datagram or a signal."""
+    """The idle wait of one worker process: wakes on a datagram, a signal or a wake-up from another host."""
 
     def __init__(self, home: Path, name: str, remote: RemoteWakeups | None = None) -> None:
         self.home, self.name = Path(home), name
