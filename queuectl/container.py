@@ -73,7 +73,14 @@ class Container(containers.DeclarativeContainer):
     worker_admin = providers.Factory(WorkerAdmin, store=store, processes=processes, clock=clock)
 
     # The worker process: called with the worker's own name / channel / info.
-    wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
+    # Wake-ups from other hosts: a change stream on MongoDB; SQLite and memory live on one host.
+    # (PostgreSQL: a LISTEN-based ``StoreWatch`` from ``adapters/remote_wakeup.py`` goes here.)
+    remote_wakeups = providers.Selector(
+        config.store_kind,
+        mongodb=providers.Factory(_lazy("queuectl.adapters.mongo.wakeups", "change_watch"), store=store),
+        sqlite=providers.Object(None), memory=providers.Object(None))
+    wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home,
+                                     remote=remote_wakeups)
     runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
                                store_url=config.url)
     # A worker's outcome waits for its next claim only where that claim is one local transaction.
