@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import params
 from .context import AppState, pass_app
 
 
@@ -29,13 +30,13 @@ def local_output(app: AppState, job) -> str:
 
 
 @click.command("logs")
-@click.argument("job_id")
+@click.argument("job_id", type=params.JOB_ID, metavar="ID")
 @click.option("--follow", "-f", is_flag=True,
               help="Stream output until the job reaches a final state; exit 1 if it ended dead or cancelled.")
 @pass_app
 @click.pass_context
 def logs_command(ctx: click.Context, app: AppState, job_id: str, follow: bool) -> None:
-    """Print JOB_ID's captured stdout+stderr, last attempt first."""
+    """Print job ID's captured stdout+stderr, last attempt first."""
     service = app.jobs()
     entries = service.logs(job_id)
     if not follow:
