@@ -68,6 +68,7 @@ def test_a_delay_landing_after_year_9999_is_one_error_and_stores_nothing(invoke,
     (["dlq", "retry", "tgt\n"], r"invalid job id 'tgt\n'"),
     (["logs", "tgt\n"], r"invalid job id 'tgt\n'"),
     (["logs", "--follow", "x" * 100_000], "invalid job id 'xxx"),
+    (["remove", "tgt\n"], r"invalid job id 'tgt\n'"),
     (["show", "\udcff"], r"argument '\xff' is not valid UTF-8 text"),
     (["config", "set", "max_retries", "\udcff"], r"argument '\xff' is not valid UTF-8 text"),
 ])
