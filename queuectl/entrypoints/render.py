@@ -41,9 +41,10 @@ def text(value: Any) -> str:
 
 
 def truncate(value: str | None, width: int) -> str:
+    """One line of at most ``width`` characters; control characters escaped, never sent to the terminal."""
     if not value:
         return NONE
-    flat = " ".join(value.split())
+    flat = printable(" ".join(value.split()))
     return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
