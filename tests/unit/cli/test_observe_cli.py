@@ -124,3 +124,11 @@ def test_tables_escape_the_control_characters_of_a_command_instead_of_sending_th
         out = on_a_terminal(container, *args)
         assert control_characters(out) == [], args
         assert "\\x1b]0;pwned\\x07" in out
+
+
+def test_show_escapes_the_control_characters_of_a_command_and_a_working_directory(container, store):
+    add(store, "esc", HOSTILE_COMMAND, cwd="/srv/a\x1b[31mb\nstate        completed")
+    out = on_a_terminal(container, "show", "esc")
+    assert control_characters(out) == []
+    assert "cwd          /srv/a\\x1b[31mb\\nstate        completed\n" in out
+    assert [line for line in out.splitlines() if line.startswith("state")] == ["state        pending"]
