@@ -9,6 +9,8 @@ from .context import AppState, pass_app
 
 
 def attempt_header(log) -> str:
+    """The line above an attempt's output; an error's control characters escaped."""
+    from queuectl.domain.quoting import printable
     from queuectl.domain.timeutil import format_time
 
     attempt = log.attempt
@@ -20,8 +22,8 @@ def attempt_header(log) -> str:
         outcome = attempt.error
     else:
         outcome = f"{attempt.error} (exit {attempt.exit_code})"
-    return (f"=== attempt {attempt.attempt} · {outcome} · worker {attempt.worker} on {attempt.host}"
-            f" · started {format_time(attempt.started_at)} ===")
+    return printable(f"=== attempt {attempt.attempt} · {outcome} · worker {attempt.worker} on {attempt.host}"
+                     f" · started {format_time(attempt.started_at)} ===")
 
 
 def local_output(app: AppState, job) -> str:
