@@ -35,7 +35,7 @@ def _bulk_options(job_ids: Sequence[str], every: bool, states: Sequence[str], qu
     if (states or queue) and not every:
         raise click.UsageError("--state and --queue go with --all")
     if bool(job_ids) == every:
-        raise click.UsageError("give job IDs or --all")
+        raise click.UsageError("give job IDs or --all" + (", not both" if every else ""))
 
 
 def _report(app: AppState, results: list[JobResult], verb: str) -> None:

@@ -49,7 +49,8 @@ def resolve(home_option: str | None = None, db_option: str | None = None,
             environ: Mapping[str, str] | None = None, cwd: Path | None = None) -> Locations:
     """The home and store URL for these options, environment and working directory."""
     real = {key: value for key, value in (os.environ if environ is None else environ).items() if value}
-    dotenv, notices = trusted_dotenv((cwd or Path.cwd()) / ".env")
+    here = cwd or _current_directory()
+    dotenv, notices = trusted_dotenv(here / ".env") if here is not None else ({}, [])
     env = {**dotenv, **real}
     home = resolve_home(home_option, env)
     url = resolve_url(db_option, env, home)
@@ -58,6 +59,14 @@ def resolve(home_option: str | None = None, db_option: str | None = None,
         used = ", ".join(key for key in DOTENV_KEYS if key in dotenv and key not in real)
         notices.append(f"note: .env sets {used}; using {redact_url(url)}")
     return Locations(home=home, url=url, notices=tuple(notices))
+
+
+def _current_directory() -> Path | None:
+    """The working directory; None when it was deleted (there is no .env to read then)."""
+    try:
+        return Path.cwd()
+    except FileNotFoundError:
+        return None
 
 
 def trusted_dotenv(path: Path) -> tuple[dict[str, str], list[str]]:

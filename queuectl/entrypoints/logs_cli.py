@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import click
 
+from . import params
 from .context import AppState, pass_app
 
 
 def attempt_header(log) -> str:
+    """The line above an attempt's output; an error's control characters escaped."""
+    from queuectl.domain.quoting import printable
     from queuectl.domain.timeutil import format_time
 
     attempt = log.attempt
@@ -19,8 +22,8 @@ def attempt_header(log) -> str:
         outcome = attempt.error
     else:
         outcome = f"{attempt.error} (exit {attempt.exit_code})"
-    return (f"=== attempt {attempt.attempt} · {outcome} · worker {attempt.worker} on {attempt.host}"
-            f" · started {format_time(attempt.started_at)} ===")
+    return printable(f"=== attempt {attempt.attempt} · {outcome} · worker {attempt.worker} on {attempt.host}"
+                     f" · started {format_time(attempt.started_at)} ===")
 
 
 def local_output(app: AppState, job) -> str:
@@ -29,13 +32,13 @@ def local_output(app: AppState, job) -> str:
 
 
 @click.command("logs")
-@click.argument("job_id")
+@click.argument("job_id", type=params.JOB_ID, metavar="ID")
 @click.option("--follow", "-f", is_flag=True,
               help="Stream output until the job reaches a final state; exit 1 if it ended dead or cancelled.")
 @pass_app
 @click.pass_context
 def logs_command(ctx: click.Context, app: AppState, job_id: str, follow: bool) -> None:
-    """Print JOB_ID's captured stdout+stderr, last attempt first."""
+    """Print job ID's captured stdout+stderr, last attempt first."""
     service = app.jobs()
     entries = service.logs(job_id)
     if not follow:

@@ -1,8 +1,9 @@
 """``queuectl logs ID --follow``: stream each attempt's output until the job is final.
 
-While the job waits (pending, or failed with a retry due) one line says so and
-when it is due. A running attempt on this host is streamed from its output file
-as it is written (read every ``TICK`` seconds); one that ran elsewhere shows the
+While the job waits (pending, or failed with a retry due) one line says so,
+when it is due and whether its queue is paused (again when that changes). A
+running attempt on this host is streamed from its output file as it is
+written (read every ``TICK`` seconds); one that ran elsewhere shows the
 tail the store keeps, once it has finished. The store is read at most every
 ``poll_interval``, and at once when this host reports the job final (the
 ``wait`` sockets). The last line says how the job ended; the exit status is 0
@@ -43,7 +44,7 @@ def follow(app: AppState, job_id: str) -> int:
 
 class _Follower:
     def __init__(self, app: AppState, job_id: str, poll: float) -> None:
-        self.service, self.outputs = app.jobs(), app.container.outputs()
+        self.service, self.outputs, self.queues = app.jobs(), app.container.outputs(), app.queues()
         self.job_id, self.poll = job_id, poll
         self.streams: dict[int, _Stream] = {}  # history position -> what was printed of it
         self.waiting_shown: tuple | None = None
@@ -57,9 +58,11 @@ class _Follower:
         job = self.service.get(self.job_id)
         for position, entry in enumerate(self.service.logs(self.job_id)[::-1]):  # oldest first
             self._show(position, entry, job)
-        if job.state in WAITING and (job.state, job.attempts, job.run_at) != self.waiting_shown:
-            self.waiting_shown = (job.state, job.attempts, job.run_at)
-            click.echo(_waiting_line(job, self.service.clock.now()))
+        if job.state in WAITING:
+            paused = self.queues.paused().is_paused(job.queue)
+            if (job.state, job.attempts, job.run_at, paused) != self.waiting_shown:
+                self.waiting_shown = (job.state, job.attempts, job.run_at, paused)
+                click.echo(_waiting_line(job, self.service.clock.now(), paused))
         return job if job.state in FINAL else None
 
     def _show(self, position: int, entry, job) -> None:
@@ -84,7 +87,7 @@ class _Follower:
         return None
 
 
-def _waiting_line(job, now) -> str:
+def _waiting_line(job, now, paused: bool) -> str:
     from queuectl.domain.quoting import quoted
     from queuectl.domain.timeutil import format_time
 
@@ -92,6 +95,7 @@ def _waiting_line(job, now) -> str:
 
     due = (job.run_at - now).total_seconds()
     when = f"due {format_time(job.run_at)}" + (f" (in {elapsed_text(due)})" if due >= 1 else " (now)")
+    when += f"; queue {quoted(job.queue)} is paused" if paused else ""
     if job.attempts:
         return f"job {quoted(job.id)} failed: attempt {job.attempts + 1} of {job.max_retries + 1} {when}"
     return f"job {quoted(job.id)} is pending, waiting for a worker: {when}"

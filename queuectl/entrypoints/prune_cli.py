@@ -9,6 +9,7 @@ import click
 from queuectl.domain import defaults
 from queuectl.domain.model import FINAL, JobState
 
+from . import params
 from .context import AppState, pass_app
 
 FINAL_STATES = sorted(state.value for state in FINAL)
@@ -39,7 +40,7 @@ def _jobs(count: int) -> str:
 
 
 @click.command("remove")
-@click.argument("job_ids", metavar="ID...", nargs=-1, required=True)
+@click.argument("job_ids", metavar="ID...", nargs=-1, required=True, type=params.JOB_ID)
 @pass_app
 def remove(app: AppState, job_ids: tuple[str, ...]) -> None:
     """Delete finished jobs (completed, dead, cancelled) and their output."""

@@ -41,9 +41,10 @@ def text(value: Any) -> str:
 
 
 def truncate(value: str | None, width: int) -> str:
+    """One line of at most ``width`` characters; control characters escaped, never sent to the terminal."""
     if not value:
         return NONE
-    flat = " ".join(value.split())
+    flat = printable(" ".join(value.split()))
     return flat if len(flat) <= width else flat[: width - 3] + "..."
 
 
@@ -200,10 +201,10 @@ def dead_table(jobs: Sequence[Job]) -> str:
 
 
 def job_detail(job: Job) -> str:
-    """Every field, one per line, then one row per attempt."""
+    """Every field, one per line (control characters escaped), then one row per attempt."""
     fields = {**job_dict(job), "env": env_text(job.env)}
     width = max(len(key) for key in fields)
-    lines = [f"{key.ljust(width)}  {text(value)}" for key, value in fields.items()]
+    lines = [f"{key.ljust(width)}  {printable(text(value))}" for key, value in fields.items()]
     if job.history:
         rows = [(a.attempt, a.worker, a.host, format_time(a.started_at), format_time(a.finished_at),
                  a.exit_code, truncate(a.error, ERROR_WIDTH)) for a in job.history]

@@ -95,6 +95,26 @@ def test_a_dotenv_mongo_uri_is_used_unless_the_environment_sets_queuectl_db(run,
     assert (from_env.returncode, from_env.stdout.split()[-1], from_env.stderr) == (0, "true", "")
 
 
+def test_from_a_deleted_directory_list_works_and_enqueue_asks_for_cwd(tmp_path):
+    """The shell's directory was removed under it: no .env to read there, and no job recorded in it."""
+    gone, home = tmp_path / "gone", str(tmp_path / "home")
+    env = {k: v for k, v in os.environ.items() if k not in STORE_VARIABLES}
+
+    def run_in_gone(*args: str) -> subprocess.CompletedProcess[str]:
+        gone.mkdir()
+        script = 'cd "$1" && rmdir "$1" && shift && exec "$@"'
+        return subprocess.run(["sh", "-c", script, "sh", str(gone), sys.executable, "-m", "queuectl",
+                               "--home", home, *args], capture_output=True, text=True, env=env, timeout=TIMEOUT)
+
+    assert run_in_gone("enqueue", "--cwd", "/tmp", "--id", "there", "--", "true").returncode == 0
+    enqueued = run_in_gone("enqueue", "--", "true")
+    assert enqueued.returncode == 1
+    assert one_error_line(enqueued) == "Error: the current directory no longer exists: give --cwd DIR"
+    listed = run_in_gone("list")
+    assert (listed.returncode, listed.stderr) == (0, "")
+    assert [line.split()[0] for line in listed.stdout.splitlines()[1:]] == ["there"]
+
+
 def test_an_unknown_store_scheme_is_one_error_line(run, tmp_path):
     result = run("--home", str(tmp_path / "h"), "--db", "redis://x", "list")
     assert result.returncode == 1

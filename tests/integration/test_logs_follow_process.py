@@ -55,3 +55,19 @@ def test_follow_ends_at_once_with_1_when_the_job_is_cancelled(queue):
 def test_follow_of_an_unknown_job_is_one_error_line(queue):
     result = queue.cli("logs", "nope", "--follow", check=False)
     assert (result.returncode, result.stdout, result.stderr) == (1, "", "Error: job 'nope' not found\n")
+
+
+def test_follow_of_a_job_in_a_paused_queue_says_the_queue_is_paused_and_goes_on_after_resume(queue):
+    queue.cli("config", "set", "poll_interval", "0.5")
+    queue.cli("pause", "--queue", "nightly")
+    queue.cli("enqueue", "echo ran", "--id", "held", "--queue", "nightly")
+    start_worker(queue)
+    process = following(queue, "held")
+    first = process.stdout.readline()
+    assert first.startswith("job 'held' is pending, waiting for a worker: due ")
+    assert first.endswith("(now); queue 'nightly' is paused\n")
+    queue.cli("resume", "--queue", "nightly")
+    out, err = process.communicate(timeout=60)
+    lines = out.splitlines()  # maybe a waiting line without the pause first, if read before the claim
+    assert not any("paused" in line for line in lines)
+    assert (process.returncode, lines[-2:], err) == (0, ["ran", "job 'held' completed (exit 0)"], "")

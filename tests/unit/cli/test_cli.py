@@ -173,6 +173,18 @@ def test_dlq_retry_needs_exactly_one_of_an_id_or_all(invoke, store, args):
     assert store.jobs.get("d").state is JobState.DEAD
 
 
+@pytest.mark.parametrize("command", ["retry", "cancel"])
+@pytest.mark.parametrize("args, message", [
+    ([], "Error: give job IDs or --all"),
+    (["d", "--all"], "Error: give job IDs or --all, not both"),
+])
+def test_retry_and_cancel_say_whether_ids_and_all_were_both_given_or_neither(invoke, store, command, args, message):
+    make_dead(store, "d")
+    result = invoke(command, *args)
+    assert result.exit_code == 2 and message in result.stderr.splitlines()
+    assert store.jobs.get("d").state is JobState.DEAD
+
+
 # -- config -------------------------------------------------------------------------
 def test_config_show_lists_every_key_with_natural_numbers(invoke):
     assert json.loads(invoke("config", "show", "--json").stdout) == {

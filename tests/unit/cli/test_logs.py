@@ -36,3 +36,21 @@ def test_logs_of_a_running_attempt_show_its_output_file_so_far(invoke, store, co
 def test_logs_of_a_job_that_never_ran_say_so(invoke, store):
     add(store, "job")
     assert invoke("logs", "job").stdout == "Job job has not run yet.\n"
+
+
+def test_an_attempt_header_escapes_the_control_characters_of_its_error(container, store):
+    from click.testing import CliRunner
+
+    from queuectl.entrypoints.cli import cli
+    from queuectl.entrypoints.context import AppState
+
+    add(store, "job", max_retries=0, cwd="/srv/q\x1b[2Jw")
+    job = claim(store)
+    token = job.lease_token
+    job.fail(NOW, "working directory '/srv/q\x1b[2Jw' not found on host1", BackoffPolicy(), None)
+    store.jobs.record_outcome(job, token, "")
+    for args in (["logs", "job"], ["logs", "--follow", "job"]):
+        result = CliRunner().invoke(cli, args, obj=AppState(container=container), color=True)  # as on a terminal
+        header = result.stdout.splitlines()[0]
+        assert header.startswith("=== attempt 1 · working directory '/srv/q\\x1b[2Jw' not found on host1"), args
+        assert "\x1b" not in result.stdout, args

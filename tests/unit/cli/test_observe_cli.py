@@ -93,3 +93,42 @@ def test_wait_with_a_timeout_reports_what_is_unfinished_and_json_lists_the_final
 
 def test_wait_on_a_queue_with_nothing_unfinished_completes_at_once(invoke, store):
     assert (invoke("wait", "--queue", "empty").exit_code, invoke("wait").stdout) == (0, "No unfinished jobs.\n")
+
+
+HOSTILE_COMMAND = "sh -c ': \x1b]0;pwned\x07 \x1b[2J\r'"
+
+
+def on_a_terminal(container, *args: str) -> str:
+    """What a terminal would receive: click keeps escape sequences when the output is a terminal."""
+    from click.testing import CliRunner
+
+    from queuectl.entrypoints.cli import cli
+    from queuectl.entrypoints.context import AppState
+
+    result = CliRunner().invoke(cli, list(args), obj=AppState(container=container), color=True)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def control_characters(text: str) -> list[str]:
+    return [char for char in text if ord(char) < 32 and char != "\n" or ord(char) == 127]
+
+
+def test_tables_escape_the_control_characters_of_a_command_instead_of_sending_them_to_the_terminal(
+        container, store):
+    add(store, "esc", HOSTILE_COMMAND)
+    run_job(store, "esc", 5)
+    add(store, "waiting", HOSTILE_COMMAND)
+    register_worker(store, NOW)
+    for args in (["status"], ["list"]):
+        out = on_a_terminal(container, *args)
+        assert control_characters(out) == [], args
+        assert "\\x1b]0;pwned\\x07" in out
+
+
+def test_show_escapes_the_control_characters_of_a_command_and_a_working_directory(container, store):
+    add(store, "esc", HOSTILE_COMMAND, cwd="/srv/a\x1b[31mb\nstate        completed")
+    out = on_a_terminal(container, "show", "esc")
+    assert control_characters(out) == []
+    assert "cwd          /srv/a\\x1b[31mb\\nstate        completed\n" in out
+    assert [line for line in out.splitlines() if line.startswith("state")] == ["state        pending"]
