@@ -13,7 +13,7 @@ from queuectl.domain import defaults
 from .processes import make_queue
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.kind = request.param

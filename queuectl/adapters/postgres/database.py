@@ -31,15 +31,17 @@ POOL_SIZE = 2  # a worker's loop and its heartbeat thread
 POOL_OVERFLOW = 6
 
 
-def driver_url(url: str) -> tuple[str, float]:
-    """SQLAlchemy's URL for psycopg 3, and the connect timeout the URL names (or ours)."""
+def driver_url(url: str) -> tuple[str, int]:
+    """SQLAlchemy's URL for psycopg 3, and the connect timeout: the URL's, as libpq reads it
+    (whole seconds, at least 2), or ours when it names none or none at all (0: wait forever)."""
     parts = urlsplit(url)
     timeout = dict(parse_qsl(parts.query)).get("connect_timeout")
     try:
-        seconds = float(timeout) if timeout is not None else CONNECT_TIMEOUT_SECONDS
+        seconds = int(float(timeout)) if timeout is not None else CONNECT_TIMEOUT_SECONDS
     except ValueError:
         raise StoreUnavailable(f"invalid PostgreSQL store URL {redact_url(url)}: connect_timeout"
                                f" {timeout!r} is not a number of seconds") from None
+    seconds = max(2, seconds) if seconds > 0 else CONNECT_TIMEOUT_SECONDS
     return urlunsplit(parts._replace(scheme="postgresql+psycopg")), seconds
 
 
@@ -62,7 +64,7 @@ class PostgresDatabase:
             if self._engine is None:
                 import sqlalchemy as sa
 
-                args = {"connect_timeout": max(1, round(self.connect_timeout)), "autocommit": True}
+                args = {"connect_timeout": self.connect_timeout, "autocommit": True}
                 try:
                     self._engine = sa.create_engine(self._driver_url, pool_size=POOL_SIZE,
                                                     max_overflow=POOL_OVERFLOW, connect_args=args)
@@ -184,8 +186,8 @@ class PostgresDatabase:
 
     def _reason(self, error: BaseException) -> str:
         text = scrub(_line(error), self.url)
-        if "timeout expired" in text or "Connection refused" in text:
-            text += f" (no answer within {self.connect_timeout:g} s)"
+        if "timeout expired" in text:
+            text += f" (no answer within {self.connect_timeout} s)"
         return text
 
 
