@@ -4,6 +4,7 @@
 #   url=$(bash .ci/postgres.sh start)   # prints postgresql://queuectl@127.0.0.1:PORT/queuectl_test
 #   QUEUECTL_TEST_POSTGRES_URL=$url python3 -m pytest ...
 #   bash .ci/postgres.sh stop
+#   bash .ci/postgres.sh halt / resume    # stop the server keeping its data, start it again (outage tests)
 #
 # Debian's PostgreSQL (the `postgresql` package; .ci/run installs it when absent):
 # initdb in a fresh `mktemp -d` folder, a free port on 127.0.0.1 only, trust
@@ -78,6 +79,14 @@ free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
+# Start the server of $STATE on its recorded port; false when it does not come up.
+run_server() {
+    as_owner "$BIN/pg_ctl" --pgdata="$STATE/data" --log="$STATE/run/server.log" --wait \
+        --timeout="$START_TIMEOUT" --silent \
+        -o "-c listen_addresses=127.0.0.1 -p $(cat "$STATE/port") -k $STATE/run -c fsync=off -c max_connections=200" \
+        start >&2
+}
+
 start() {
     stop quietly
     find_bin
@@ -85,13 +94,12 @@ start() {
     ensure_owner
     local port url
     port="$(free_port)"
+    echo "$port" > "$STATE/port"
     as_owner "$BIN/initdb" --pgdata="$STATE/data" --username=queuectl --auth=trust --encoding=UTF8 \
         --locale=C.UTF-8 > "$STATE/initdb.log" 2>&1 || { say "initdb failed:"; cat "$STATE/initdb.log" >&2; stop quietly; exit 1; }
     # Loopback only: trust is safe because nothing else can connect.
     printf 'local all all trust\nhost all all 127.0.0.1/32 trust\n' | as_owner tee "$STATE/data/pg_hba.conf" > /dev/null
-    if ! as_owner "$BIN/pg_ctl" --pgdata="$STATE/data" --log="$STATE/run/server.log" --wait \
-            --timeout="$START_TIMEOUT" --silent \
-            -o "-c listen_addresses=127.0.0.1 -p $port -k $STATE/run -c fsync=off -c max_connections=200" start >&2; then
+    if ! run_server; then
         say "the server did not start; its log:"
         tail -n 30 "$STATE/run/server.log" >&2 || true
         stop quietly
@@ -102,6 +110,21 @@ start() {
     echo "$url" > "$STATE/url"
     say "server up at $url"
     echo "$url"
+}
+
+# An outage, for tests: `halt` stops the server and keeps its data; `resume` starts it again on the same port.
+halt() {
+    find_state
+    [[ -n "$STATE" && -f "$STATE/data/postmaster.pid" ]] || { say "no server running"; exit 1; }
+    find_bin
+    as_owner "$BIN/pg_ctl" --pgdata="$STATE/data" --mode=fast --wait --silent stop >&2
+}
+
+resume() {
+    find_state
+    [[ -n "$STATE" && -f "$STATE/port" ]] || { say "no server to resume"; exit 1; }
+    find_bin
+    run_server
 }
 
 stop() {
@@ -130,5 +153,7 @@ case "${1:-}" in
     start) start ;;
     stop) stop ;;
     url) url ;;
-    *) echo "usage: $0 start|stop|url" >&2; exit 2 ;;
+    halt) halt ;;
+    resume) resume ;;
+    *) echo "usage: $0 start|stop|url|halt|resume" >&2; exit 2 ;;
 esac

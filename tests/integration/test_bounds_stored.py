@@ -27,6 +27,11 @@ def store_old_timeout(q, job_id: str, timeout: float) -> None:
     if q.kind == "sqlite":
         with sqlite3.connect(q.url.removeprefix("sqlite:///")) as db:
             db.execute("UPDATE jobs SET timeout = ? WHERE id = ?", (timeout, job_id))
+    elif q.kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(q.url, autocommit=True) as db:
+            db.execute("UPDATE jobs SET timeout = %s WHERE id = %s", (timeout, job_id))
     else:
         import pymongo
 

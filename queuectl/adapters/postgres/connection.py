@@ -4,7 +4,8 @@ The SQLite adapter's fixed SQL (``hot_path.py``, ``deletion.py``, ``jobs.py``,
 ``queues.py``, ``schedules.py``, ``settings_workers.py``) and its SQLAlchemy
 Core queries (compiled with ``?`` marks by ``queries.py``) run here unchanged
 but for the few spellings PostgreSQL does not share (``_SPELLINGS``), rewritten
-once per statement text. Booleans are sent as 0/1 (``schema.py``), and the
+once per statement text. Booleans are sent as 0/1 (``schema.py``), NUL characters
+as U+FFFD (``_values``), and the
 driver's data and integrity errors leave as ``sqlite3``'s, which the shared
 repositories already turn into domain errors (``DuplicateJob``, ``OutcomeRejected``).
 """
@@ -37,7 +38,11 @@ def postgres_sql(sql: str) -> str:
 
 
 def _values(params: Sequence[Any]) -> list[Any]:
-    return [int(value) if isinstance(value, bool) else value for value in params]
+    """Booleans as 0/1; NUL characters (PostgreSQL's text refuses them: only a job's captured
+    output can hold one, commands, ids and variables are refused at the door) as U+FFFD."""
+    return [int(value) if isinstance(value, bool)
+            else value.replace("\0", "\ufffd") if isinstance(value, str) and "\0" in value else value
+            for value in params]
 
 
 class Cursor:
