@@ -4,7 +4,7 @@ Workers claiming at once never wait for each other: each locks the due rows
 no other claim holds, moves them to ``processing`` and opens their attempt
 rows, all in one round trip. It writes what ``Job.claim`` writes (the claim's
 test in the contract suite compares them field by field); the lease token is
-128 random bits from the server (``gen_random_uuid``, PostgreSQL 13 or later).
+122 random bits from the server (``gen_random_uuid``, PostgreSQL 13 or later).
 """
 
 from __future__ import annotations
