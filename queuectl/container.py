@@ -75,7 +75,15 @@ class Container(containers.DeclarativeContainer):
     worker_admin = providers.Factory(WorkerAdmin, store=store, processes=processes, clock=clock)
 
     # The worker process: called with the worker's own name / channel / info.
-    wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
+    wake_channel = providers.Selector(
+        config.store_kind,
+        sqlite=providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home),
+        mongodb=providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home),
+        memory=providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home),
+        # also woken by LISTEN queuectl_jobs: new work from every host
+        postgresql=providers.Factory(_lazy("queuectl.adapters.postgres.wakeup", "ListeningWakeChannel"),
+                                     home=config.home, url=config.url),
+    )
     runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
                                store_url=config.url)
     # A worker's outcome waits for its next claim only where that claim is one local transaction.

@@ -29,6 +29,8 @@ from .schema import SCHEMA_VERSION, VERSION_TABLE, migration_statements
 CONNECT_TIMEOUT_SECONDS = 4  # an unreachable server is one error line within 5 s
 POOL_SIZE = 2  # a worker's loop and its heartbeat thread
 POOL_OVERFLOW = 6
+CHANNEL = "queuectl_jobs"  # LISTEN on it to hear of jobs that became due (enqueue, retry, resume, ...)
+NOTIFY = f"SELECT pg_notify('{CHANNEL}', current_schema())"
 
 
 def driver_url(url: str) -> tuple[str, int]:
@@ -114,6 +116,16 @@ class PostgresDatabase:
             self._local.alone = False
 
     @contextlib.contextmanager
+    def notifying(self) -> Iterator[None]:
+        """The writes of this block may make jobs due: each sends ``NOTIFY queuectl_jobs`` (the schema's
+        name as payload), delivered by PostgreSQL when, and only if, the transaction commits."""
+        self._local.notify = True
+        try:
+            yield
+        finally:
+            self._local.notify = False
+
+    @contextlib.contextmanager
     def _transaction(self, begin: str) -> Iterator[Connection]:
         self._ensure_ready()
         with self._translated(), self._checked_out() as raw:
@@ -124,6 +136,8 @@ class PostgresDatabase:
                 _rollback(raw)
                 raise
             try:
+                if getattr(self._local, "notify", False):
+                    raw.execute(NOTIFY)
                 raw.execute("COMMIT")
             except BaseException:
                 _rollback(raw)

@@ -4,6 +4,8 @@ Everything but the claim is the shared code of ``sqlite/jobs.py``. Operators'
 moves, removals and prunes run ``alone`` (``database.py``): they read a job and
 write it back as its only writer, as on SQLite, so a race between two of them
 or with a worker has one winner and the same error for the loser on both stores.
+Enqueues and moves that may make a job due notify ``queuectl_jobs`` on commit
+(``PostgresDatabase.notifying``), for idle workers on every host.
 """
 
 from __future__ import annotations
@@ -33,6 +35,14 @@ class PostgresJobRepository(SqliteJobRepository):
             recorded = hot_path.record_all(conn, outcomes)  # type: ignore[arg-type]
             return recorded, claim.claim(conn, worker, now, lease_until, queues, limit) if limit else []
 
+    def add(self, job: Job) -> None:
+        with self._db.notifying():
+            super().add(job)
+
+    def add_many(self, jobs: Sequence[Job]) -> list[str]:
+        with self._db.notifying():
+            return super().add_many(jobs)
+
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         with self._db.alone():
             return super().remove(job_ids)
@@ -43,9 +53,9 @@ class PostgresJobRepository(SqliteJobRepository):
 
     def _move_all(self, name: str, states: Collection[JobState], queue: str | None,
                   move: Callable[[Job], None]) -> int:
-        with self._db.alone():
+        with self._db.alone(), self._db.notifying():  # a retry makes jobs due
             return super()._move_all(name, states, queue, move)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
-        with self._db.alone():
+        with self._db.alone(), self._db.notifying():  # a retry or an update may make the job due
             return super()._move(job_id, move)

@@ -23,7 +23,7 @@ class PostgresQueueControl(SqliteQueueControl):
         self._pg = db
 
     def _change(self, move: Callable[[Paused], Paused]) -> Paused:
-        with self._pg.alone():
+        with self._pg.alone(), self._pg.notifying():  # a resume makes jobs due
             return super()._change(move)
 
 
