@@ -75,15 +75,15 @@ class Container(containers.DeclarativeContainer):
     worker_admin = providers.Factory(WorkerAdmin, store=store, processes=processes, clock=clock)
 
     # The worker process: called with the worker's own name / channel / info.
-    wake_channel = providers.Selector(
+    # Wake-ups from other hosts: a change stream on MongoDB; SQLite and memory live on one host.
+    # PostgreSQL: LISTEN queuectl_jobs, which the store notifies on commit.
+    remote_wakeups = providers.Selector(
         config.store_kind,
-        sqlite=providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home),
-        mongodb=providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home),
-        memory=providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home),
-        # also woken by LISTEN queuectl_jobs: new work from every host
-        postgresql=providers.Factory(_lazy("queuectl.adapters.postgres.wakeup", "ListeningWakeChannel"),
-                                     home=config.home, url=config.url),
-    )
+        mongodb=providers.Factory(_lazy("queuectl.adapters.mongo.wakeups", "change_watch"), store=store),
+        postgresql=providers.Factory(_lazy("queuectl.adapters.postgres.wakeups", "listen_watch"), store=store),
+        sqlite=providers.Object(None), memory=providers.Object(None))
+    wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home,
+                                     remote=remote_wakeups)
     runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
                                store_url=config.url)
     # A worker's outcome waits for its next claim only where that claim is one local transaction.

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
-from queuectl.domain.errors import DuplicateJob, JobNotFound
+from queuectl.domain.errors import DuplicateJob, JobNotFound, UniqueKeyHeld
 from queuectl.domain import defaults
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.pausing import NOTHING_PAUSED, Paused
@@ -41,6 +41,7 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             if job.id in self._jobs:
                 raise DuplicateJob(job.id)
+            self._check_key(job)
             self._put(job)
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
@@ -50,8 +51,19 @@ class InMemoryJobRepository(JobRepository):
                 if job.id in self._jobs:
                     duplicates.append(job.id)
                 else:
+                    self._check_key(job)
                     self._put(job)
         return duplicates
+
+    def _check_key(self, job: Job) -> None:
+        """Under the lock, as a unique index on the held keys would: ``UniqueKeyHeld`` if another job holds
+        the key ``job`` would hold."""
+        key = job.held_key
+        if key is None:
+            return
+        holder = next((other for other in self._jobs.values() if other.held_key == key and other.id != job.id), None)
+        if holder is not None:
+            raise UniqueKeyHeld(key, holder.id, holder.state.value)
 
     def _put(self, job: Job) -> None:
         self._jobs[job.id] = copy.deepcopy(job)
@@ -191,15 +203,21 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             chosen = [j.id for j in self._jobs.values() if j.state in states and j.state in MOVES_FROM[name]
                       and (queue is None or j.queue == queue)]
+            moved = 0
             for job_id in chosen:
-                self._move(job_id, move)
-            return len(chosen)
+                try:
+                    self._move(job_id, move)
+                except UniqueKeyHeld:  # its key is held by another job: left as it was
+                    continue
+                moved += 1
+            return moved
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Let the model move a copy of the job, then store what a persistent store would: the declared fields."""
         stored = self._find(job_id)
         moved = copy.deepcopy(stored)
         move(moved)
+        self._check_key(moved)
         _write_back(stored, moved, moved.history)
         return copy.deepcopy(stored)
 

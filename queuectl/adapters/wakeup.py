@@ -8,7 +8,8 @@ instead of at its next poll. Signals wake the same wait
 (``signal.set_wakeup_fd``), so a stop request is seen at once; SIGCONT too,
 so a worker paused (SIGSTOP, a suspended VM) checks its lease the moment it
 continues, not at its next renewal. Where Unix sockets are missing the worker
-simply polls.
+simply polls. A networked store adds wake-ups from other hosts (``remote_wakeup.py``:
+a MongoDB change stream), selected on together with these.
 
 The waiters of ``wait`` and ``logs --follow`` listen apart, in ``<home>/wake/waiters/``
 (``outcome_wakeup.py``): ``notify_waiters`` tells them which jobs reached a final state.
@@ -26,6 +27,8 @@ from pathlib import Path
 from typing import Sequence
 
 from queuectl.domain.ports import Finished, Notifier, Waiter
+
+from .remote_wakeup import RemoteWakeups
 
 log = logging.getLogger(__name__)
 
@@ -61,13 +64,17 @@ def _open_own_folder(folder: Path) -> int:
 
 
 class WakeChannel(Waiter):
-    """The idle wait of one worker process: wakes on a datagram or a signal."""
+    """The idle wait of one worker process: wakes on a datagram, a signal or a wake-up from another host."""
 
-    def __init__(self, home: Path, name: str) -> None:
+    def __init__(self, home: Path, name: str, remote: RemoteWakeups | None = None) -> None:
         self.home, self.name = Path(home), name
         self._signal_r, self._signal_w = socket.socketpair()
-        for end in (self._signal_r, self._signal_w):
-            end.setblocking(False)
+        # Wake-ups from other hosts (``remote_wakeup.py``) arrive on a pair of their own, written
+        # from the watch's thread; ``fds()`` includes it, so they cut any wait of this worker short.
+        self._remote_r, self._remote_w = socket.socketpair() if remote is not None else (None, None)
+        for end in (self._signal_r, self._signal_w, self._remote_r, self._remote_w):
+            if end is not None:
+                end.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._signal_w.fileno(), warn_on_full_buffer=False)
         self._previous_cont = signal.signal(signal.SIGCONT, _wake_only)
         self._path = _wake_dir(self.home) / (name + SUFFIX)
@@ -76,6 +83,16 @@ class WakeChannel(Waiter):
         except OSError as exc:  # no Unix sockets, or the folder is unusable: poll only
             log.info("wake-ups unavailable (%s); polling only", exc)
             self._sock = None
+        self._remote = remote
+        if remote is not None:
+            remote.start(self._remote_wake)
+
+    def _remote_wake(self) -> None:
+        """Called from the watch's thread: one byte wakes ``wait`` (a full buffer is awake already)."""
+        try:
+            self._remote_w.send(b"!")
+        except OSError:
+            pass
 
     def _listen(self) -> socket.socket:
         folder_fd = _open_own_folder(self._path.parent)
@@ -97,14 +114,15 @@ class WakeChannel(Waiter):
         return self._signal_r.fileno()
 
     def fds(self) -> list[int]:
-        return [fd for fd in (self.signal_fd, self._sock.fileno() if self._sock else None) if fd is not None]
+        ends = (self._signal_r, self._sock, self._remote_r)
+        return [end.fileno() for end in ends if end is not None]
 
     def wait(self, seconds: float) -> None:
         ready, _, _ = select.select(self.fds(), [], [], max(0.0, seconds))
         self.drain(ready)
 
     def drain(self, ready: list[int]) -> None:
-        for end in (self._signal_r, self._sock):
+        for end in (self._signal_r, self._sock, self._remote_r):
             if end is not None and end.fileno() in ready:
                 try:
                     while end.recv(512):
@@ -113,11 +131,13 @@ class WakeChannel(Waiter):
                     pass
 
     def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
         signal.set_wakeup_fd(self._previous_fd)
         signal.signal(signal.SIGCONT, self._previous_cont)
         if self._sock is not None:
             self._path.unlink(missing_ok=True)
-        for end in (self._sock, self._signal_r, self._signal_w):
+        for end in (self._sock, self._signal_r, self._signal_w, self._remote_r, self._remote_w):
             if end is not None:
                 end.close()
 

@@ -33,6 +33,7 @@ HISTORY_MAX_RANGE = (1, 10_000)
 ERROR_MAX = 1024  # characters kept of an error text (an attempt's error, a job's last_error)
 COMMAND_MAX_BYTES = 128 * 1024 - 1  # Linux's MAX_ARG_STRLEN (128 KiB) counts the closing NUL: /bin/sh -c takes no more
 ID_MAX_LENGTH = 128
+UNIQUE_KEY_MAX_LENGTH = 256
 LATEST_YEAR = 9999  # run_at and --delay must land within it
 DURATION_LIMIT = 3_652_058 * DAY_SECONDS  # the whole calendar, years 1-9999: no duration is longer
 LIST_LIMIT_MAX = 1_000_000  # list --limit, dlq list --limit

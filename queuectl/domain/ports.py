@@ -77,11 +77,14 @@ class Page:
 class JobRepository(ABC):
     @abstractmethod
     def add(self, job: Job) -> None:
-        """Store a new job; ``DuplicateJob`` if its id exists (nothing changes)."""
+        """Store a new job; ``DuplicateJob`` if its id exists, ``UniqueKeyHeld`` if another job that is
+        not final holds its unique key (nothing changes): the store's unique index decides."""
 
     @abstractmethod
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
-        """Store every job whose id is new; return the ids that already existed."""
+        """Store every job whose id is new; return the ids that already existed.
+
+        Jobs without a unique key only: ``JobService`` sends keyed jobs through ``add``."""
 
     @abstractmethod
     def get(self, job_id: str) -> Job:
@@ -159,7 +162,8 @@ class JobRepository(ABC):
     @abstractmethod
     def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
         """``Job.retry`` (a final or failed job back to pending, attempts reset), written only if
-        the job is still in the state it was read in; ``InvalidTransition`` otherwise."""
+        the job is still in the state it was read in; ``InvalidTransition`` otherwise. ``UniqueKeyHeld``
+        (nothing changes) when another job holds its unique key; ``retry_all`` skips such a job."""
 
     @abstractmethod
     def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),

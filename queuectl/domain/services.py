@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
-from .errors import InvalidJob, QueuectlError
+from .errors import DuplicateJob, InvalidJob, QueuectlError, UniqueKeyHeld
 from .model import FINAL, ID_PATTERN, MOVES_FROM, WAITING, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
 from .ports import AttemptLog, Clock, Finished, Notifier, OutcomeWaiter, OutputFiles, Page, Store, WorkerInfo
@@ -112,9 +112,34 @@ class JobService:
                 jobs.append(spec.to_job(now, settings))
             except InvalidJob as error:
                 invalid[position] = str(error)
-        duplicates = set(self.store.jobs.add_many(jobs))
+        duplicates, refused = self._add_in_order(jobs, invalid)
         self._wake()
-        return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates), invalid)
+        return BulkResult([job for job in jobs if job.id not in duplicates and id(job) not in refused],
+                          sorted(duplicates), invalid)
+
+    def _add_in_order(self, jobs: list[Job], invalid: dict[int, str]) -> tuple[set[str], set[int]]:
+        """``add_many`` for runs of jobs without a unique key, ``add`` for each with one (its key is
+        checked by the store's unique index), in input order. A job refused for its key goes into
+        ``invalid`` at its position; returns the duplicate ids and the refused jobs' ``id()``."""
+        positions = [p for p in range(len(jobs) + len(invalid)) if p not in invalid]
+        duplicates: set[str] = set()
+        refused: set[int] = set()
+        run: list[Job] = []
+        for position, job in zip(positions, jobs):
+            if job.unique_key is None:
+                run.append(job)
+                continue
+            duplicates.update(self.store.jobs.add_many(run) if run else ())
+            run = []
+            try:
+                self.store.jobs.add(job)
+            except DuplicateJob:
+                duplicates.add(job.id)
+            except UniqueKeyHeld as error:
+                invalid[position] = str(error)
+                refused.add(id(job))
+        duplicates.update(self.store.jobs.add_many(run) if run else ())
+        return duplicates, refused
 
     def get(self, job_id: str) -> Job:
         return self.store.jobs.get(job_id)

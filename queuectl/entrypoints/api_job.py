@@ -17,7 +17,7 @@ import os
 from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 from types import MappingProxyType
-from typing import Any, Mapping, TypedDict
+from typing import Any, Mapping, Sequence, TypedDict
 
 from queuectl.domain.errors import InvalidJob
 from queuectl.domain.model import Attempt, JobState
@@ -55,6 +55,9 @@ class Job:
     worker: str | None
     cwd: str | None
     env: Mapping[str, str]
+    unique_key: str | None
+    retry_on: str | None
+    no_retry_on: str | None
     history: tuple[Attempt, ...]
 
     @classmethod
@@ -86,6 +89,9 @@ class EnqueueOptions(TypedDict, total=False):
     delay: timedelta | float | str
     cwd: str | os.PathLike[str]
     env: Mapping[str, str]
+    unique_key: str
+    retry_on: str | Sequence[str | int]
+    no_retry_on: str | Sequence[str | int]
 
 
 def job_mapping(command: str, options: Mapping[str, Any]) -> dict[str, Any]:

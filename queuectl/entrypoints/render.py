@@ -90,6 +90,7 @@ def job_dict(job: Job, history: bool = False) -> dict[str, Any]:
         "started_at": format_time(job.started_at), "finished_at": format_time(job.finished_at),
         "exit_code": job.exit_code, "last_error": job.last_error, "worker": job.worker,
         "cwd": job.cwd, "env": dict(job.env),
+        "unique_key": job.unique_key, "retry_on": job.retry_on, "no_retry_on": job.no_retry_on,
     }
     if history:
         data["history"] = [attempt_dict(a) for a in job.history]

@@ -1,19 +1,19 @@
 """On PostgreSQL the store notifies ``queuectl_jobs`` when jobs may have become due, on commit only,
-and an idle worker's wait (``ListeningWakeChannel``) is woken by it, from whatever host it came."""
+and an idle worker's watch (``PostgresListenWatch``) is woken by it, from whatever host it came."""
 
 from __future__ import annotations
 
-import select
 import threading
 from datetime import datetime, timezone
 
 import psycopg
 import pytest
 
-from queuectl.adapters.postgres.wakeup import ListeningWakeChannel
+from queuectl.adapters.postgres.wakeups import PostgresListenWatch
 from queuectl.container import build_container
 from queuectl.domain.errors import DuplicateJob
 from queuectl.domain.model import Job
+from queuectl.domain.ports import WorkerRef
 
 from .processes import drop_store, postgres_url_for_test
 
@@ -53,18 +53,23 @@ def test_enqueue_retry_and_resume_notify_on_commit_and_a_refused_enqueue_does_no
         store.jobs.retry("a", NOW)
         store.queues.pause(None)
         store.queues.resume(None)
-        assert len(heard(listener)) == 4
+        assert len(heard(listener)) == 2  # the retry and the resume; a cancel or a pause makes nothing due
 
 
-def test_an_idle_workers_wait_wakes_on_a_job_enqueued_through_another_connection(url, store, tmp_path):
-    channel = ListeningWakeChannel(tmp_path / "home", "worker-1", url)
+def test_the_listen_watch_wakes_on_an_enqueue_or_a_retry_and_not_on_a_claim_or_a_cancel(url, store, tmp_path):
+    wakes = threading.Semaphore(0)
+    watch = PostgresListenWatch(store.database)
+    watch.start(wakes.release)
     try:
-        fds = channel.fds()  # listening from here on
-        assert len(fds) == 3  # signals, this host's datagrams, the store's notifications
-        threading.Timer(0.2, lambda: store.jobs.add(Job.new("b", "true", NOW))).start()
-        ready, _, _ = select.select(fds, [], [], SCHEMA_WAIT_SECONDS)
-        assert ready == [fds[2]]
-        channel.drain(ready)  # consumed: the next wait sleeps again
-        assert select.select(channel.fds(), [], [], 0.2)[0] == []
+        assert watch.listening
+        store.jobs.add(Job.new("b", "true", NOW))
+        assert wakes.acquire(timeout=SCHEMA_WAIT_SECONDS)
+        assert store.jobs.claim_next(WorkerRef("w", "h"), NOW, NOW) is not None
+        store.jobs.add(Job.new("c", "true", NOW))  # a wake-up after the claim's (if it sent one) arrives
+        assert wakes.acquire(timeout=SCHEMA_WAIT_SECONDS)
+        store.jobs.cancel("c", NOW)
+        store.jobs.retry("c", NOW)
+        assert wakes.acquire(timeout=SCHEMA_WAIT_SECONDS)
+        assert not wakes.acquire(timeout=0.5)  # one wake each: the claim and the cancel sent none
     finally:
-        channel.close()
+        watch.close()

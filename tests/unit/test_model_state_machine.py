@@ -64,9 +64,11 @@ class JobMoves(RuleBasedStateMachine):
         self.refused = False  # since the last retry
         self.budget_cut = False  # an update left max_retries below the attempts made, since the last retry
 
-    @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5))
-    def enqueue(self, max_retries: int, priority: int) -> None:
-        self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority)
+    @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5),
+                workflow=st.sampled_from([{}, {"unique_key": "k", "retry_on": "1,timeout"},
+                                          {"unique_key": "k", "no_retry_on": "0-2,lost"}]))
+    def enqueue(self, max_retries: int, priority: int, workflow: dict) -> None:
+        self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority, **workflow)
 
     # -- the moves, each tried whatever the state ----------------------------------
     @rule(elapsed=millis)
@@ -187,6 +189,13 @@ class JobMoves(RuleBasedStateMachine):
         since_retry = job.history[self.retried_at:]
         # a refused release closes dead an attempt that no longer counts: exact again after a DLQ retry
         assert self.refused or job.attempts == sum(1 for entry in since_retry if entry.outcome is not JobState.PENDING)
+
+    @invariant()
+    def the_key_is_held_exactly_while_not_final_and_a_rule_only_ever_kills(self) -> None:
+        job = self.job
+        assert job.held_key == (None if job.state in FINAL else job.unique_key)
+        ruled = [entry for entry in job.history if (entry.error or "").endswith("dead without retry)")]
+        assert all(entry.outcome is JobState.DEAD for entry in ruled)
 
     @invariant()
     def a_final_job_has_no_open_attempt(self) -> None:

@@ -59,6 +59,8 @@ JOB_INDEXES = (
     IndexModel([("state", ASCENDING), ("queue", ASCENDING), ("run_at", ASCENDING)], name="state_queue_run_at"),
     # stats: attempts finished in a window (multikey over the history)
     IndexModel([("history.finished_at", ASCENDING)], name="attempt_finished_at"),
+    # one holder per unique key: ``held_key`` is present only while a job holds its key (sparse)
+    IndexModel([("held_key", ASCENDING)], name="held_key_unique", unique=True, sparse=True),
 )
 
 

@@ -31,13 +31,14 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from queuectl.domain import defaults
-from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
+from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound, UniqueKeyHeld
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
 from .database import MongoDatabase, refused_for_good, translate_errors
-from .documents import (WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields, attempt_from_document,
-                        closing_history, job_document, job_from_document, literals, ms, mutable_fields)
+from .documents import (HELD_KEY, WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields,
+                        attempt_from_document, closing_history, held_key_expression, held_key_update, job_document,
+                        job_from_document, literals, ms, mutable_fields)
 from .queues import read_paused
 
 _CLAIM_SORT = [("priority", -1), ("run_at", 1), ("seq", 1)]
@@ -62,10 +63,24 @@ class MongoJobRepository(JobRepository):
     # -- enqueue -----------------------------------------------------------
     def add(self, job: Job) -> None:
         jobs = self._jobs
-        try:
-            jobs.insert_one(job_document(job, self._db.next_seq()))
-        except DuplicateKeyError:
-            raise DuplicateJob(job.id) from None
+        for _ in range(_SWAP_TRIES):
+            try:
+                jobs.insert_one(job_document(job, self._db.next_seq()))
+                return
+            except DuplicateKeyError as error:
+                # the index that refused it, if the server says (else: the id, if it exists)
+                index = (error.details or {}).get("keyPattern", {HELD_KEY: 1})
+                if HELD_KEY not in index or jobs.find_one({"_id": job.id}, {"_id": 1}) is not None:
+                    raise DuplicateJob(job.id) from None
+                held = self._key_held(job)
+                if held is not None:
+                    raise held from None
+        raise ConcurrentUpdate(job.id)  # the key's holders kept ending and starting: never expected
+
+    def _key_held(self, job: Job) -> UniqueKeyHeld | None:
+        """Why the unique index refused ``job``: the job holding its key now (None: it just ended)."""
+        holder = self._jobs.find_one({HELD_KEY: job.unique_key, "_id": {"$ne": job.id}}, {"state": 1})
+        return None if holder is None else UniqueKeyHeld(job.unique_key or "", holder["_id"], holder["state"])
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
         first_of_id: dict[str, Job] = {}
@@ -199,7 +214,7 @@ class MongoJobRepository(JobRepository):
             closing = attempt_document(job.history[-1], token)
             if output is not None:
                 closing["output"] = output
-        update = [{"$set": {**literals(mutable_fields(job, worker=True)),
+        update = [{"$set": {**literals(mutable_fields(job, worker=True)), HELD_KEY: held_key_expression(job),
                             "history": closing_history(closing, token, history_max)}}]
         with self._db.rejecting(job.id):
             result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
@@ -215,11 +230,13 @@ class MongoJobRepository(JobRepository):
             fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]
         try:
-            result = self._jobs.update_one(fence, {"$set": fields, "$unset": {"history.$[].output": ""}}, **options)
+            result = self._jobs.update_one(
+                fence, held_key_update(job, {"$set": fields, "$unset": {"history.$[].output": ""}}), **options)
         except OperationFailure as error:
             if not refused_for_good(error):
                 raise
-            result = self._jobs.update_one(fence, {"$set": {name: fields[name] for name in _SHRINKING}})
+            result = self._jobs.update_one(fence, held_key_update(job, {"$set": {name: fields[name]
+                                                                                  for name in _SHRINKING}}))
         return result.matched_count == 1
 
     # -- operator moves ----------------------------------------------------
@@ -260,7 +277,12 @@ class MongoJobRepository(JobRepository):
             writes.append(UpdateOne(fence, update, array_filters=array_filters))
         moved = 0
         for start in range(0, len(writes), _BULK_CHUNK):
-            moved += self._jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+            try:
+                moved += self._jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+            except BulkWriteError as error:  # a job whose key another holds is left as it was
+                if any(failure.get("code") != _DUPLICATE_KEY for failure in error.details.get("writeErrors", [])):
+                    raise
+                moved += int(error.details.get("nMatched", 0))
         return moved
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
@@ -298,8 +320,13 @@ class MongoJobRepository(JobRepository):
             read = (job.state, job.lease_token, job.updated_at)
             move(job)
             fence, update, array_filters = _guarded_write(job, *read)
-            if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
-                return job
+            try:
+                if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
+                    return job
+            except DuplicateKeyError:
+                held = self._key_held(job)
+                if held is not None:
+                    raise held from None
         raise ConcurrentUpdate(job_id)
 
 
@@ -313,7 +340,7 @@ def _guarded_write(job: Job, state: JobState, token: str | None,
         fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
         array_filters = [{f"{_OPEN}.token": token}]
     fence = {"_id": job.id, "state": state.value, "lease_token": token, "updated_at": updated_at}
-    return fence, {"$set": fields}, array_filters
+    return fence, held_key_update(job, {"$set": fields}), array_filters
 
 
 def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:

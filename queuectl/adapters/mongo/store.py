@@ -23,6 +23,7 @@ class MongoStore(Store):
     def __init__(self, url: str) -> None:
         self.url = url
         self._db = MongoDatabase(url)
+        self.database = self._db  # the change stream of ``wakeups.py`` shares the client
         self.jobs = MongoJobRepository(self._db)
         self.settings = MongoSettingsRepository(self._db)
         self.workers = MongoWorkerRegistry(self._db)

@@ -62,6 +62,15 @@ class Cursor:
         return iter(self.fetchall())
 
 
+def _guarded() -> frozenset[str]:
+    """The statements whose constraint failure the shared code catches and carries on after (a held
+    unique key): on SQLite a failed statement undoes only itself, on PostgreSQL it aborts the
+    transaction unless it ran inside a savepoint."""
+    from queuectl.adapters.sqlite import hot_path, jobs
+
+    return frozenset({hot_path._INSERT, jobs._SWAP})
+
+
 class Connection:
     """``execute`` and ``executemany`` with ``?`` marks, as on ``sqlite3``."""
 
@@ -69,18 +78,29 @@ class Connection:
         self.raw = conn
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> Cursor:
-        with _as_sqlite_errors():
-            cursor = self.raw.cursor()
-            cursor.execute(postgres_sql(sql), _values(params) if params else None, prepare=None)
-            return Cursor(cursor)
+        return self._run(sql, lambda cursor: cursor.execute(postgres_sql(sql), _values(params) if params else None))
 
     def executemany(self, sql: str, seq: Iterable[Sequence[Any]]) -> Cursor:
         rows = [_values(params) for params in seq]
+        if not rows:
+            return Cursor(self.raw.cursor(), 0)
+        return self._run(sql, lambda cursor: cursor.executemany(postgres_sql(sql), rows))
+
+    def _run(self, sql: str, run: Any) -> Cursor:
+        cursor = self.raw.cursor()
+        guarded = sql in GUARDED
         with _as_sqlite_errors():
-            cursor = self.raw.cursor()
-            if not rows:
-                return Cursor(cursor, 0)
-            cursor.executemany(postgres_sql(sql), rows)
+            if guarded:
+                self.raw.execute("SAVEPOINT statement")
+            try:
+                run(cursor)
+            except psycopg.Error:
+                if guarded:
+                    self.raw.execute("ROLLBACK TO SAVEPOINT statement")
+                raise
+            finally:
+                if guarded:
+                    self.raw.execute("RELEASE SAVEPOINT statement")
             return Cursor(cursor)
 
 
@@ -100,3 +120,6 @@ class _as_sqlite_errors:
 
 def _line(error: BaseException) -> str:
     return (str(error).splitlines() or [type(error).__name__])[0]
+
+
+GUARDED = _guarded()

@@ -94,6 +94,14 @@ class PostgresDatabase:
         finally:
             fairy.close()
 
+    def listening_connection(self) -> Any:
+        """A connection of its own, outside the pool, in autocommit mode: for ``LISTEN`` (``wakeups.py``)."""
+        import psycopg
+        from psycopg.conninfo import make_conninfo
+
+        url = self._driver_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return psycopg.connect(make_conninfo(url, connect_timeout=self.connect_timeout), autocommit=True)
+
     # -- transactions ------------------------------------------------------
     @contextlib.contextmanager
     def read(self) -> Iterator[Connection]:

@@ -11,7 +11,7 @@ Enqueues and moves that may make a job due notify ``queuectl_jobs`` on commit
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Callable, Collection, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from queuectl.adapters.sqlite import hot_path
 from queuectl.adapters.sqlite.jobs import SqliteJobRepository
@@ -53,9 +53,23 @@ class PostgresJobRepository(SqliteJobRepository):
 
     def _move_all(self, name: str, states: Collection[JobState], queue: str | None,
                   move: Callable[[Job], None]) -> int:
-        with self._db.alone(), self._db.notifying():  # a retry makes jobs due
+        with self._db.alone():
             return super()._move_all(name, states, queue, move)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
-        with self._db.alone(), self._db.notifying():  # a retry or an update may make the job due
+        with self._db.alone():
             return super()._move(job_id, move)
+
+    # -- the moves that may make a job due notify; a cancel does not ------------
+    def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
+        with self._db.notifying():
+            return super().retry(job_id, now, only_dead)
+
+    def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
+                  queue: str | None = None) -> int:
+        with self._db.notifying():
+            return super().retry_all(now, states, queue)
+
+    def update(self, job_id: str, now: datetime, changes: Mapping[str, object]) -> Job:
+        with self._db.notifying():
+            return super().update(job_id, now, changes)

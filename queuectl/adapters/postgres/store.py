@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Collection
 
 from queuectl.adapters.sqlite.queues import SqliteQueueControl
 from queuectl.adapters.sqlite.schedules import SqliteScheduleRepository
@@ -22,8 +22,12 @@ class PostgresQueueControl(SqliteQueueControl):
         super().__init__(db)  # type: ignore[arg-type]
         self._pg = db
 
+    def resume(self, queues: Collection[str] | None) -> Paused:
+        with self._pg.notifying():  # a resume makes jobs due
+            return super().resume(queues)
+
     def _change(self, move: Callable[[Paused], Paused]) -> Paused:
-        with self._pg.alone(), self._pg.notifying():  # a resume makes jobs due
+        with self._pg.alone():
             return super()._change(move)
 
 
@@ -32,7 +36,7 @@ class PostgresStore(Store):
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._db = PostgresDatabase(url)
+        self.database = self._db = PostgresDatabase(url)  # ``database``: for the LISTEN watch (wakeups.py)
         db = self._db  # the SQLite repositories' SQL runs on it unchanged (``connection.py``)
         self.jobs = PostgresJobRepository(db)
         self.settings = SqliteSettingsRepository(db)  # type: ignore[arg-type]
