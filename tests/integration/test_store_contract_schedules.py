@@ -139,8 +139,8 @@ def corrupt(store_url: str, home: Path, name: str) -> None:
         import psycopg
 
         with psycopg.connect(store_url, autocommit=True) as conn:
-            conn.execute("INSERT INTO schedules VALUES (%s, '* * * * *', 'UTC', '{not json', 0, %s, %s, NULL, NULL, NULL)",
-                         (name, NOW.timestamp(), NOW.timestamp()))
+            conn.execute("INSERT INTO schedules VALUES (%s, '* * * * *', 'UTC', '{not json', 0, %s, %s,"
+                         " NULL, NULL, NULL)", (name, NOW.timestamp(), NOW.timestamp()))
     else:
         import pymongo
 
