@@ -21,17 +21,18 @@ from queuectl.domain.services import ConfigService, JobService, StatsService  # 
 from queuectl.domain.urls import home_store_url  # noqa: E402
 from queuectl.domain.worker_admin import WorkerAdmin  # noqa: E402
 
-STORE_KINDS = {"sqlite": "sqlite", "mongodb": "mongodb", "mongodb+srv": "mongodb", "memory": "memory"}
+STORE_KINDS = {"sqlite": "sqlite", "mongodb": "mongodb", "mongodb+srv": "mongodb", "memory": "memory",
+               "postgresql": "postgresql", "postgresql+psycopg": "postgresql"}
 
 
 def store_kind(url: str) -> str:
-    """The Selector key for a store URL: its scheme, with mongodb+srv folded into mongodb."""
+    """The Selector key for a store URL: its scheme, mongodb+srv folded into mongodb, postgresql+psycopg into postgresql."""
     scheme = url.split("://", 1)[0].lower() if "://" in url else ""
     try:
         return STORE_KINDS[scheme]
     except KeyError:
         raise UnsupportedStore(
-            f"unsupported store URL scheme '{scheme or url}': use sqlite:///PATH, mongodb:// or mongodb+srv://"
+            f"unsupported store URL scheme '{scheme or url}': use sqlite:///PATH, mongodb://, mongodb+srv:// or postgresql://"
         ) from None
 
 
@@ -54,6 +55,7 @@ class Container(containers.DeclarativeContainer):
         sqlite=providers.Singleton(_lazy("queuectl.adapters.sqlite", "SqliteStore"), url=config.url,
                                    home_store=config.home_store),
         mongodb=providers.Singleton(_lazy("queuectl.adapters.mongo", "MongoStore"), url=config.url),
+        postgresql=providers.Singleton(_lazy("queuectl.adapters.postgres", "PostgresStore"), url=config.url),
         memory=providers.Singleton(_lazy("queuectl.adapters.memory", "InMemoryStore"), url=config.url),
     )
     notifier = providers.Singleton(_lazy("queuectl.adapters.wakeup", "WakeNotifier"), home=config.home)
@@ -74,10 +76,11 @@ class Container(containers.DeclarativeContainer):
 
     # The worker process: called with the worker's own name / channel / info.
     # Wake-ups from other hosts: a change stream on MongoDB; SQLite and memory live on one host.
-    # (PostgreSQL: a LISTEN-based ``StoreWatch`` from ``adapters/remote_wakeup.py`` goes here.)
+    # PostgreSQL: LISTEN queuectl_jobs, which the store notifies on commit.
     remote_wakeups = providers.Selector(
         config.store_kind,
         mongodb=providers.Factory(_lazy("queuectl.adapters.mongo.wakeups", "change_watch"), store=store),
+        postgresql=providers.Factory(_lazy("queuectl.adapters.postgres.wakeups", "listen_watch"), store=store),
         sqlite=providers.Object(None), memory=providers.Object(None))
     wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home,
                                      remote=remote_wakeups)
@@ -85,7 +88,8 @@ class Container(containers.DeclarativeContainer):
                                store_url=config.url)
     # A worker's outcome waits for its next claim only where that claim is one local transaction.
     outcomes_ride_with_claim = providers.Selector(config.store_kind, sqlite=providers.Object(True),
-                                                  mongodb=providers.Object(False), memory=providers.Object(True))
+                                                  mongodb=providers.Object(False), memory=providers.Object(True),
+                                                  postgresql=providers.Object(False))
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock,
                                outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim,
                                notifier=notifier, scheduler=scheduler)

@@ -1,8 +1,10 @@
 """Fixtures of the store contract, and the tiers every integration test file falls in.
 
 ``memory`` and ``sqlite`` (a real file) always run. ``mongodb`` runs when
-``QUEUECTL_TEST_MONGO_URI`` names a server; each test then gets a database of
-its own (``processes.mongo_url_for_test``) that is dropped afterwards.
+``QUEUECTL_TEST_MONGO_URI`` names a server, ``postgres`` when
+``QUEUECTL_TEST_POSTGRES_URL`` does; each test then gets a database (MongoDB)
+or schema (PostgreSQL) of its own (``processes.store_url_for_test``) that is
+dropped afterwards.
 
 Tiers (markers declared in pyproject.toml) come from the file, so a new file is
 tiered by its name and content: ``test_*contract*`` and ``test_store_*`` are
@@ -27,7 +29,8 @@ import pytest
 from queuectl.container import build_container
 from queuectl.domain.ports import Store
 
-from .processes import MONGO_ENV, MONGO_SKIP_REASON, drop_mongo_database, mongo_url_for_test
+from .processes import (MONGO_ENV, MONGO_SKIP_REASON, POSTGRES_ENV, POSTGRES_SKIP_REASON, drop_store,
+                        store_url_for_test)
 
 HERE = Path(__file__).resolve().parent
 TIERS_BY_NAME = {"contract": ("test_*contract*.py", "test_store_*.py"), "browser": ("test_*browser*.py",),
@@ -54,17 +57,19 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 _MONGO = pytest.param("mongodb", id="mongodb", marks=pytest.mark.skipif(
     not os.environ.get(MONGO_ENV), reason=MONGO_SKIP_REASON))
-EVERY_STORE = [pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite"), _MONGO]
+_POSTGRES = pytest.param("postgres", id="postgres", marks=pytest.mark.skipif(
+    not os.environ.get(POSTGRES_ENV), reason=POSTGRES_SKIP_REASON))
+EVERY_STORE = [pytest.param("memory", id="memory"), pytest.param("sqlite", id="sqlite"), _MONGO, _POSTGRES]
 # Stores that several processes can share (the in-memory one cannot).
-SHARED_STORES = [pytest.param("sqlite", id="sqlite"), _MONGO]
+SHARED_STORES = [pytest.param("sqlite", id="sqlite"), _MONGO, _POSTGRES]
+# The stores on a server: several hosts share them.
+SERVER_STORES = [_MONGO, _POSTGRES]
 
 
 def _store_url(kind: str, tmp_path: Path) -> str:
     if kind == "memory":
         return "memory://"
-    if kind == "sqlite":
-        return f"sqlite:///{tmp_path / 'home' / 'queue.db'}"
-    return mongo_url_for_test()
+    return store_url_for_test(kind, tmp_path / "home")
 
 
 @pytest.fixture
@@ -75,8 +80,7 @@ def home(tmp_path: Path) -> Path:
 def _url_fixture(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     url = _store_url(request.param, tmp_path)
     yield url
-    if request.param == "mongodb":
-        drop_mongo_database(url)
+    drop_store(url)
 
 
 @pytest.fixture(params=EVERY_STORE)

@@ -19,6 +19,8 @@ from queuectl.container import build_container
 
 MONGO_ENV = "QUEUECTL_TEST_MONGO_URI"
 MONGO_SKIP_REASON = f"set {MONGO_ENV} to run against MongoDB"
+POSTGRES_ENV = "QUEUECTL_TEST_POSTGRES_URL"
+POSTGRES_SKIP_REASON = f"set {POSTGRES_ENV} to run against PostgreSQL (.ci/postgres.sh start)"
 
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, step: float = 0.05,
@@ -45,6 +47,47 @@ def mongo_url_for_test() -> str:
     if "@" in parts.netloc and not any(key.lower() == "authsource" for key, _ in query):
         query.append(("authSource", parts.path.strip("/") or "admin"))
     return urlunsplit(parts._replace(path=f"/queuectl_test_{uuid.uuid4().hex[:12]}", query=urlencode(query)))
+
+
+def postgres_url_for_test() -> str:
+    """The test server's URL (``QUEUECTL_TEST_POSTGRES_URL``; the test is skipped without it) on a fresh
+    schema of its own (the connection's ``search_path``), dropped by ``drop_store``."""
+    import psycopg
+
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(POSTGRES_SKIP_REASON)
+    schema = f"queuectl_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(base, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    parts = urlsplit(base)
+    query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def drop_postgres_schema(url: str) -> None:
+    import psycopg
+
+    options = dict(parse_qsl(urlsplit(url).query)).get("options")
+    if options is None:  # a server of the test's own, not a schema of the shared one
+        return
+    schema = options.split("=", 1)[1]
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+
+
+def store_url_for_test(kind: str, home: Path) -> str:
+    """A fresh store of ``kind`` (sqlite, mongodb, postgres) for one test; ``drop_store`` removes a server's."""
+    if kind == "sqlite":
+        return f"sqlite:///{home / 'queue.db'}"
+    return postgres_url_for_test() if kind == "postgres" else mongo_url_for_test()
+
+
+def drop_store(url: str) -> None:
+    if url.startswith("mongodb"):
+        drop_mongo_database(url)
+    elif url.startswith("postgresql"):
+        drop_postgres_schema(url)
 
 
 @dataclass
@@ -92,8 +135,7 @@ class Queue:
     def close(self) -> None:
         if hasattr(self, "_container"):
             self._container.store().close()
-        if self.url.startswith("mongodb"):
-            drop_mongo_database(self.url)
+        drop_store(self.url)
 
 
 def drop_mongo_database(url: str) -> None:
@@ -108,5 +150,4 @@ def drop_mongo_database(url: str) -> None:
 
 def make_queue(kind: str, tmp_path: Path) -> Queue:
     home = tmp_path / "home"
-    url = f"sqlite:///{home / 'queue.db'}" if kind == "sqlite" else mongo_url_for_test()
-    return Queue(home, url)
+    return Queue(home, store_url_for_test(kind, home))

@@ -13,7 +13,7 @@ from queuectl.domain import defaults
 from .processes import make_queue
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.kind = request.param
@@ -27,6 +27,11 @@ def store_old_timeout(q, job_id: str, timeout: float) -> None:
     if q.kind == "sqlite":
         with sqlite3.connect(q.url.removeprefix("sqlite:///")) as db:
             db.execute("UPDATE jobs SET timeout = ? WHERE id = ?", (timeout, job_id))
+    elif q.kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(q.url, autocommit=True) as db:
+            db.execute("UPDATE jobs SET timeout = %s WHERE id = %s", (timeout, job_id))
     else:
         import pymongo
 

@@ -135,7 +135,7 @@ def test_python_m_queuectl_help_works_without_importing_the_store_drivers(run):
     probe = subprocess.run(
         [sys.executable, "-c",
          "import sys\nfrom queuectl.entrypoints.cli import run, AppState\nrun(['--help'], AppState())\n"
-         "heavy = ('sqlalchemy', 'pymongo', 'prompt_toolkit', 'dependency_injector')\n"
+         "heavy = ('sqlalchemy', 'pymongo', 'psycopg', 'prompt_toolkit', 'dependency_injector')\n"
          "print('LOADED', sorted(m for m in sys.modules if m.split('.')[0] in heavy or m == 'queuectl.container'))"],
         capture_output=True, text=True, timeout=TIMEOUT)
     assert probe.stdout.splitlines()[-1] == "LOADED []"
@@ -231,7 +231,7 @@ def test_the_shell_on_a_terminal_prompts_completes_keeps_history_and_ends_on_ctr
 
 HEAVY_PROBE = ("import atexit, sys\n"
                "atexit.register(lambda: print('LOADED', sorted({m.split('.')[0] for m in sys.modules} & "
-               "{'sqlalchemy', 'pymongo', 'prompt_toolkit', 'starlette'}), flush=True))\n"
+               "{'sqlalchemy', 'pymongo', 'psycopg', 'prompt_toolkit', 'starlette'}), flush=True))\n"
                "from queuectl.entrypoints.cli import run, AppState\nrun(sys.argv[1:], AppState())\n")
 
 

@@ -18,7 +18,7 @@ from .processes import MONGO_ENV, MONGO_SKIP_REASON, Queue, make_queue, wait_for
 from .test_worker_process import pid_alive, start
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     if request.param == "mongodb" and not os.environ.get(MONGO_ENV):
         pytest.skip(MONGO_SKIP_REASON)

@@ -26,9 +26,9 @@ POLL = 5.0  # seconds: a job picked up by polling waits up to this long
 WELL_BEFORE_POLL = 1.5  # a generous condition for a woken worker, well below POLL
 
 
-@pytest.fixture
-def q(tmp_path) -> Queue:
-    queue = make_queue("mongodb", tmp_path)
+@pytest.fixture(params=["mongodb", "postgres"])
+def q(request, tmp_path) -> Queue:
+    queue = make_queue(request.param, tmp_path)
     queue.cli("config", "set", "poll_interval", str(POLL))
     yield queue
     queue.stop_workers()

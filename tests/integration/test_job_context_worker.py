@@ -16,7 +16,7 @@ from .processes import Queue, make_queue
 V2_FILE = Path(__file__).parent / "data" / "queue-v2.db"
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.cli("config", "set", "backoff_base", "1.1")

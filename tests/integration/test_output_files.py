@@ -18,7 +18,7 @@ from .test_worker_process import pid_alive, start
 MIB = 1024 * 1024
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.kind = request.param

@@ -135,6 +135,12 @@ def corrupt(store_url: str, home: Path, name: str) -> None:
                      (name, NOW.timestamp(), NOW.timestamp()))
         conn.commit()
         conn.close()
+    elif store_url.startswith("postgresql"):
+        import psycopg
+
+        with psycopg.connect(store_url, autocommit=True) as conn:
+            conn.execute("INSERT INTO schedules VALUES (%s, '* * * * *', 'UTC', '{not json', 0, %s, %s,"
+                         " NULL, NULL, NULL)", (name, NOW.timestamp(), NOW.timestamp()))
     else:
         import pymongo
 

@@ -34,7 +34,7 @@ from queuectl.domain.errors import InvalidTransition, QueuectlError
 from queuectl.domain.model import FINAL, WAITING, Job, JobState
 from queuectl.domain.ports import Outcome, Page, Store, WorkerRef
 
-from .processes import MONGO_ENV, MONGO_SKIP_REASON, drop_mongo_database, mongo_url_for_test
+from .processes import MONGO_ENV, MONGO_SKIP_REASON, POSTGRES_ENV, POSTGRES_SKIP_REASON, drop_store, store_url_for_test
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 IDS = ("a", "b", "c", "d")
@@ -102,15 +102,13 @@ class StoresAgree(RuleBasedStateMachine):
     def _url(self, kind: str) -> str:
         if kind == "memory":
             return "memory://"
-        if kind == "sqlite":
-            return f"sqlite:///{self.folder / 'home' / 'queue.db'}"
-        return mongo_url_for_test()  # a database of its own, dropped in ``teardown``
+        return store_url_for_test(kind, self.folder / "home")  # a server's: its own, dropped in ``teardown``
 
     def teardown(self) -> None:
         for store in self.stores.values():
             store.close()
-        if "mongodb" in self.urls:
-            drop_mongo_database(self.urls["mongodb"])
+        for url in self.urls.values():
+            drop_store(url)
         shutil.rmtree(self.folder, ignore_errors=True)
 
     def each(self, what: str, call: Callable[[str, Store], Any]) -> dict[str, Any]:
@@ -307,6 +305,14 @@ def test_mongodb_answers_every_sequence_of_operations_like_memory_and_sqlite():
         kinds = ("memory", "sqlite", "mongodb")
 
     run_state_machine_as_test(WithMongo, settings=_settings(25, 20))
+
+
+@pytest.mark.skipif(not os.environ.get(POSTGRES_ENV), reason=POSTGRES_SKIP_REASON)
+def test_postgresql_answers_every_sequence_of_operations_like_memory_and_sqlite():
+    class WithPostgres(StoresAgree):
+        kinds = ("memory", "sqlite", "postgres")
+
+    run_state_machine_as_test(WithPostgres, settings=_settings(25, 20))
 
 
 @pytest.mark.fault

@@ -367,3 +367,56 @@ def test_a_full_disk_kills_no_worker_and_work_resumes_once_space_is_freed(small_
            recovery_after_freed_s=[round(b - freed, 2) for b in backs], jobs_lost=0, jobs_run_twice=0,
            outages_logged=[len(w.lines("store unavailable:")) for w in workers])
     assert [w.stop() for w in workers] == [0, 0]
+
+
+# -- PostgreSQL -----------------------------------------------------------
+
+@pytest.fixture
+def postgres_server(tmp_path):
+    """A PostgreSQL server of this test's own (``.ci/postgres.sh``), which it may halt and resume."""
+    from .processes import POSTGRES_ENV
+
+    if not os.environ.get(POSTGRES_ENV):
+        pytest.skip(f"set {POSTGRES_ENV} to run against PostgreSQL")
+    import tempfile
+
+    script = ["bash", str(ROOT / ".ci" / "postgres.sh")]
+    # In /tmp, not tmp_path: as root the server runs as another user, who must reach its folder.
+    env = dict(os.environ, QUEUECTL_POSTGRES_STATE=tempfile.mkdtemp(prefix="queuectl-outage-postgres."))
+    url = subprocess.run([*script, "start"], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    yield lambda action: subprocess.run([*script, action], env=env, capture_output=True, check=True), url
+    subprocess.run([*script, "stop"], env=env, capture_output=True)
+
+
+def test_a_postgresql_server_stopped_for_ten_seconds_kills_no_worker_and_loses_no_job(postgres_server, tmp_path,
+                                                                                       workers):
+    control, url = postgres_server
+    queue = Queue(tmp_path / "home", url)
+    queue.cli("config", "set", "poll_interval", "0.1")
+    ran = tmp_path / "ran.txt"
+    ids = enqueue_marking(queue, ran, 60)
+    start_workers(queue, tmp_path, workers)
+    wait_for(lambda: queue.counts()["completed"] >= 8, timeout=120, what="8 jobs done")
+    queue.store.close()
+    stopped = time.time()
+    control("halt")
+    time.sleep(OUTAGE_SECONDS)  # the outage itself: nothing to wait for
+    control("resume")
+    restarted = time.time()
+    wait_for(lambda: queue.counts()["completed"] == len(ids), timeout=300, what="every job done")
+
+    assert [w.alive for w in workers] == [True, True]
+    runs = runs_per_job(ran)
+    assert set(runs) == set(ids)  # none lost
+    twice = sorted(i for i, n in runs.items() if n > 1)
+    for job_id in twice:  # a second run only where a lease truly ran out, and the history says so
+        history = queue.store.jobs.get(job_id).history
+        assert any((a.error or "").startswith("worker lost") for a in history), job_id
+    for worker in workers:
+        assert len(worker.lines("store unavailable:")) == 1
+        assert len(worker.lines("store back after")) == 1
+    backs = [logged_at(w.lines("store back after")[0]) for w in workers]
+    report("postgresql restart", outage_s=round(restarted - stopped, 1),
+           recovery_after_restart_s=[round(b - restarted, 2) for b in backs], jobs_lost=0, jobs_run_twice=len(twice))
+    assert [w.stop() for w in workers] == [0, 0]
+    queue.close()

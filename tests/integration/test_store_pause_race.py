@@ -21,8 +21,8 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=timezone.utc)
 CLAIMERS = 4
 # (paused queue's jobs, other jobs): the MongoDB-wire test server sorts by scanning, the
 # memory store scans every job per claim: their shares stay small.
-SIZES = {"memory": (1000, 200), "sqlite": (3000, 500), "mongodb": (100, 20)}
-PAUSE_AFTER = {"memory": 10, "sqlite": 10, "mongodb": 5}  # claims made before the pause is sent
+SIZES = {"memory": (1000, 200), "sqlite": (3000, 500), "mongodb": (100, 20), "postgresql": (1000, 200)}
+PAUSE_AFTER = {"memory": 10, "sqlite": 10, "mongodb": 5, "postgresql": 10}  # claims made before the pause is sent
 
 
 class Claimer(threading.Thread):

@@ -18,7 +18,7 @@ from .processes import Queue, make_queue, wait_for
 WOKEN_WELL_BEFORE_THE_POLL = 15.0  # seconds: a deadline for the condition, not a speed bound
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.cli("config", "set", "poll_interval", "30")

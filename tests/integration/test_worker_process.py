@@ -18,7 +18,7 @@ from queuectl.domain.ports import WorkerInfo
 from .processes import Queue, make_queue, wait_for
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.kind = request.param

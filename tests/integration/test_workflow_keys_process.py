@@ -10,7 +10,7 @@ import pytest
 from .processes import Queue, make_queue
 
 
-@pytest.fixture(params=["sqlite", "mongodb"])
+@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.cli("config", "set", "backoff_base", "1.1")

@@ -220,13 +220,13 @@ def test_connect_uses_the_clis_rules_for_the_store(tmp_path, monkeypatch):
 def test_an_unsupported_store_url_fails_at_connect_with_the_clis_message(tmp_path):
     with pytest.raises(queuectl.UnsupportedStore) as refused:
         queuectl.connect(db="bogus://x", home=str(tmp_path))
-    assert str(refused.value) == ("unsupported store URL scheme 'bogus': use sqlite:///PATH, mongodb:// "
-                                  "or mongodb+srv://")
+    assert str(refused.value) == ("unsupported store URL scheme 'bogus': use sqlite:///PATH, mongodb://, "
+                                  "mongodb+srv:// or postgresql://")
 
 
 def test_importing_queuectl_loads_no_store_driver_container_or_cli():
     probe = ("import sys, queuectl; print(sorted(m for m in sys.modules if m.split('.')[0] in "
-             "('sqlalchemy', 'pymongo', 'click', 'dependency_injector') or m.startswith('queuectl.')))")
+             "('sqlalchemy', 'pymongo', 'psycopg', 'click', 'dependency_injector') or m.startswith('queuectl.')))")
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
                           cwd=Path(queuectl.__file__).parent.parent)
     assert done.stdout.strip() == "[]"
