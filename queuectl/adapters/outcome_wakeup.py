@@ -65,8 +65,12 @@ class OutcomeWaitChannel(OutcomeWaiter):
             os.chmod(self._path.name, 0o600, dir_fd=folder_fd)
             sock.setblocking(False)
             return sock
-        except OSError:
+        except BaseException:  # also Ctrl-C right after bind: no socket file outlives this process
             sock.close()
+            try:
+                os.unlink(self._path.name, dir_fd=folder_fd)
+            except OSError:
+                pass
             raise
         finally:
             os.close(folder_fd)

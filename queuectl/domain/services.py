@@ -222,12 +222,14 @@ class JobService:
         or ``timeout`` seconds pass; reads the store at most every ``poll_interval``."""
         if self.waiters is None:
             raise RuntimeError("wait needs an OutcomeWaiter")
-        waiter = self.waiters()  # listening before the first read: no report falls in between
-        try:
+        waiter: OutcomeWaiter | None = None
+        try:  # Ctrl-C at any point after the socket exists still closes it
+            waiter = self.waiters()  # listening before the first read: no report falls in between
             return JobWait(self.store.jobs, self.clock, waiter, ids, queue, self.settings().poll_interval,
                            timeout).run()
         finally:
-            waiter.close()
+            if waiter is not None:
+                waiter.close()
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Delete final jobs and their output files; any other state deletes none."""
