@@ -2,6 +2,7 @@
 
     python3 bench/run.py                      # SQLite, the defaults below
     python3 bench/run.py --mongo URL          # and MongoDB (labelled as such)
+    python3 bench/run.py --postgres URL       # and PostgreSQL: claims with 1, 2, 4 and 8 processes
     python3 bench/run.py --quick              # a tiny run: checks the bench itself works
 
 Absolute numbers drift on a shared machine; ratios taken within one run hold.
@@ -34,6 +35,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--scale", default="1000,100000,1000000", help="store sizes for the scale figures")
     parser.add_argument("--idle-seconds", type=float, default=10.0, help="idle CPU window, and the long idle")
     parser.add_argument("--mongo", metavar="URL", help="also run the store figures on this MongoDB")
+    parser.add_argument("--postgres", metavar="URL", help="also run the store figures on this PostgreSQL")
     parser.add_argument("--quick", action="store_true", help="tiny sizes: proves the bench runs, measures little")
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
     args = parser.parse_args(argv)
@@ -71,6 +73,14 @@ def main(argv: list[str] | None = None) -> int:
             sections.scale(report, scratch, label, lambda n: next(mongo), [s for s in sizes if s <= 10_000])
             report.note("MongoDB figures come from the server at --mongo; from the MongoDB-wire test "
                         "server used in CI they say nothing about a real MongoDB.")
+        if args.postgres:
+            label = "postgres"
+            postgres = sections.postgres_urls(args.postgres)
+            sections.enqueue_speed(report, scratch, label, next(postgres), max(args.jobs, 500))
+            sections.claim_speed(report, scratch, label, lambda n: next(postgres), max(args.jobs, 400),
+                                 (1, 2, 4, 8))
+            sections.end_to_end(report, scratch, max(args.jobs // 2, 100), args.workers, url=next(postgres),
+                                label=label)
     finally:
         sections.stop_all_workers(scratch)
         if not args.keep:

@@ -42,6 +42,20 @@ def mongo_urls(base: str) -> Iterator[str]:
         yield f"{url}?{query}" if query else url
 
 
+def postgres_urls(base: str) -> Iterator[str]:
+    """A fresh schema per use on the server at ``base`` (the connection's ``search_path``)."""
+    import psycopg
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(base)
+    while True:
+        schema = f"qbench_{uuid.uuid4().hex[:8]}"
+        with psycopg.connect(base, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        query = [*parse_qsl(parts.query), ("options", f"-csearch_path={schema}")]
+        yield urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def queuectl_command() -> list[str]:
     """The installed console script (what users run), else ``python -m queuectl``."""
     script = Path(sys.executable).with_name("queuectl")
@@ -227,9 +241,10 @@ def _claim_all(url: str, home: str, results) -> None:
     results.put((count, time.perf_counter() - started))
 
 
-def claim_speed(report: Report, scratch: Path, label: str, url_for: Callable[[int], str], n: int) -> None:
+def claim_speed(report: Report, scratch: Path, label: str, url_for: Callable[[int], str], n: int,
+                processes_list: tuple[int, ...] = (1, 4)) -> None:
     context = multiprocessing.get_context("fork")
-    for processes in (1, 4):
+    for processes in processes_list:
         home = scratch / f"claim-{label}-{processes}"
         url = url_for(processes)
         store = store_for(url, home)
