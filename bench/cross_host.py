@@ -1,6 +1,6 @@
-"""Cross-host pickup on MongoDB: a job enqueued on host A starts on an idle worker of host B.
+"""Cross-host pickup: a job enqueued on host A starts on an idle worker of host B.
 
-    python3 bench/cross_host.py --mongo URL [--samples 20] [--idle-seconds 10]
+    python3 bench/cross_host.py --mongo URL [--postgres URL] [--samples 20] [--idle-seconds 10]
 
 Host B is a worker in its own UTS namespace (``unshare --uts``, host name
 ``hostb``; as root) with a queue home of its own, so no datagram of host A
@@ -8,7 +8,7 @@ reaches it: only the store does. Host A enqueues ``date +%s.%N > MARK`` through
 ``JobService.enqueue``; the latency is the command's own clock reading less the
 moment ``enqueue`` returned (the insert acknowledged). Each figure is taken
 twice, on the same server and settings: with the change stream (what workers
-do) and with it switched off in the worker (``remote_wakeups`` overridden: the
+do; LISTEN on PostgreSQL) and with it switched off in the worker (``remote_wakeups`` overridden: the
 polling of before), and an idle host-B worker's CPU is read from
 ``/proc/PID/stat`` over ``--idle-seconds``.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import signal
 import subprocess
@@ -33,7 +34,7 @@ sys.path.insert(0, str(HERE))
 from queuectl.container import build_container, providers  # noqa: E402
 from queuectl.domain.specs import JobSpec  # noqa: E402
 from report import Report  # noqa: E402
-from sections import mongo_urls, percentile, wait_until  # noqa: E402
+from sections import mongo_urls, percentile, postgres_urls, wait_until  # noqa: E402
 
 QUEUE = "hostb"
 HOST_B = "hostb"
@@ -51,7 +52,7 @@ def serve(mode: str, url: str, home: str) -> None:
 
 def start_host_b(mode: str, url: str, home: Path) -> subprocess.Popen:
     home.mkdir(mode=0o700, parents=True)
-    worker = f"{sys.executable} {HERE / 'cross_host.py'} --serve {mode} {url} {home}"
+    worker = shlex.join([sys.executable, str(HERE / "cross_host.py"), "--serve", mode, url, str(home)])
     argv = ["unshare", "--uts", "--fork", "sh", "-c", f"hostname {HOST_B} && exec {worker}"]
     if os.geteuid() != 0 or shutil.which("unshare") is None:  # not root: another home still stands apart
         argv = ["sh", "-c", f"exec {worker}"]
@@ -83,7 +84,21 @@ def pickup(service, scratch: Path, samples: int) -> list[float]:
     return latencies
 
 
-def measure(report: Report, scratch: Path, url: str, mode: str, samples: int, idle: float) -> None:
+def drop(store) -> None:
+    """The figure's fresh database (MongoDB) or schema (PostgreSQL), gone."""
+    database = store.database
+    if hasattr(database, "database"):
+        mongo = database.database()
+        mongo.client.drop_database(mongo.name)
+    else:
+        sys.path.insert(0, str(HERE.parent / "tests" / "integration"))
+        from processes import drop_postgres_schema
+
+        drop_postgres_schema(database.url)
+
+
+def measure(report: Report, scratch: Path, url: str, mode: str, samples: int, idle: float,
+            label: str = "mongodb") -> None:
     host_a = build_container(url, str(scratch / f"home-a-{mode}"))
     service = host_a.jobs()
     launcher = start_host_b(mode, url, scratch / f"home-b-{mode}")
@@ -97,19 +112,18 @@ def measure(report: Report, scratch: Path, url: str, mode: str, samples: int, id
             time.sleep(idle)
             cpu = (cpu_ticks(pid) - before) / hz / idle * 100
             watching = mode == "watch"
-            report.add("worker", f"idle CPU over {idle:g} s, {'change stream open' if watching else 'polling only'}",
+            report.add(f"worker {label}", f"idle CPU over {idle:g} s, {"listening for wake-ups" if watching else "polling only"}",
                        f"{cpu:.2f} % of a core", target="<= 0.5 %" if watching else "",
                        met=cpu <= 0.5 if watching else None)
         latencies = pickup(service, scratch, samples)
     finally:
         os.killpg(launcher.pid, signal.SIGTERM)  # the worker too: unshare does not pass signals on
         launcher.wait(30)
-        database = host_a.store().database.database()
-        database.client.drop_database(database.name)
+        drop(host_a.store())
         host_a.store().close()
     p50, p95 = percentile(latencies, 0.5), percentile(latencies, 0.95)
-    figure = "change stream" if mode == "watch" else "polling (stream off)"
-    report.add("cross-host", f"{figure}, p50 / p95 / max of {samples}",
+    figure = ("LISTEN/NOTIFY" if label == "postgres" else "change stream") if mode == "watch" else "polling"
+    report.add(f"xhost {label}", f"{figure}, p50 / p95 / max of {samples}",
                f"{p50:.0f} / {p95:.0f} / {max(latencies):.0f} ms",
                target="p50 <= 50 ms" if mode == "watch" else "", met=p50 <= 50 if mode == "watch" else None)
 
@@ -117,6 +131,7 @@ def measure(report: Report, scratch: Path, url: str, mode: str, samples: int, id
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--mongo", metavar="URL", help="the MongoDB server (a fresh database per figure)")
+    parser.add_argument("--postgres", metavar="URL", help="the PostgreSQL server (a fresh schema per figure)")
     parser.add_argument("--samples", type=int, default=20)
     parser.add_argument("--idle-seconds", type=float, default=10.0)
     parser.add_argument("--serve", nargs=3, metavar=("MODE", "URL", "HOME"), help=argparse.SUPPRESS)
@@ -124,13 +139,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.serve:
         serve(*args.serve)
         return 0
-    if not args.mongo:
-        parser.error("--mongo URL is required")
+    if not args.mongo and not args.postgres:
+        parser.error("--mongo URL or --postgres URL is required")
     scratch, report = Path(tempfile.mkdtemp(prefix="queuectl-xhost-")), Report()
-    urls = mongo_urls(args.mongo)
+    servers = [(label, urls) for label, base, urls in (("mongodb", args.mongo, mongo_urls),
+                                                       ("postgres", args.postgres, postgres_urls)) if base]
     try:
-        for mode in ("watch", "polling"):
-            measure(report, scratch, next(urls), mode, args.samples, args.idle_seconds)
+        for label, urls in servers:
+            fresh = urls(args.mongo if label == "mongodb" else args.postgres)
+            (scratch / label).mkdir()
+            for mode in ("watch", "polling"):
+                measure(report, scratch / label, next(fresh), mode, args.samples, args.idle_seconds, label)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     report.note("latency: the command's clock reading less the return of enqueue on host A (the insert "
