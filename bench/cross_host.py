@@ -112,7 +112,8 @@ def measure(report: Report, scratch: Path, url: str, mode: str, samples: int, id
             time.sleep(idle)
             cpu = (cpu_ticks(pid) - before) / hz / idle * 100
             watching = mode == "watch"
-            report.add(f"worker {label}", f"idle CPU over {idle:g} s, {'listening for wake-ups' if watching else 'polling only'}",
+            what = "listening for wake-ups" if watching else "polling only"
+            report.add(f"worker {label}", f"idle CPU over {idle:g} s, {what}",
                        f"{cpu:.2f} % of a core", target="<= 0.5 %" if watching else "",
                        met=cpu <= 0.5 if watching else None)
         latencies = pickup(service, scratch, samples)
