@@ -82,3 +82,11 @@ class PauseConflict(QueuectlError):
 
     def __init__(self) -> None:
         super().__init__("the paused queues kept changing while being updated; try again")
+
+
+class UnknownDependency(QueuectlError):
+    """``enqueue --after ID`` named a job that does not exist: nothing is stored."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"dependency '{job_id}' not found: --after takes the id of an existing job")
+        self.job_id = job_id

@@ -8,7 +8,7 @@ from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
 from .errors import InvalidJob, QueuectlError
-from .model import FINAL, MOVES_FROM, WAITING, Job, JobState
+from .model import FINAL, MOVES_FROM, QUEUED, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
 from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
@@ -115,9 +115,9 @@ class JobService:
         return results
 
     def cancel_all(self, queue: str | None = None, states: Collection[JobState] | None = None) -> int:
-        """Cancel every job in ``states`` (default: the waiting ones) of ``queue``; how many.
+        """Cancel every job in ``states`` (default: the waiting and blocked ones) of ``queue``; how many.
         Running jobs only when ``states`` names ``processing``: their workers kill the command."""
-        count = self.store.jobs.cancel_all(self.clock.now(), _allowed("cancel", states or WAITING), queue)
+        count = self.store.jobs.cancel_all(self.clock.now(), _allowed("cancel", states or QUEUED), queue)
         self._wake()
         return count
 

@@ -17,7 +17,7 @@ from typing import Any, Mapping
 from . import defaults
 from .context import validate_cwd, validate_env
 from .errors import InvalidJob
-from .model import DEFAULT_QUEUE, UPDATABLE, Job, validate_command, validate_id, validate_timeout
+from .model import DEFAULT_QUEUE, UPDATABLE, Job, validate_after, validate_command, validate_id, validate_timeout
 from .quoting import quoted
 from .settings import Settings
 from .timeutil import later, parse_duration, parse_time
@@ -26,7 +26,7 @@ from .timeutil import later, parse_duration, parse_time
 _READ_ONLY = {"state", "attempts", "created_at", "updated_at", "started_at", "finished_at",
               "exit_code", "last_error", "worker", "history"}
 _SETTINGS = {"max_retries", "priority", "run_at", "delay", "timeout", "queue"}  # what update may change too
-_FIELDS = {"id", "command", "cwd", "env", *_SETTINGS}
+_FIELDS = {"id", "command", "cwd", "env", "after", *_SETTINGS}
 _BOUNDS = {"priority": (-defaults.PRIORITY_LIMIT, defaults.PRIORITY_LIMIT),
            "max_retries": (0, defaults.MAX_RETRIES_LIMIT)}
 
@@ -43,6 +43,7 @@ class JobSpec:
     queue: str = DEFAULT_QUEUE
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    after: tuple[str, ...] = ()  # the ids of the jobs it waits for (SPEC 9.3)
 
     def to_job(self, now: datetime, settings: Settings) -> Job:
         """A new job; unset retries and timeout come from the configuration now."""
@@ -51,7 +52,7 @@ class JobSpec:
             self.id or new_job_id(), self.command, now, queue=self.queue, priority=self.priority,
             max_retries=settings.max_retries if self.max_retries is None else self.max_retries,
             timeout=settings.job_timeout if self.timeout is None else self.timeout, run_at=run_at,
-            cwd=self.cwd, env=self.env)
+            cwd=self.cwd, env=self.env, after=self.after)
 
 
 @dataclass(frozen=True)
@@ -120,8 +121,9 @@ def spec_from_mapping(data: Mapping[str, Any]) -> JobSpec:
     job_id = data.get("id")
     if job_id is not None:
         validate_id(job_id)
+    after = tuple(validate_after(data["after"], job_id)) if data.get("after") is not None else ()
     return JobSpec(command=command, id=job_id, cwd=validate_cwd(data.get("cwd")), env=validate_env(data.get("env")),
-                   **_settings(data))
+                   after=after, **_settings(data))
 
 
 def changes_from_mapping(data: Mapping[str, Any]) -> JobChanges:

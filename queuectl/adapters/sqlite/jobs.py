@@ -19,7 +19,7 @@ from queuectl.domain.model import FINAL, MOVES_FROM, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
-from . import deletion, hot_path
+from . import deletion, dependencies, hot_path
 from .database import SqliteDatabase
 from .rows import MUTABLE_FIELDS, SETTINGS, attempt_from_row, job_from_row, mutable_row, settings_row
 from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
@@ -179,6 +179,7 @@ class SqliteJobRepository(JobRepository):
                 conn.execute(_SWAP, _swap_params(job, state, token))
                 if token is not None and job.lease_token is None and job.history:
                     hot_path.close_attempts(conn, [Outcome(job, token)])
+            dependencies.release(conn, jobs)
         return len(jobs)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
@@ -192,6 +193,7 @@ class SqliteJobRepository(JobRepository):
             if token is not None and job.lease_token is None and job.history:
                 # the move ended the running attempt: close its row, in this same transaction
                 hot_path.close_attempts(conn, [Outcome(job, token)])
+            dependencies.release(conn, [job])  # a cancelled job's dependents are cancelled with it
         return job
 
 

@@ -20,7 +20,7 @@ SETTINGS = Job.MUTABLE_FIELDS[len(MUTABLE_FIELDS):]
 
 # The columns of a new row, in the order ``new_row`` gives them (``seq`` is the store's).
 INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at",
-                  "cwd", "env")
+                  "cwd", "env", "after")
 
 
 def new_row(job: Job) -> tuple:
@@ -29,7 +29,7 @@ def new_row(job: Job) -> tuple:
         if getattr(job, name) not in _INT64:
             raise InvalidJob(f"job '{job.id}': {name} {getattr(job, name)} is out of range (64-bit integers)")
     return (job.id, job.command, job.queue, job.priority, job.max_retries, job.timeout, *mutable_row(job),
-            to_epoch(job.created_at), job.cwd, env_text(job.env))
+            to_epoch(job.created_at), job.cwd, env_text(job.env), json.dumps(job.after) if job.after else None)
 
 
 def env_text(env: dict[str, str]) -> str | None:
@@ -56,14 +56,15 @@ def job_from_row(row: Sequence[Any], history: list[Attempt] | None = None) -> Jo
     field up by name cost a third of the claim.
     """
     (_seq, id_, command, state, queue, priority, max_retries, timeout, attempts, run_at, created_at,
-     updated_at, started_at, finished_at, exit_code, last_error, worker, lease_token, lease_until, cwd, env) = row
+     updated_at, started_at, finished_at, exit_code, last_error, worker, lease_token, lease_until, cwd, env,
+     after) = row
     return Job(
         id=id_, command=command, state=JobState(state), queue=queue, priority=priority,
         max_retries=max_retries, timeout=bounded_seconds(timeout), attempts=attempts, run_at=from_epoch(run_at),
         created_at=from_epoch(created_at), updated_at=from_epoch(updated_at),
         started_at=from_epoch(started_at), finished_at=from_epoch(finished_at), exit_code=exit_code,
         last_error=last_error, worker=worker, lease_token=lease_token, lease_until=from_epoch(lease_until),
-        history=history or [], cwd=cwd, env=json.loads(env) if env else {},
+        history=history or [], cwd=cwd, env=json.loads(env) if env else {}, after=json.loads(after) if after else [],
     )
 
 

@@ -20,7 +20,8 @@ from queuectl.domain.model import WAITING, JobState
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
 # 2: attempts.outcome and the indexes behind ``stats``.
 # 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
-SCHEMA_VERSION = 3
+# 4: jobs.after and the dependencies table (SPEC 9.3).
+SCHEMA_VERSION = 4
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
 # indexes: a partial index is only used when the query's WHERE clause
@@ -99,6 +100,7 @@ JOBS = Table("jobs", (
     Column("last_error", "TEXT", False), Column("worker", "TEXT", False), Column("lease_token", "TEXT", False),
     Column("lease_until", "FLOAT", False),
     Column("cwd", "TEXT", False), Column("env", "TEXT", False),  # env: a JSON object, NULL when empty
+    Column("after", "TEXT", False),  # the job's dependencies: a JSON array of ids, NULL when none
 ), key="seq", autoincrement=True, unique=("id",))
 
 # One row per history entry; a claim's lease token is unique, so it names the row.
@@ -125,7 +127,12 @@ WORKERS = Table("workers", (
 QUEUE_PAUSES = Table("queue_pauses", (Column("queue", "TEXT"), Column("paused", "BOOLEAN")), key="queue")
 EVERY_QUEUE = "*"
 
-TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES)  # in creation order: a table after those it references
+# One row per (job, dependency): who waits for whom, looked up by ``depends_on`` when a job ends.
+# ``depends_on`` is no foreign key: a final dependency may be removed while its dependents wait.
+DEPENDENCIES = Table("dependencies", (Column("job_id", "TEXT", references="jobs.id"), Column("depends_on", "TEXT")),
+                     key="job_id, depends_on")
+
+TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, DEPENDENCIES)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
@@ -140,10 +147,12 @@ INDEXES = (
     Index("ix_jobs_state_queue", "jobs", ("state", "queue", "run_at")),
     # stats: attempts finished in a window, and the metrics' totals, from the index alone
     Index("ix_attempts_finished", "attempts", ("finished_at", "outcome", "started_at")),
+    # the jobs waiting for one that just ended
+    Index("ix_dependencies_on", "dependencies", ("depends_on",)),
 )
 
 # Columns added after version 1: an older file gets them on first use (before the indexes).
-ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"))
+ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"), ("jobs", "after"))
 
 JOB_COLUMNS = JOBS.names
 ATTEMPT_COLUMNS = ATTEMPTS.names
