@@ -50,7 +50,7 @@ def job_document(job: Job, seq: int) -> dict[str, Any]:
         "priority": job.priority, "max_retries": job.max_retries, "timeout": float(job.timeout),
         "created_at": job.created_at, **mutable_fields(job),
         "history": [attempt_document(attempt) for attempt in job.history],
-        "cwd": job.cwd, "env": dict(job.env),
+        "cwd": job.cwd, "env": dict(job.env), **({"after": list(job.after)} if job.after else {}),
     }
 
 
@@ -99,6 +99,7 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         lease_token=doc.get("lease_token"), lease_until=doc.get("lease_until"),
         history=[attempt_from_document(entry) for entry in doc.get("history", [])],
         cwd=doc.get("cwd"), env=dict(doc.get("env") or {}),  # absent from documents stored before SPEC 9.1
+        after=list(doc.get("after") or ()),  # absent: no dependencies (SPEC 9.3)
     )
 
 

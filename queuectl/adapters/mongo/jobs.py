@@ -22,24 +22,27 @@ that was read for the operator's moves.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
+from . import dependencies
 from .database import MongoDatabase, refused_for_good, translate_errors
 from .documents import (WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields, attempt_from_document,
                         closing_history, job_document, job_from_document, literals, ms, mutable_fields)
 from .queues import read_paused
 
+log = logging.getLogger(__name__)
 _CLAIM_SORT = [("priority", -1), ("run_at", 1), ("seq", 1)]
 _DUPLICATE_KEY = 11000
 _SWAP_TRIES = 5
@@ -62,10 +65,12 @@ class MongoJobRepository(JobRepository):
     # -- enqueue -----------------------------------------------------------
     def add(self, job: Job) -> None:
         jobs = self._jobs
+        dependencies.admit(jobs, [job])
         try:
             jobs.insert_one(job_document(job, self._db.next_seq()))
         except DuplicateKeyError:
             raise DuplicateJob(job.id) from None
+        dependencies.mark_and_recheck(jobs, [job])
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
         first_of_id: dict[str, Job] = {}
@@ -74,6 +79,9 @@ class MongoJobRepository(JobRepository):
         firsts = list(first_of_id.values())
         if not firsts:
             return []
+        dependencies.admit(self._jobs, firsts)
+        if any(job.after for job in firsts):  # one at a time, in order: a dependency is stored before its dependents
+            return self._add_in_order(jobs, firsts)
         collection, start = self._jobs, self._db.next_seq(len(firsts))
         documents = [job_document(job, start + offset) for offset, job in enumerate(firsts)]
         existing = set()
@@ -84,6 +92,23 @@ class MongoJobRepository(JobRepository):
                 if failure.get("code") != _DUPLICATE_KEY:
                     raise
                 existing.add(documents[failure["index"]]["_id"])
+        seen: set[str] = set()
+        duplicates = []
+        for job in jobs:  # in input order; a repeated id counts as a duplicate
+            if job.id in seen or job.id in existing:
+                duplicates.append(job.id)
+            seen.add(job.id)
+        return duplicates
+
+    def _add_in_order(self, jobs: Sequence[Job], firsts: Sequence[Job]) -> list[str]:
+        existing, inserted = set(), []
+        for job in firsts:
+            try:
+                self._jobs.insert_one(job_document(job, self._db.next_seq()))
+                inserted.append(job)
+            except DuplicateKeyError:
+                existing.add(job.id)
+        dependencies.mark_and_recheck(self._jobs, inserted)
         seen: set[str] = set()
         duplicates = []
         for job in jobs:  # in input order; a repeated id counts as a duplicate
@@ -183,18 +208,26 @@ class MongoJobRepository(JobRepository):
             closing = attempt_document(job.history[-1], token)
             if output is not None:
                 closing["output"] = output
+        ended = job.state in FINAL  # the same write marks it if a job waits for it (dependencies.py)
         update = [{"$set": {**literals(mutable_fields(job, worker=True)),
-                            "history": closing_history(closing, token, history_max)}}]
+                            "history": closing_history(closing, token, history_max),
+                            **(dependencies.RELEASE_IF_WAITED_FOR if ended else {})}}]
+        fence = {"_id": job.id, "lease_token": token, "state": _PROCESSING}
         with self._db.rejecting(job.id):
-            result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
-        return result.matched_count == 1
+            if not ended:
+                return self._jobs.update_one(fence, update).matched_count == 1
+            after = self._jobs.find_one_and_update(fence, update, projection={dependencies.RELEASE_DUE: 1},
+                                                   return_document=ReturnDocument.AFTER)
+        if after is not None and after.get(dependencies.RELEASE_DUE):
+            self._release([(job.id, job.updated_at)])
+        return after is not None
 
     def bury(self, job: Job, token: str | None) -> bool:
         """Dead with the refusal, every stored output dropped (they are what grows); if even that is
         refused, only the state and the lease, a write that can only shrink the document."""
         fence: dict[str, Any] = ({"_id": job.id, "state": {"$in": _WAITING}} if token is None
                                  else {"_id": job.id, "lease_token": token, "state": _PROCESSING})
-        fields, options = mutable_fields(job, worker=True), {}
+        fields, options = {**mutable_fields(job, worker=True), dependencies.RELEASE_DUE: True}, {}
         if token is not None and job.history:
             fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]
@@ -203,8 +236,23 @@ class MongoJobRepository(JobRepository):
         except OperationFailure as error:
             if not refused_for_good(error):
                 raise
-            result = self._jobs.update_one(fence, {"$set": {name: fields[name] for name in _SHRINKING}})
-        return result.matched_count == 1
+            result = self._jobs.update_one(fence, {"$set": {name: fields[name]
+                                                            for name in (*_SHRINKING, dependencies.RELEASE_DUE)}})
+        if result.matched_count != 1:
+            return False
+        self._release([(job.id, job.updated_at)])
+        return True
+
+    def release_dependents(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> int:
+        return dependencies.sweep(self._jobs, limit)
+
+    def _release(self, ended: Sequence[dependencies.Ended]) -> None:
+        """Release the dependents of jobs whose ending write just set the mark. The ending is
+        recorded whatever happens here: a failure leaves the mark for any worker's upkeep."""
+        try:
+            dependencies.release(self._jobs, ended)
+        except PyMongoError as error:
+            log.warning("dependents of %s not released yet (%s); a worker's upkeep will", ended[0][0], error)
 
     # -- operator moves ----------------------------------------------------
     def cancel(self, job_id: str, now: datetime) -> Job:
@@ -235,16 +283,20 @@ class MongoJobRepository(JobRepository):
         query: dict[str, Any] = {"state": {"$in": [state.value for state in states if state in MOVES_FROM[name]]}}
         if queue is not None:
             query["queue"] = queue
-        writes = []
+        writes, ended = [], []
         for doc in self._jobs.find(query, WITHOUT_OUTPUT).sort("seq", 1):
             job = job_from_document(doc)
             read = (job.state, job.lease_token, job.updated_at)
             move(job)
             fence, update, array_filters = _guarded_write(job, *read)
             writes.append(UpdateOne(fence, update, array_filters=array_filters))
+            if job.state in FINAL:
+                ended.append((job.id, job.updated_at))
         moved = 0
         for start in range(0, len(writes), _BULK_CHUNK):
             moved += self._jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+        for start in range(0, len(ended), _BULK_CHUNK):
+            self._release(ended[start:start + _BULK_CHUNK])
         return moved
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
@@ -283,6 +335,8 @@ class MongoJobRepository(JobRepository):
             move(job)
             fence, update, array_filters = _guarded_write(job, *read)
             if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
+                if job.state in FINAL:  # its write set the mark: its dependents follow now
+                    self._release([(job.id, job.updated_at)])
                 return job
         raise ConcurrentUpdate(job_id)
 
@@ -292,6 +346,8 @@ def _guarded_write(job: Job, state: JobState, token: str | None,
     """A moved job's write, fenced by what was read: its state, lease token and last change (every
     move sets ``updated_at``: a job claimed and released in between is not the job read)."""
     fields, array_filters = mutable_fields(job), None
+    if job.state in FINAL:  # ended by this move (cancel): its dependents are to be released
+        fields[dependencies.RELEASE_DUE] = True
     if token is not None and job.lease_token is None and job.history:
         # the move ended the running attempt: close the entry its claim opened
         fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
