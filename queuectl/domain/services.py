@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
-from .errors import InvalidJob, QueuectlError
+from .errors import InvalidJob, JobNotFound, QueuectlError
 from .model import FINAL, MOVES_FROM, QUEUED, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
 from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
@@ -99,6 +99,16 @@ class JobService:
 
     def list(self, page: Page) -> list[Job]:
         return self.store.jobs.list(page)
+
+    def dependency_states(self, job: Job) -> list[tuple[str, JobState | None]]:
+        """Each job ``job`` waits for (``after``) with its state now; None for one removed since."""
+        states: list[tuple[str, JobState | None]] = []
+        for dependency in job.after:
+            try:
+                states.append((dependency, self.store.jobs.get(dependency).state))
+            except JobNotFound:
+                states.append((dependency, None))
+        return states
 
     def logs(self, job_id: str) -> list[AttemptLog]:
         return self.store.jobs.logs(job_id)

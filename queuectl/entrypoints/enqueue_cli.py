@@ -105,7 +105,9 @@ def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **o
 
     fields = job_fields(words) if dashed is None else _dashed_fields(words, dashed)
     job = app.jobs().enqueue(spec_from_mapping(merge_options(fields, options)))
-    click.echo(enqueued_line(job.id, job.command))
+    waits = "" if job.state.value == "pending" else f" ({job.state.value}{': ' if job.last_error else ''}" \
+        f"{printable(job.last_error or '')})"  # blocked, or cancelled by a dependency that ended badly
+    click.echo(enqueued_line(job.id, job.command) + waits)
 
 
 def enqueued_line(job_id: str, command: str) -> str:

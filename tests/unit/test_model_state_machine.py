@@ -64,9 +64,12 @@ class JobMoves(RuleBasedStateMachine):
         self.refused = False  # since the last retry
         self.budget_cut = False  # an update left max_retries below the attempts made, since the last retry
 
-    @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5))
-    def enqueue(self, max_retries: int, priority: int) -> None:
-        self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority)
+    @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5),
+                blocked=st.booleans())
+    def enqueue(self, max_retries: int, priority: int, blocked: bool) -> None:
+        self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority,
+                           after=["dep-1"] if blocked else [])
+        assert self.job.state is (JobState.BLOCKED if blocked else JobState.PENDING)
 
     # -- the moves, each tried whatever the state ----------------------------------
     @rule(elapsed=millis)
@@ -102,6 +105,17 @@ class JobMoves(RuleBasedStateMachine):
     @rule()
     def cancel(self) -> None:
         self.move("cancel", lambda job: job.cancel(self.now))
+
+    @rule()
+    def unblock(self) -> None:
+        """Its last dependency completed."""
+        self.move("unblock", lambda job: job.unblock(self.now))
+
+    @rule(ended=st.sampled_from([JobState.DEAD, JobState.CANCELLED]))
+    def cascade(self, ended: JobState) -> None:
+        """A dependency ended badly: cancelled, with the reason."""
+        if self.move("cascade", lambda job: job.cascade(self.now, "dep-1", ended)):
+            assert (self.job.state, self.job.last_error) == (JobState.CANCELLED, f"dependency 'dep-1' ended {ended}")
 
     @rule(reason=errors)
     def refuse(self, reason: str) -> None:
@@ -187,6 +201,12 @@ class JobMoves(RuleBasedStateMachine):
         since_retry = job.history[self.retried_at:]
         # a refused release closes dead an attempt that no longer counts: exact again after a DLQ retry
         assert self.refused or job.attempts == sum(1 for entry in since_retry if entry.outcome is not JobState.PENDING)
+
+    @invariant()
+    def a_blocked_job_never_ran(self) -> None:
+        """Blocked only from its enqueue until its dependencies settle it: no attempt, no lease."""
+        if self.job.state is JobState.BLOCKED:
+            assert not self.job.history and self.job.attempts == 0 and self.job.lease_token is None
 
     @invariant()
     def a_final_job_has_no_open_attempt(self) -> None:
