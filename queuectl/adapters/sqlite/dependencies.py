@@ -22,7 +22,7 @@ _STATES = "SELECT id, state FROM jobs WHERE id IN ({marks})"
 _DEPENDENTS = "SELECT DISTINCT job_id FROM dependencies WHERE depends_on IN ({marks})"
 _BLOCKED = (f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id IN ({{marks}})"
             f" AND state = '{JobState.BLOCKED.value}' ORDER BY seq")
-_LINK = "INSERT OR IGNORE INTO dependencies (job_id, depends_on) VALUES (?, ?)"
+_LINK = "INSERT INTO dependencies (job_id, depends_on) VALUES (?, ?)"  # ``after`` holds no repeats
 _SETTLE = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in MUTABLE_FIELDS)}"
            f" WHERE id = ? AND state = '{JobState.BLOCKED.value}'")
 

@@ -129,8 +129,8 @@ EVERY_QUEUE = "*"
 
 # One row per (job, dependency): who waits for whom, looked up by ``depends_on`` when a job ends.
 # ``depends_on`` is no foreign key: a final dependency may be removed while its dependents wait.
-DEPENDENCIES = Table("dependencies", (Column("job_id", "TEXT", references="jobs.id"), Column("depends_on", "TEXT")),
-                     key="job_id, depends_on")
+DEPENDENCIES = Table("dependencies", (Column("seq", "INTEGER"), Column("job_id", "TEXT", references="jobs.id"),
+                                      Column("depends_on", "TEXT")), key="seq", autoincrement=True)
 
 TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, DEPENDENCIES)  # in creation order: a table after those it references
 
