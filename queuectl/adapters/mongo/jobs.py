@@ -57,6 +57,7 @@ _SHRINKING = ("state", "lease_token", "lease_until")  # processing -> dead, toke
 class MongoJobRepository(JobRepository):
     def __init__(self, db: MongoDatabase) -> None:
         self._db = db
+        self._waited_for: dict[str, bool] = {}  # jobs claimed here that some job waits for
 
     @property
     def _jobs(self) -> Collection:
@@ -181,6 +182,8 @@ class MongoJobRepository(JobRepository):
         # find and a re-checked write (the CI test server) hand back a stale pre-image.
         job = job_from_document(after)
         job.history = [Attempt(job.attempts, worker.id, worker.host, now)]
+        if after.get(dependencies.HAS_DEPENDENTS):  # its outcome releases them at once
+            self._waited_for[job.id] = True
         return job
 
     def _claim(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
@@ -212,15 +215,15 @@ class MongoJobRepository(JobRepository):
         update = [{"$set": {**literals(mutable_fields(job, worker=True)),
                             "history": closing_history(closing, token, history_max),
                             **(dependencies.RELEASE_IF_WAITED_FOR if ended else {})}}]
-        fence = {"_id": job.id, "lease_token": token, "state": _PROCESSING}
         with self._db.rejecting(job.id):
-            if not ended:
-                return self._jobs.update_one(fence, update).matched_count == 1
-            after = self._jobs.find_one_and_update(fence, update, projection={dependencies.RELEASE_DUE: 1},
-                                                   return_document=ReturnDocument.AFTER)
-        if after is not None and after.get(dependencies.RELEASE_DUE):
+            result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
+        if result.matched_count != 1:
+            return False
+        if ended and self._waited_for.pop(job.id, False):
+            # Waited for when claimed: release now. A dependent enqueued while it ran is released
+            # by the next upkeep sweep (this very write marked it) unless its enqueue saw the end.
             self._release([(job.id, job.updated_at)])
-        return after is not None
+        return True
 
     def bury(self, job: Job, token: str | None) -> bool:
         """Dead with the refusal, every stored output dropped (they are what grows); if even that is
