@@ -45,18 +45,22 @@ class InMemoryJobRepository(JobRepository):
             self._put(job)
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
-        duplicates = []
+        new, duplicates = [], []
         with self._lock:
-            known = set(self._jobs)
-            for job in jobs:  # every dependency checked first (it may come earlier in the batch): all or nothing
-                dependencies.require_known(job, known)
-                known.add(job.id)
+            seen = set(self._jobs)
             for job in jobs:
-                if job.id in self._jobs:
+                if job.id in seen:
                     duplicates.append(job.id)
                 else:
-                    self._admit(job)
-                    self._put(job)
+                    seen.add(job.id)
+                    new.append(job)
+            known = set(self._jobs)
+            for job in new:  # every dependency checked first (it may come earlier in the batch): all or nothing
+                dependencies.require_known(job, known)
+                known.add(job.id)
+            for job in new:
+                self._admit(job)
+                self._put(job)
         return duplicates
 
     def _admit(self, job: Job) -> None:

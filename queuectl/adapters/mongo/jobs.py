@@ -66,6 +66,8 @@ class MongoJobRepository(JobRepository):
     # -- enqueue -----------------------------------------------------------
     def add(self, job: Job) -> None:
         jobs = self._jobs
+        if job.after and jobs.find_one({"_id": job.id}, {"_id": 1}) is not None:
+            raise DuplicateJob(job.id)  # before its dependencies are checked, as on every store
         dependencies.admit(jobs, [job])
         try:
             jobs.insert_one(job_document(job, self._db.next_seq()))
@@ -80,7 +82,6 @@ class MongoJobRepository(JobRepository):
         firsts = list(first_of_id.values())
         if not firsts:
             return []
-        dependencies.admit(self._jobs, firsts)
         if any(job.after for job in firsts):  # one at a time, in order: a dependency is stored before its dependents
             return self._add_in_order(jobs, firsts)
         collection, start = self._jobs, self._db.next_seq(len(firsts))
@@ -102,8 +103,11 @@ class MongoJobRepository(JobRepository):
         return duplicates
 
     def _add_in_order(self, jobs: Sequence[Job], firsts: Sequence[Job]) -> list[str]:
-        existing, inserted = set(), []
-        for job in firsts:
+        existing = {doc["_id"] for doc in self._jobs.find({"_id": {"$in": [job.id for job in firsts]}}, {"_id": 1})}
+        new = [job for job in firsts if job.id not in existing]
+        dependencies.admit(self._jobs, new)  # before any insert: an unknown dependency stores nothing
+        inserted = []
+        for job in new:
             try:
                 self._jobs.insert_one(job_document(job, self._db.next_seq()))
                 inserted.append(job)

@@ -48,6 +48,8 @@ class SqliteJobRepository(JobRepository):
     def add(self, job: Job) -> None:
         try:
             with self._db.write() as conn:
+                if job.after and conn.execute(_EXISTS, (job.id,)).fetchone():
+                    raise DuplicateJob(job.id)  # before its dependencies are checked, as on every store
                 hot_path.insert(conn, [job])
         except sqlite3.IntegrityError:
             raise DuplicateJob(job.id) from None
