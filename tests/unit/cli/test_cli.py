@@ -70,7 +70,7 @@ def test_list_of_an_empty_queue_says_so(invoke):
 def test_show_json_is_the_whole_record_with_every_attempt(invoke, store):
     make_dead(store, "d")
     job = json.loads(invoke("show", "d", "--json").stdout)
-    assert list(job) == JOB_FIELDS + ["history"]
+    assert list(job) == JOB_FIELDS + ["history", "dependencies"]
     assert (job["state"], job["attempts"], job["last_error"], job["worker"]) == ("dead", 1, "exit code 3", "w1")
     assert job["history"] == [{"attempt": 1, "worker": "w1", "host": "host1",
                                "started_at": "2026-01-31T12:00:00.250Z", "finished_at": "2026-01-31T12:00:01.250Z",
