@@ -137,3 +137,21 @@ def test_a_dead_dependency_cancels_the_chain_and_its_retry_brings_nothing_back(s
     service.retry(["a"])
     run_next(service)
     assert service.get("b").state is X
+
+
+def test_every_heartbeat_of_a_worker_finishes_the_releases_a_store_left_marked():
+    """The upkeep half of MongoDB's release protocol, on any store: ``beat`` calls the sweep."""
+    from queuectl.domain.execution import Worker, WorkerControl
+    from queuectl.domain.ports import WorkerInfo
+
+    from .fakes import ClockWaiter, ScriptedRunner
+
+    store, clock, sweeps = InMemoryStore(), FakeClock(), []
+    store.jobs.release_dependents = lambda now, limit=100: sweeps.append(now) or 0
+    info = WorkerInfo("w1", "host", 100, 1.0, (), clock.now(), clock.now())
+    store.workers.register(info)
+    worker = Worker(store, clock, ScriptedRunner(clock), ClockWaiter(clock), info, WorkerControl())
+    worker.beat(clock.now(), None, worker.settings(clock.now()))
+    clock.advance(11)  # past lease/3 of the default 30 s lease
+    worker.beat(clock.now(), None, worker.settings(clock.now()))
+    assert sweeps == [T0, T0 + timedelta(seconds=11)]
