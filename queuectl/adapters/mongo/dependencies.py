@@ -66,7 +66,7 @@ def mark_and_recheck(jobs: Collection, inserted: Sequence[Job]) -> None:
 
 def release(jobs: Collection, ended: Sequence[Ended]) -> int:
     """Settle the dependents of the ``ended`` jobs, and theirs when cancelled in turn; then clear
-    the marks. How many dependents moved."""
+    the marks. How many blocked dependents it settled or found still waiting."""
     moved = 0
     while ended:
         ids = [job_id for job_id, _ in ended]

@@ -223,7 +223,7 @@ class MongoJobRepository(JobRepository):
             result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
         if result.matched_count != 1:
             return False
-        if ended and self._waited_for.pop(job.id, False):
+        if self._waited_for.pop(job.id, False) and ended:
             # Waited for when claimed: release now. A dependent enqueued while it ran is released
             # by the next upkeep sweep (this very write marked it) unless its enqueue saw the end.
             self._release([(job.id, job.updated_at)])
