@@ -21,6 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import sections  # noqa: E402
+import wait_sections  # noqa: E402
 from report import Report  # noqa: E402
 
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         sections.end_to_end(report, scratch, args.jobs, args.workers)
         sections.claim_speed(report, scratch, "sqlite", lambda n: sections.sqlite_url(scratch / f"claim{n}"),
                              max(args.jobs, 400))
+        wait_sections.outcome_report_cost(report, scratch, max(args.jobs, 400))
         sections.pickup_latency(report, scratch, args.samples, args.idle_seconds)
         sections.idle_cost(report, scratch, args.idle_seconds)
         sizes = [int(size) for size in args.scale.split(",")]

@@ -16,6 +16,7 @@ containers, providers = import_dependency_injector()
 
 from queuectl.domain.errors import UnsupportedStore  # noqa: E402
 from queuectl.domain.queue_service import QueueService  # noqa: E402
+from queuectl.domain.schedule_service import ScheduleRunner, ScheduleService  # noqa: E402
 from queuectl.domain.services import ConfigService, JobService, StatsService  # noqa: E402
 from queuectl.domain.urls import home_store_url  # noqa: E402
 from queuectl.domain.worker_admin import WorkerAdmin  # noqa: E402
@@ -57,23 +58,37 @@ class Container(containers.DeclarativeContainer):
     )
     notifier = providers.Singleton(_lazy("queuectl.adapters.wakeup", "WakeNotifier"), home=config.home)
     outputs = providers.Singleton(_lazy("queuectl.adapters.output_files", "LocalOutputFiles"), home=config.home)
-    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs)
+    outcome_waiter = providers.Factory(_lazy("queuectl.adapters.outcome_wakeup", "OutcomeWaitChannel"),
+                                       home=config.home)
+    jobs = providers.Factory(JobService, store=store, clock=clock, notifier=notifier, outputs=outputs,
+                             waiters=outcome_waiter.provider)
     settings = providers.Factory(ConfigService, store=store)
     queues = providers.Factory(QueueService, store=store, notifier=notifier)
     stats = providers.Factory(StatsService, store=store, clock=clock)
+    calendar = providers.Singleton(_lazy("queuectl.adapters.cron_calendar", "CroniterCalendar"))
+    schedules = providers.Factory(ScheduleService, store=store, clock=clock, calendar=calendar)
+    scheduler = providers.Factory(ScheduleRunner, store=store, calendar=calendar, notifier=notifier)
     processes = providers.Singleton(_lazy("queuectl.adapters.process_control", "OsProcessControl"),
                                     home=config.home)
     worker_admin = providers.Factory(WorkerAdmin, store=store, processes=processes, clock=clock)
 
     # The worker process: called with the worker's own name / channel / info.
-    wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home)
+    # Wake-ups from other hosts: a change stream on MongoDB; SQLite and memory live on one host.
+    # (PostgreSQL: a LISTEN-based ``StoreWatch`` from ``adapters/remote_wakeup.py`` goes here.)
+    remote_wakeups = providers.Selector(
+        config.store_kind,
+        mongodb=providers.Factory(_lazy("queuectl.adapters.mongo.wakeups", "change_watch"), store=store),
+        sqlite=providers.Object(None), memory=providers.Object(None))
+    wake_channel = providers.Factory(_lazy("queuectl.adapters.wakeup", "WakeChannel"), home=config.home,
+                                     remote=remote_wakeups)
     runner = providers.Factory(_lazy("queuectl.adapters.shell_runner", "ShellRunner"), home=config.home,
                                store_url=config.url)
     # A worker's outcome waits for its next claim only where that claim is one local transaction.
     outcomes_ride_with_claim = providers.Selector(config.store_kind, sqlite=providers.Object(True),
                                                   mongodb=providers.Object(False), memory=providers.Object(True))
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock,
-                               outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim)
+                               outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim,
+                               notifier=notifier, scheduler=scheduler)
 
 
 def take_handed_url() -> str | None:

@@ -37,15 +37,18 @@ json_scalars = st.one_of(st.none(), st.booleans(), st.integers(-(10 ** 25), 10 *
                          st.floats(allow_nan=True, allow_infinity=True), text, ids)
 json_values = st.recursive(json_scalars, lambda inner: st.lists(inner, max_size=3)
                            | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+rule_lists = st.one_of(st.sampled_from(["2,64-78,timeout", "lost", "300", "1-", " 2 ", "2\n"]), text, json_values,
+                       st.lists(st.one_of(st.integers(-3, 300), st.sampled_from(["timeout", "3-4", "x"])), max_size=4))
 FIELDS = ["id", "command", "max_retries", "priority", "run_at", "delay", "timeout", "queue", "state", "history",
-          "cwd", "env"]
+          "cwd", "env", "unique_key", "retry_on", "no_retry_on"]
 env_names = st.one_of(st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True), text,
                       st.sampled_from(["QUEUECTL_DB", "MONGO_URI", "QUEUECTL_JOB_ID", "PATH", "A\n"]))
 FIELD_VALUES = {"id": identifier, "queue": identifier, "command": st.one_of(text, st.just("true")),
                 "run_at": st.one_of(times, json_values), "delay": st.one_of(durations, json_values),
                 "timeout": st.one_of(json_values, st.floats(), st.integers(-(10 ** 20), 10 ** 20)),
                 "cwd": st.one_of(text, text.map(lambda value: "/" + value), json_values),
-                "env": st.one_of(json_values, st.dictionaries(env_names, st.one_of(text, json_values), max_size=4))}
+                "env": st.one_of(json_values, st.dictionaries(env_names, st.one_of(text, json_values), max_size=4)),
+                "unique_key": identifier, "retry_on": rule_lists, "no_retry_on": rule_lists}
 known_fields = st.fixed_dictionaries({}, optional={name: FIELD_VALUES.get(name, json_values) for name in FIELDS})
 job_mappings = st.tuples(known_fields, st.dictionaries(st.text(max_size=8), json_values, max_size=2)).map(
     lambda parts: {**parts[1], **parts[0]})

@@ -15,7 +15,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
-from queuectl.domain.errors import DuplicateJob, JobNotFound
+from queuectl.domain.errors import DuplicateJob, JobNotFound, UniqueKeyHeld
 from queuectl.domain import defaults, dependencies
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.pausing import NOTHING_PAUSED, Paused
@@ -24,6 +24,7 @@ from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, Set
 from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, nearest_rank
 
 from .memory_queues import InMemoryQueueControl
+from .memory_schedules import InMemoryScheduleRepository
 
 
 class InMemoryJobRepository(JobRepository):
@@ -42,6 +43,7 @@ class InMemoryJobRepository(JobRepository):
             if job.id in self._jobs:
                 raise DuplicateJob(job.id)
             self._admit(job)
+            self._check_key(job)
             self._put(job)
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
@@ -60,6 +62,7 @@ class InMemoryJobRepository(JobRepository):
                 known.add(job.id)
             for job in new:
                 self._admit(job)
+                self._check_key(job)
                 self._put(job)
         return duplicates
 
@@ -82,6 +85,16 @@ class InMemoryJobRepository(JobRepository):
                     continue
                 if waiting.state in FINAL:
                     work.append((waiting.id, now))
+
+    def _check_key(self, job: Job) -> None:
+        """Under the lock, as a unique index on the held keys would: ``UniqueKeyHeld`` if another job holds
+        the key ``job`` would hold."""
+        key = job.held_key
+        if key is None:
+            return
+        holder = next((other for other in self._jobs.values() if other.held_key == key and other.id != job.id), None)
+        if holder is not None:
+            raise UniqueKeyHeld(key, holder.id, holder.state.value)
 
     def _put(self, job: Job) -> None:
         self._jobs[job.id] = copy.deepcopy(job)
@@ -108,12 +121,22 @@ class InMemoryJobRepository(JobRepository):
                 jobs = jobs[:page.limit]
             return [replace(copy.deepcopy(j), history=[]) for j in jobs]
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        with self._lock:
+            found = [job_id for job_id in self._jobs if job_id.startswith(prefix)]
+        return sorted(found, key=self._seq.__getitem__, reverse=True)[:max(limit, 0)]
+
     def count_by_state(self) -> dict[JobState, int]:
         with self._lock:
             counts = {state: 0 for state in JobState}
             for job in self._jobs.values():
                 counts[job.state] += 1
             return counts
+
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        with self._lock:
+            return sum(1 for j in self._jobs.values()
+                       if (states is None or j.state in states) and (queue is None or j.queue == queue))
 
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
@@ -215,16 +238,22 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             chosen = [j.id for j in self._jobs.values() if j.state in states and j.state in MOVES_FROM[name]
                       and (queue is None or j.queue == queue)]
+            moved: list[str] = []
             for job_id in chosen:
-                self._move(job_id, move, release=False)
-            self._release([self._jobs[job_id] for job_id in chosen])  # once all moved, as one transaction
-            return len(chosen)
+                try:
+                    self._move(job_id, move, release=False)
+                except UniqueKeyHeld:  # its key is held by another job: left as it was
+                    continue
+                moved.append(job_id)
+            self._release([self._jobs[job_id] for job_id in moved])  # once all moved, as one transaction
+            return len(moved)
 
     def _move(self, job_id: str, move: Callable[[Job], None], release: bool = True) -> Job:
         """Let the model move a copy of the job, then store what a persistent store would: the declared fields."""
         stored = self._find(job_id)
         moved = copy.deepcopy(stored)
         move(moved)
+        self._check_key(moved)
         _write_back(stored, moved, moved.history)
         if release:
             self._release([stored])
@@ -361,3 +390,4 @@ class InMemoryStore(Store):
         self.workers = InMemoryWorkerRegistry()
         self.stats = InMemoryStatsRepository(self.jobs)
         self.queues = InMemoryQueueControl(self.jobs)
+        self.schedules = InMemoryScheduleRepository()

@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 # A process that started after its pid file was written is not the one it names.
 PID_FILE_SLACK_SECONDS = 0.05
-_RUNNING_WIDTH = 64
+_RUNNING_WIDTH = 160  # token, PID and host name (at most 64 bytes) of the running command
 _SHELL = "/bin/sh"
 # Python ignores these and an ignored signal stays ignored across exec (the
 # writer of a closed pipe would get errors, not a quiet SIGPIPE): put back to
@@ -120,7 +120,8 @@ class ShellRunner(CommandRunner):
             os.close(write_end)  # the command holds it now; the pipe ends when the command's copies close
         if self._running_fd is not None:  # one write in place, no file created per command
             with contextlib.suppress(OSError):  # it only helps to kill an orphan: no reason to fail the job
-                os.pwrite(self._running_fd, f"{job.lease_token} {pid}".ljust(_RUNNING_WIDTH).encode(), 0)
+                record = f"{job.lease_token} {pid} {_one_word(self._host)}".ljust(_RUNNING_WIDTH)
+                os.pwrite(self._running_fd, record.encode(errors="replace"), 0)
         return ShellCommand(pid, OutputCapture(pipe, path, output_max), self.channel)
 
     def _spawn_job(self, job: Job, output: int) -> int:
@@ -163,9 +164,9 @@ class ShellRunner(CommandRunner):
         mtime) is the one the record names; a PID since reused is left alone.
         """
         for entry in _running_records(self.home / "running"):
-            recorded_token, pid, written = entry
-            if recorded_token != token:
-                continue
+            recorded_token, pid, written, host = entry
+            if recorded_token != token or host not in (None, _one_word(self._host)):
+                continue  # another job, or a command of another host sharing this home (NFS): its PID is not ours
             started = process_start_time(pid)
             if started is not None and started <= written + PID_FILE_SLACK_SECONDS:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -223,12 +224,19 @@ def _close_inherited_on_exec() -> None:
                     os.set_inheritable(int(name), False)
 
 
-def _running_records(folder: Path) -> list[tuple[str, int, float]]:
+def _running_records(folder: Path) -> list[tuple[str, int, float, str | None]]:
+    """(token, PID, written, host) of each record; host None in a record written before hosts were."""
     records = []
     with contextlib.suppress(OSError):
         for entry in os.scandir(folder):
             with contextlib.suppress(OSError, ValueError):
-                with open(entry.path, encoding="ascii") as handle:
-                    token, pid = handle.read().split()
-                records.append((token, int(pid), entry.stat().st_mtime))
+                with open(entry.path, encoding="utf-8", errors="replace") as handle:
+                    token, pid, *host = handle.read().split()
+                if len(host) <= 1:
+                    records.append((token, int(pid), entry.stat().st_mtime, host[0] if host else None))
     return records
+
+
+def _one_word(host: str) -> str:
+    """The host name as one word of a running record (a name set with spaces stays one word)."""
+    return "".join(host.split()) or "-"

@@ -8,7 +8,11 @@ instead of at its next poll. Signals wake the same wait
 (``signal.set_wakeup_fd``), so a stop request is seen at once; SIGCONT too,
 so a worker paused (SIGSTOP, a suspended VM) checks its lease the moment it
 continues, not at its next renewal. Where Unix sockets are missing the worker
-simply polls.
+simply polls. A networked store adds wake-ups from other hosts (``remote_wakeup.py``:
+a MongoDB change stream), selected on together with these.
+
+The waiters of ``wait`` and ``logs --follow`` listen apart, in ``<home>/wake/waiters/``
+(``outcome_wakeup.py``): ``notify_waiters`` tells them which jobs reached a final state.
 """
 
 from __future__ import annotations
@@ -20,12 +24,16 @@ import signal
 import socket
 import stat
 from pathlib import Path
+from typing import Sequence
 
-from queuectl.domain.ports import Notifier, Waiter
+from queuectl.domain.ports import Finished, Notifier, Waiter
+
+from .remote_wakeup import RemoteWakeups
 
 log = logging.getLogger(__name__)
 
 SUFFIX = ".sock"
+WAITERS = "waiters"  # <home>/wake/waiters: the sockets of ``wait`` and ``logs --follow`` (outcome_wakeup.py)
 _SUN_PATH_MAX = 107  # bytes of a socket path, less the final NUL
 
 
@@ -33,7 +41,7 @@ def _wake_dir(home: Path) -> Path:
     return Path(home) / "wake"
 
 
-def _address(folder: Path, folder_fd: int, name: str) -> str:
+def _address(folder: Path | str, folder_fd: int, name: str) -> str:
     """``folder/name``, or the same file reached through ``folder_fd`` when the path is too long to bind."""
     path = f"{folder}/{name}"
     return path if len(os.fsencode(path)) <= _SUN_PATH_MAX else f"/proc/self/fd/{folder_fd}/{name}"
@@ -56,13 +64,17 @@ def _open_own_folder(folder: Path) -> int:
 
 
 class WakeChannel(Waiter):
-    """The idle wait of one worker process: wakes on a datagram or a signal."""
+    """The idle wait of one worker process: wakes on a datagram, a signal or a wake-up from another host."""
 
-    def __init__(self, home: Path, name: str) -> None:
+    def __init__(self, home: Path, name: str, remote: RemoteWakeups | None = None) -> None:
         self.home, self.name = Path(home), name
         self._signal_r, self._signal_w = socket.socketpair()
-        for end in (self._signal_r, self._signal_w):
-            end.setblocking(False)
+        # Wake-ups from other hosts (``remote_wakeup.py``) arrive on a pair of their own, written
+        # from the watch's thread; ``fds()`` includes it, so they cut any wait of this worker short.
+        self._remote_r, self._remote_w = socket.socketpair() if remote is not None else (None, None)
+        for end in (self._signal_r, self._signal_w, self._remote_r, self._remote_w):
+            if end is not None:
+                end.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._signal_w.fileno(), warn_on_full_buffer=False)
         self._previous_cont = signal.signal(signal.SIGCONT, _wake_only)
         self._path = _wake_dir(self.home) / (name + SUFFIX)
@@ -71,6 +83,16 @@ class WakeChannel(Waiter):
         except OSError as exc:  # no Unix sockets, or the folder is unusable: poll only
             log.info("wake-ups unavailable (%s); polling only", exc)
             self._sock = None
+        self._remote = remote
+        if remote is not None:
+            remote.start(self._remote_wake)
+
+    def _remote_wake(self) -> None:
+        """Called from the watch's thread: one byte wakes ``wait`` (a full buffer is awake already)."""
+        try:
+            self._remote_w.send(b"!")
+        except OSError:
+            pass
 
     def _listen(self) -> socket.socket:
         folder_fd = _open_own_folder(self._path.parent)
@@ -92,14 +114,15 @@ class WakeChannel(Waiter):
         return self._signal_r.fileno()
 
     def fds(self) -> list[int]:
-        return [fd for fd in (self.signal_fd, self._sock.fileno() if self._sock else None) if fd is not None]
+        ends = (self._signal_r, self._sock, self._remote_r)
+        return [end.fileno() for end in ends if end is not None]
 
     def wait(self, seconds: float) -> None:
         ready, _, _ = select.select(self.fds(), [], [], max(0.0, seconds))
         self.drain(ready)
 
     def drain(self, ready: list[int]) -> None:
-        for end in (self._signal_r, self._sock):
+        for end in (self._signal_r, self._sock, self._remote_r):
             if end is not None and end.fileno() in ready:
                 try:
                     while end.recv(512):
@@ -108,11 +131,13 @@ class WakeChannel(Waiter):
                     pass
 
     def close(self) -> None:
+        if self._remote is not None:
+            self._remote.close()
         signal.set_wakeup_fd(self._previous_fd)
         signal.signal(signal.SIGCONT, self._previous_cont)
         if self._sock is not None:
             self._path.unlink(missing_ok=True)
-        for end in (self._sock, self._signal_r, self._signal_w):
+        for end in (self._sock, self._signal_r, self._signal_w, self._remote_r, self._remote_w):
             if end is not None:
                 end.close()
 
@@ -140,7 +165,7 @@ def notify_workers(home: Path | str) -> int:
     return reached
 
 
-def _send(sock: socket.socket, folder: Path, folder_fd: int, name: str) -> int:
+def _send(sock: socket.socket, folder: Path | str, folder_fd: int, name: str) -> int:
     try:
         sock.sendto(b"!", _address(folder, folder_fd, name))
         return 1
@@ -163,6 +188,62 @@ class WakeNotifier(Notifier):
 
     def __init__(self, home: Path | str) -> None:
         self.home = Path(home)
+        self._waiters = str(_wake_dir(self.home) / WAITERS)
 
     def jobs_changed(self) -> None:
         notify_workers(self.home)
+
+    def jobs_finished(self, jobs: Sequence[Finished]) -> None:
+        """Wake this host's ``wait``s (``outcome_wakeup``) for these final jobs."""
+        notify_waiters(self._waiters, jobs)
+
+
+# -- final outcomes, for the waiters in <home>/wake/waiters (outcome_wakeup.py listens) ------
+DATAGRAM_MAX = 4096  # bytes of one report: a batch of outcomes takes several
+
+
+def encode(jobs: Sequence[Finished]) -> list[bytes]:
+    """The reports for ``jobs``, each datagram at most ``DATAGRAM_MAX`` bytes of whole lines."""
+    datagrams, current = [], b""
+    for job in jobs:
+        line = f"{job.queue}\t{job.job_id}\n".encode()
+        if current and len(current) + len(line) > DATAGRAM_MAX:
+            datagrams.append(current)
+            current = b""
+        current += line
+    return datagrams + [current] if current else datagrams
+
+
+def notify_waiters(folder: str, jobs: Sequence[Finished]) -> int:
+    """Tell every waiter listening in ``folder`` (``waiters_dir``) that ``jobs`` are final; returns how many
+    were reached. Called after every final outcome: with no waiter it costs one failed ``open``."""
+    try:
+        folder_fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:  # nobody has waited here yet
+        return 0
+    reached = 0
+    try:
+        names = [name for name in os.listdir(folder_fd) if name.endswith(SUFFIX)]
+        if names and jobs:
+            datagrams = encode(jobs)
+            with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+                sock.setblocking(False)
+                for name in names:
+                    reached += min(_send_all(sock, folder, folder_fd, name, datagrams), 1)
+    finally:
+        os.close(folder_fd)
+    return reached
+
+
+def _send_all(sock: socket.socket, folder: Path | str, folder_fd: int, name: str, datagrams: list[bytes]) -> int:
+    sent = 0
+    for datagram in datagrams:
+        try:
+            sock.sendto(datagram, _address(folder, folder_fd, name))
+            sent += 1
+        except ConnectionRefusedError:  # its waiter is gone
+            _unlink(name, folder_fd)
+            return sent
+        except OSError:
+            return sent + _send(sock, folder, folder_fd, name)  # buffer full: a bare wake-up still reads the store
+    return sent

@@ -16,6 +16,7 @@ class RunResult:
     exit_code: int | None
     error: str | None
     output: str = ""
+    timed_out: bool = False  # killed by the job's timeout (the retry rules' ``timeout``)
 
 
 class RunningCommand(ABC):

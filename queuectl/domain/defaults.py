@@ -33,6 +33,7 @@ HISTORY_MAX_RANGE = (1, 10_000)
 ERROR_MAX = 1024  # characters kept of an error text (an attempt's error, a job's last_error)
 COMMAND_MAX_BYTES = 128 * 1024 - 1  # Linux's MAX_ARG_STRLEN (128 KiB) counts the closing NUL: /bin/sh -c takes no more
 ID_MAX_LENGTH = 128
+UNIQUE_KEY_MAX_LENGTH = 256
 LATEST_YEAR = 9999  # run_at and --delay must land within it
 DURATION_LIMIT = 3_652_058 * DAY_SECONDS  # the whole calendar, years 1-9999: no duration is longer
 LIST_LIMIT_MAX = 1_000_000  # list --limit, dlq list --limit
@@ -48,6 +49,10 @@ PRUNE_OLDER_THAN = 7 * DAY_SECONDS  # ``prune`` without --older-than
 PRUNE_BATCH = 500  # jobs deleted per store call by prune and retention
 RETENTION_INTERVAL_SECONDS = 300.0  # how often a worker prunes past ``retention``
 RECOVERY_BATCH = 100  # jobs with an expired lease recovered per heartbeat
+COMPLETION_LIMIT = 50  # job ids the shell's tab completion offers at most
+COMPLETION_SECONDS = 0.5  # how long the shell's completion waits for the store before offering nothing
+SCHEDULE_CHECK_SECONDS = 1.0  # a worker asks the store for due schedules at most this often
+SCHEDULE_BATCH = 100  # due schedules run per check
 
 # -- how a worker paces itself (not settings: tuned here, read by the worker) --
 SETTINGS_REFRESH_SECONDS = 5.0  # a worker re-reads the stored settings this often

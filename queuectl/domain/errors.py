@@ -25,6 +25,16 @@ class DuplicateJob(QueuectlError):
         self.job_id = job_id
 
 
+class UniqueKeyHeld(QueuectlError):
+    """Another job that is not final holds the unique key (SPEC 9.3): nothing was stored or moved."""
+
+    def __init__(self, key: str, holder: str, state: str) -> None:
+        super().__init__(f"unique key '{key}' is held by job '{holder}' ({state})")
+        self.key = key
+        self.holder = holder
+        self.state = state
+
+
 class InvalidTransition(QueuectlError):
     def __init__(self, job_id: str, state: str, action: str) -> None:
         super().__init__(f"job '{job_id}' is {state}: cannot {action}")
@@ -90,3 +100,19 @@ class UnknownDependency(QueuectlError):
     def __init__(self, job_id: str) -> None:
         super().__init__(f"dependency '{job_id}' not found: --after takes the id of an existing job")
         self.job_id = job_id
+
+
+class InvalidSchedule(QueuectlError):
+    """A schedule's name, cron expression or time zone is malformed."""
+
+
+class ScheduleNotFound(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule '{name}' not found")
+        self.name = name
+
+
+class DuplicateSchedule(QueuectlError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"schedule '{name}' already exists")
+        self.name = name

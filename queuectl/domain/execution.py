@@ -26,8 +26,9 @@ from .commands import CommandRunner, RunningCommand, RunResult
 from .errors import OutcomeRejected, StoreLost, StoreUnavailable
 from .model import Job
 from .outage import Outage
-from .ports import Clock, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
+from .ports import Clock, Notifier, Outcome, OutputFiles, Store, Waiter, WorkerInfo, WorkerRef
 from .refusals import RefusedOutcomes, warn_discarded
+from .schedule_service import ScheduleRunner
 from .settings import Settings
 from .store_calls import StoreCalls
 from .supervision import JobSupervision
@@ -61,6 +62,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
     info: WorkerInfo
     control: WorkerControl = field(default_factory=WorkerControl)
     outputs: OutputFiles | None = None  # this host's output files: lost attempts' output, retention
+    notifier: Notifier | None = None  # tells this host's ``wait``s when a job reached a final state
     _settings: Settings | None = None
     _settings_at: datetime | None = None
     _beat_at: datetime | None = None
@@ -78,6 +80,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
     # lease must not run out between the end and the write. The container chooses per store kind.
     outcomes_ride_with_claim: bool = True
     _prune_at: datetime | None = None
+    scheduler: ScheduleRunner | None = None  # enqueues schedules' due runs (the container provides it)
 
     @property
     def ref(self) -> WorkerRef:
@@ -139,6 +142,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
         settings = self.settings(now)
         self.beat(now, None, settings)
         self.prune_expired(now, settings)
+        self.enqueue_scheduled(now, settings)
         if self.stopping:
             return None
         if not self._held:
@@ -170,6 +174,7 @@ class Worker(StoreCalls, Upkeep, JobSupervision, RefusedOutcomes):
 
         recorded, claimed = self._call(attempt, patient)  # on giving up, the outcomes stay unsettled
         self._unsettled = self._unsettled[taken:]
+        self._report_final([o.job for o, written in zip(outcomes, recorded) if written])
         warn_discarded(outcomes, recorded)
         return claimed
 

@@ -19,8 +19,14 @@ from .backoff import BackoffPolicy
 from .context import validate_cwd, validate_env
 from .errors import InvalidJob, InvalidTransition
 from .quoting import quoted
+from .retry_rules import LOST, Failure, check_rules, decide
 
 ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{defaults.ID_MAX_LENGTH}}}")  # always fullmatch: no trailing newline
+# A schedule's run (SPEC 9.3): NAME@<tick, ISO-8601 basic>, within the same length (``schedules.py``).
+RUN_ID_SUFFIX_LENGTH = len("@20261201T1000Z")
+RUN_ID_PATTERN = re.compile(rf"[A-Za-z0-9._:-]{{1,{defaults.ID_MAX_LENGTH - RUN_ID_SUFFIX_LENGTH}}}"
+                            r"@[0-9]{8}T[0-9]{4}Z")
+UNIQUE_KEY_PATTERN = re.compile(rf"[A-Za-z0-9._:/@=+-]{{1,{defaults.UNIQUE_KEY_MAX_LENGTH}}}")  # fullmatch too
 DEFAULT_QUEUE = defaults.DEFAULT_QUEUE
 WORKER_LOST = "worker lost (lease expired)"
 PRIORITY_LIMIT = defaults.PRIORITY_LIMIT
@@ -133,7 +139,9 @@ def _check_range(name: str, value: object, low: int, high: int) -> None:
 
 
 def validate_id(value: object, what: str = "job id") -> str:
-    """The id (or queue name) itself, if all of it matches ``ID_PATTERN``."""
+    """The id (or queue name) itself, if all of it matches ``ID_PATTERN`` (a job id: or ``RUN_ID_PATTERN``)."""
+    if isinstance(value, str) and what == "job id" and RUN_ID_PATTERN.fullmatch(value):
+        return value
     if not isinstance(value, str) or not ID_PATTERN.fullmatch(value):
         raise InvalidJob(f"invalid {what} {quoted(value)}: use 1-{defaults.ID_MAX_LENGTH} characters "
                          "of A-Z a-z 0-9 . _ : -")
@@ -150,6 +158,14 @@ def validate_after(value: object, job_id: str | None = None) -> list[str]:
     if job_id is not None and job_id in ids:
         raise InvalidJob(f"job {quoted(job_id)} cannot wait for itself")
     return ids
+
+
+def validate_unique_key(value: object) -> str | None:
+    """A unique key (SPEC 9.3), if all of it matches ``UNIQUE_KEY_PATTERN``; None: no key."""
+    if value is not None and (not isinstance(value, str) or not UNIQUE_KEY_PATTERN.fullmatch(value)):
+        raise InvalidJob(f"invalid unique key {quoted(value)}: use 1-{defaults.UNIQUE_KEY_MAX_LENGTH} characters "
+                         "of A-Z a-z 0-9 . _ : - / @ = +")
+    return value
 
 
 def validate_command(command: object) -> str:
@@ -238,6 +254,11 @@ class Job:
     env: dict[str, str] = field(default_factory=dict)
     # The jobs this one waits for (SPEC 9.3), in the order given: set at enqueue, never moved.
     after: list[str] = field(default_factory=list)
+    # Workflow rules (SPEC 9.3), set at enqueue, never moved: a unique key (held while the job is not
+    # final: ``held_key``) and the exit-code retry rules, each in ``retry_rules``' normal form.
+    unique_key: str | None = None
+    retry_on: str | None = None
+    no_retry_on: str | None = None
 
     # The fields any move may change, besides ``history`` (which moves only
     # append to and close the last entry of). Stores write back exactly these,
@@ -254,15 +275,23 @@ class Job:
     def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
             priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = defaults.JOB_TIMEOUT,
             run_at: datetime | None = None, cwd: str | None = None,
-            env: Mapping[str, str] | None = None, after: Sequence[str] = ()) -> "Job":
+            env: Mapping[str, str] | None = None, after: Sequence[str] = (), unique_key: str | None = None,
+            retry_on: object = None, no_retry_on: object = None) -> "Job":
         validate_id(job_id)
         validate_command(command)
         settings = check_settings({"queue": queue, "priority": priority, "max_retries": max_retries,
                                    "timeout": timeout, "run_at": run_at or now})
         after = validate_after(after, job_id)
+        retry_on, no_retry_on = check_rules(retry_on, no_retry_on)
         return cls(id=job_id, command=command, created_at=now, updated_at=now, cwd=validate_cwd(cwd),
                    env=validate_env(env), after=after, state=JobState.BLOCKED if after else JobState.PENDING,
+                   unique_key=validate_unique_key(unique_key), retry_on=retry_on, no_retry_on=no_retry_on,
                    **settings)
+
+    @property
+    def held_key(self) -> str | None:
+        """The unique key this job holds: its key while it is not final (every store indexes this)."""
+        return self.unique_key if self.state not in FINAL else None
 
     # -- moves ------------------------------------------------------------
     def _require(self, move: str) -> None:
@@ -293,12 +322,19 @@ class Job:
         self._close_attempt(now, exit_code, None)
         self.last_error = None
 
-    def fail(self, now: datetime, error: str, backoff: BackoffPolicy, exit_code: int | None = None) -> None:
-        """The attempt failed: retry later (``failed``) or give up (``dead``)."""
+    def fail(self, now: datetime, error: str, backoff: BackoffPolicy, exit_code: int | None = None,
+             failure: Failure | None = None) -> None:
+        """The attempt failed: retry later (``failed``) or give up (``dead``): when the retries are
+        spent, or at once when an exit-code rule says so (its note ends the error)."""
         self._require("fail")
-        error = clip(error)
+        verdict = decide(self.retry_on, self.no_retry_on, failure or Failure.of(exit_code))
+        if verdict is None:
+            error = clip(error)
+        else:
+            note = f" ({verdict.note})"
+            error = clip(error, defaults.ERROR_MAX - len(note)) + note
         self.last_error = error
-        if self.attempts > self.max_retries:
+        if verdict is not None or self.attempts > self.max_retries:
             self.state = JobState.DEAD
         else:
             self.state = JobState.FAILED
@@ -308,7 +344,7 @@ class Job:
     def lose_lease(self, now: datetime, backoff: BackoffPolicy) -> None:
         """The worker vanished and its lease ran out: the attempt counts as failed."""
         self._require("lose_lease")
-        self.fail(now, WORKER_LOST, backoff)
+        self.fail(now, WORKER_LOST, backoff, failure=LOST)
 
     def release(self, now: datetime, reason: str = "released: worker stopped") -> None:
         """Give the job back unrun; the attempt does not count and the job keeps its place."""

@@ -11,11 +11,12 @@ import enum
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Collection, Iterable, Mapping, Sequence
+from typing import ClassVar, Collection, Iterable, Mapping, Sequence
 
 from . import defaults
 from .model import Attempt, Job, JobState
 from .pausing import Paused
+from .schedules import Schedule
 from .stats import AttemptTotals, QueueStats
 
 OUTPUT_TAIL_BYTES = 64 * 1024
@@ -76,11 +77,14 @@ class Page:
 class JobRepository(ABC):
     @abstractmethod
     def add(self, job: Job) -> None:
-        """Store a new job; ``DuplicateJob`` if its id exists (nothing changes)."""
+        """Store a new job; ``DuplicateJob`` if its id exists, ``UniqueKeyHeld`` if another job that is
+        not final holds its unique key (nothing changes): the store's unique index decides."""
 
     @abstractmethod
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
-        """Store every job whose id is new; return the ids that already existed."""
+        """Store every job whose id is new; return the ids that already existed.
+
+        Jobs without a unique key only: ``JobService`` sends keyed jobs through ``add``."""
 
     @abstractmethod
     def get(self, job_id: str) -> Job:
@@ -91,8 +95,19 @@ class JobRepository(ABC):
         """Jobs newest first (by store order), without history."""
 
     @abstractmethod
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        """At most ``limit`` ids that start with ``prefix`` (case-sensitive, literal), newest
+        first; found through the id index. ``prefix`` holds only characters of ``ID_PATTERN``
+        (it may be empty). The shell's completion; ``limit`` < 1 gives nothing."""
+
+    @abstractmethod
     def count_by_state(self) -> dict[JobState, int]:
         """Every state with its count, zeros included."""
+
+    @abstractmethod
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        """How many jobs are in one of ``states`` (any when None) and ``queue`` (any when None),
+        counted in the store (``list``'s "showing N of M", ``wait``'s unfinished jobs)."""
 
     @abstractmethod
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
@@ -147,7 +162,8 @@ class JobRepository(ABC):
     @abstractmethod
     def retry(self, job_id: str, now: datetime, only_dead: bool = False) -> Job:
         """``Job.retry`` (a final or failed job back to pending, attempts reset), written only if
-        the job is still in the state it was read in; ``InvalidTransition`` otherwise."""
+        the job is still in the state it was read in; ``InvalidTransition`` otherwise. ``UniqueKeyHeld``
+        (nothing changes) when another job holds its unique key; ``retry_all`` skips such a job."""
 
     @abstractmethod
     def retry_all(self, now: datetime, states: Collection[JobState] = frozenset({JobState.DEAD}),
@@ -240,6 +256,56 @@ class QueueControl(ABC):
     def paused(self) -> Paused: ...
 
 
+class ScheduleRepository(ABC):
+    """Schedules (``schedules.Schedule``), one per name; each call is atomic."""
+
+    @abstractmethod
+    def add(self, schedule: Schedule) -> None:
+        """Store a new schedule; ``DuplicateSchedule`` (nothing changed) if the name is taken."""
+
+    @abstractmethod
+    def get(self, name: str) -> Schedule: ...
+
+    @abstractmethod
+    def list(self) -> list[Schedule]:
+        """Every schedule, by name."""
+
+    @abstractmethod
+    def remove(self, name: str) -> Schedule: ...
+
+    @abstractmethod
+    def set_paused(self, name: str, paused: bool, next_run: datetime | None = None) -> Schedule:
+        """Pause or resume ``name`` (a resume also sets its next run); ``ScheduleNotFound`` if absent."""
+
+    @abstractmethod
+    def due(self, now: datetime, limit: int) -> list[Schedule]:
+        """Running schedules whose ``next_run`` has come and whose lease is free: one indexed query."""
+
+    @abstractmethod
+    def take(self, name: str, now: datetime, until: datetime, token: str) -> Schedule | None:
+        """Lease ``name`` until ``until`` if it is still due, running and free (compare-and-set); else None."""
+
+    @abstractmethod
+    def advance(self, name: str, token: str, last_run: datetime, next_run: datetime) -> bool:
+        """Record a run and the next tick, and free the lease, if ``token`` still holds it."""
+
+
+class CronCalendar(ABC):
+    """Five-field cron arithmetic in a time zone; every time given and returned is aware (UTC out)."""
+
+    @abstractmethod
+    def validate(self, expr: str, tz: str) -> None:
+        """``InvalidSchedule`` unless ``expr`` is a five-field expression with ticks to come."""
+
+    @abstractmethod
+    def next_after(self, expr: str, tz: str, t: datetime) -> datetime:
+        """The first tick strictly after ``t``."""
+
+    @abstractmethod
+    def last_at_or_before(self, expr: str, tz: str, t: datetime) -> datetime | None:
+        """The latest tick at or before ``t`` (None if there is none)."""
+
+
 class SettingsRepository(ABC):
     @abstractmethod
     def load(self) -> dict[str, object]:
@@ -315,10 +381,37 @@ class Waiter(ABC):
         """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
 
 
+@dataclass(frozen=True)
+class Finished:
+    """A job that reached a final state, as a same-host wake-up names it (``UNKNOWN``: some job)."""
+
+    job_id: str
+    queue: str
+
+    UNKNOWN: ClassVar["Finished"]
+
+
+Finished.UNKNOWN = Finished("", "")
+
+
+class OutcomeWaiter(ABC):
+    """What ``wait`` idles on: returns early when a job reaches a final state on this host."""
+
+    @abstractmethod
+    def wait(self, seconds: float) -> list[Finished]:
+        """Idle for up to ``seconds``; the jobs reported finished meanwhile (empty: the time ran out)."""
+
+    def close(self) -> None:  # pragma: no cover - default holds nothing
+        """Stop listening."""
+
+
 class Notifier(ABC):
     @abstractmethod
     def jobs_changed(self) -> None:
         """Jobs became due or were cancelled: wake waiting workers (best effort)."""
+
+    def jobs_finished(self, jobs: Sequence[Finished]) -> None:
+        """These jobs reached a final state: wake this host's ``wait``s (best effort)."""
 
 
 class OutputFiles(ABC):
@@ -355,6 +448,7 @@ class Store(ABC):
     workers: WorkerRegistry
     stats: StatsRepository
     queues: QueueControl
+    schedules: ScheduleRepository
 
     def create(self) -> None:
         """Make sure the store exists: a writing command's first step (a read never creates one)."""

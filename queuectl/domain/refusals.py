@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from typing import Sequence
 
 from .errors import JobNotFound, OutcomeRejected
-from .model import WAITING
-from .ports import Clock, Outcome, Store
+from .model import FINAL, WAITING, Job
+from .ports import Clock, Finished, Notifier, Outcome, Store
 
 log = logging.getLogger("queuectl.domain.execution")
 
@@ -16,11 +17,25 @@ class RefusedOutcomes:
 
     store: Store
     clock: Clock
+    notifier: Notifier | None
+
+    def _report_final(self, jobs: Sequence[Job]) -> None:
+        """Wake this host's ``wait``s for the written jobs that are now final (best effort)."""
+        final = [Finished(job.id, job.queue) for job in jobs if job.state in FINAL]
+        if final and self.notifier is not None:
+            try:
+                self.notifier.jobs_finished(final)
+            except Exception as error:  # a wake-up is never worth a worker
+                log.warning("could not wake waiters: %s", error)
 
     def _write(self, outcome: Outcome) -> bool:
         """One outcome written at once (a lost job's, a released one's)."""
         try:
-            return self.store.jobs.record_outcome(outcome.job, outcome.token, outcome.output, outcome.history_max)
+            written = self.store.jobs.record_outcome(outcome.job, outcome.token, outcome.output,
+                                                     outcome.history_max)
+            if written:
+                self._report_final([outcome.job])
+            return written
         except OutcomeRejected as rejected:
             self._bury(rejected, [outcome])
             return False
@@ -36,6 +51,7 @@ class RefusedOutcomes:
             job.refuse(self.clock.now(), rejected.reason, ran=mine is not None)
             if self.store.jobs.bury(job, mine.token if mine else None):
                 log.error("%s; job %s is dead", rejected, job.id)
+                self._report_final([job])
         return [o for o in outcomes if o is not mine]
 
 

@@ -7,20 +7,31 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
-from .errors import InvalidJob, JobNotFound, QueuectlError
-from .model import FINAL, MOVES_FROM, QUEUED, Job, JobState
+from .errors import DuplicateJob, InvalidJob, JobNotFound, QueuectlError, UniqueKeyHeld
+from .model import FINAL, ID_PATTERN, MOVES_FROM, QUEUED, WAITING, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
-from .ports import AttemptLog, Clock, Notifier, OutputFiles, Page, Store, WorkerInfo
+from .ports import AttemptLog, Clock, Finished, Notifier, OutcomeWaiter, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
 from .specs import JobChanges, JobSpec
 from .stats import DURATION_BUCKETS, AttemptTotals, QueueStats, RunningTotals
 from .timeutil import earlier
+from .waiting import JobWait, WaitResult
+
+
+@dataclass(frozen=True)
+class RunningJob:
+    """A processing job as ``status`` lists it: how long its attempt has run."""
+
+    job: Job
+    host: str | None  # its worker's host; None when that worker is not live (lost, or its lease is ending)
+    elapsed_seconds: float
 
 
 @dataclass(frozen=True)
 class Status:
     jobs: dict[JobState, int]
     workers: list[WorkerInfo] = field(default_factory=list)
+    running: list[RunningJob] = field(default_factory=list)  # longest running first
     paused: Paused = NOTHING_PAUSED
 
 
@@ -47,6 +58,13 @@ class JobResult:
         return self.job
 
 
+def _check_not_a_run_id(spec: JobSpec) -> None:
+    """A user's job never takes an id of the ``NAME@tick`` form: those belong to schedule runs,
+    whose id is their exactly-once guard."""
+    if spec.id is not None and not ID_PATTERN.fullmatch(spec.id):
+        raise InvalidJob(f"job id '{spec.id}' has the form of a schedule run (NAME@tick); those ids are reserved")
+
+
 def _allowed(move: str, states: Collection[JobState]) -> frozenset[JobState]:
     """``states`` if ``move`` accepts each of them; otherwise ``InvalidJob`` naming those it accepts."""
     accepted = MOVES_FROM[move]
@@ -58,11 +76,13 @@ def _allowed(move: str, states: Collection[JobState]) -> frozenset[JobState]:
 
 class JobService:
     def __init__(self, store: Store, clock: Clock, notifier: Notifier | None = None,
-                 outputs: OutputFiles | None = None) -> None:
+                 outputs: OutputFiles | None = None,
+                 waiters: Callable[[], OutcomeWaiter] | None = None) -> None:
         self.store = store
         self.clock = clock
         self.notifier = notifier
         self.outputs = outputs
+        self.waiters = waiters  # opens a same-host wait for final states (``wait``)
 
     def _wake(self) -> None:
         if self.notifier is not None:
@@ -76,6 +96,7 @@ class JobService:
         return self.settings()
 
     def enqueue(self, spec: JobSpec) -> Job:
+        _check_not_a_run_id(spec)
         job = spec.to_job(self.clock.now(), self._settings_to_write())
         self.store.jobs.add(job)
         self._wake()
@@ -87,12 +108,38 @@ class JobService:
         jobs, invalid = [], {}
         for position, spec in enumerate(specs):
             try:
+                _check_not_a_run_id(spec)
                 jobs.append(spec.to_job(now, settings))
             except InvalidJob as error:
                 invalid[position] = str(error)
-        duplicates = set(self.store.jobs.add_many(jobs))
+        duplicates, refused = self._add_in_order(jobs, invalid)
         self._wake()
-        return BulkResult([job for job in jobs if job.id not in duplicates], sorted(duplicates), invalid)
+        return BulkResult([job for job in jobs if job.id not in duplicates and id(job) not in refused],
+                          sorted(duplicates), invalid)
+
+    def _add_in_order(self, jobs: list[Job], invalid: dict[int, str]) -> tuple[set[str], set[int]]:
+        """``add_many`` for runs of jobs without a unique key, ``add`` for each with one (its key is
+        checked by the store's unique index), in input order. A job refused for its key goes into
+        ``invalid`` at its position; returns the duplicate ids and the refused jobs' ``id()``."""
+        positions = [p for p in range(len(jobs) + len(invalid)) if p not in invalid]
+        duplicates: set[str] = set()
+        refused: set[int] = set()
+        run: list[Job] = []
+        for position, job in zip(positions, jobs):
+            if job.unique_key is None:
+                run.append(job)
+                continue
+            duplicates.update(self.store.jobs.add_many(run) if run else ())
+            run = []
+            try:
+                self.store.jobs.add(job)
+            except DuplicateJob:
+                duplicates.add(job.id)
+            except UniqueKeyHeld as error:
+                invalid[position] = str(error)
+                refused.add(id(job))
+        duplicates.update(self.store.jobs.add_many(run) if run else ())
+        return duplicates, refused
 
     def get(self, job_id: str) -> Job:
         return self.store.jobs.get(job_id)
@@ -110,18 +157,32 @@ class JobService:
                 states.append((dependency, None))
         return states
 
+    def count(self, page: Page) -> int:
+        """How many jobs match ``page``'s filters, whatever its limit (counted in the store)."""
+        return self.store.jobs.count(None if page.state is None else [page.state], page.queue)
+
     def logs(self, job_id: str) -> list[AttemptLog]:
         return self.store.jobs.logs(job_id)
+
+    def ids_starting(self, prefix: str, limit: int = defaults.COMPLETION_LIMIT) -> list[str]:
+        """The newest job ids that start with ``prefix`` (the shell's completion); none for a
+        prefix no id can start with."""
+        if prefix and not ID_PATTERN.fullmatch(prefix):  # a prefix of an id is an id, or empty
+            return []
+        return self.store.jobs.ids_starting(prefix, min(limit, defaults.COMPLETION_LIMIT))
 
     def cancel(self, job_id: str) -> Job:
         job = self.store.jobs.cancel(job_id, self.clock.now())
         self._wake()  # a worker running it notices at once and kills the command
+        if self.notifier is not None:
+            self.notifier.jobs_finished([Finished(job.id, job.queue)])
         return job
 
     def cancel_many(self, job_ids: Sequence[str]) -> list[JobResult]:
         """Cancel each job on its own: one refused (final, unknown) leaves the others cancelled."""
         results = self._each(job_ids, self.store.jobs.cancel)
         self._wake()  # the workers running any of them notice at once and kill the command
+        self._finished([Finished(r.job.id, r.job.queue) for r in results if r.job is not None])
         return results
 
     def cancel_all(self, queue: str | None = None, states: Collection[JobState] | None = None) -> int:
@@ -129,6 +190,8 @@ class JobService:
         Running jobs only when ``states`` names ``processing``: their workers kill the command."""
         count = self.store.jobs.cancel_all(self.clock.now(), _allowed("cancel", states or QUEUED), queue)
         self._wake()
+        if count:
+            self._finished([Finished.UNKNOWN])  # this host's waits read the store again
         return count
 
     def retry(self, job_ids: Sequence[str]) -> list[JobResult]:
@@ -159,6 +222,22 @@ class JobService:
             except QueuectlError as error:
                 results.append(JobResult(job_id, error=error))
         return results
+
+    def _finished(self, finished: Sequence[Finished]) -> None:
+        if self.notifier is not None and finished:
+            self.notifier.jobs_finished(finished)
+
+    def wait(self, ids: Sequence[str] = (), queue: str | None = None, timeout: float | None = None) -> WaitResult:
+        """Block until the jobs ``ids`` (or every job of ``queue``, or every job) are final,
+        or ``timeout`` seconds pass; reads the store at most every ``poll_interval``."""
+        if self.waiters is None:
+            raise RuntimeError("wait needs an OutcomeWaiter")
+        waiter = self.waiters()  # listening before the first read: no report falls in between
+        try:
+            return JobWait(self.store.jobs, self.clock, waiter, ids, queue, self.settings().poll_interval,
+                           timeout).run()
+        finally:
+            waiter.close()
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
         """Delete final jobs and their output files; any other state deletes none."""
@@ -196,15 +275,23 @@ class JobService:
         return self.retry_all({JobState.DEAD})
 
     def status(self) -> Status:
-        return Status(self.store.jobs.count_by_state(), self.live_workers(),
-                      paused=self.store.queues.paused())
+        now, processing = self.clock.now(), self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
+        workers = self.live_workers(processing)
+        hosts = {worker.id: worker.host for worker in workers}
+        running = [RunningJob(job, hosts.get(job.worker or ""),
+                              max(0.0, (now - (job.started_at or now)).total_seconds())) for job in processing]
+        running.sort(key=lambda r: -r.elapsed_seconds)
+        return Status(self.store.jobs.count_by_state(), workers, running, paused=self.store.queues.paused())
 
-    def live_workers(self) -> list[WorkerInfo]:
-        """Workers whose heartbeat is within the lease, oldest first, with their current job."""
+    def live_workers(self, processing: list[Job] | None = None) -> list[WorkerInfo]:
+        """Workers whose heartbeat is within the lease, oldest first, with their current job
+        (from ``processing``, the processing jobs, when the caller has read them)."""
         now, lease = self.clock.now(), self.settings().lease_seconds
         live = [w for w in self.store.workers.workers() if w.is_live(now, lease)]
         if live:  # a worker's current job is whatever it holds in the store now
-            running = {j.worker: j.id for j in self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))}
+            if processing is None:
+                processing = self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
+            running = {j.worker: j.id for j in processing}
             live = [replace(w, current_job=running.get(w.id)) for w in live]
         return sorted(live, key=lambda w: w.started_at)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from .backoff import BackoffPolicy
@@ -17,6 +17,7 @@ from .commands import CommandRunner, RunningCommand, RunResult
 from .errors import StoreUnavailable
 from .model import Job
 from .outage import Outage
+from .retry_rules import Failure
 from .ports import Clock, Outcome, Store
 from .settings import Settings
 from .timeutil import bounded_timedelta as _seconds
@@ -92,7 +93,7 @@ class JobSupervision:
                 self._release(lease, handle.kill("released: worker stopped"), settings)
                 return None
             if lease.deadline is not None and now >= lease.deadline:
-                return handle.kill(f"timed out after {lease.job.timeout:g}s")
+                return replace(handle.kill(f"timed out after {lease.job.timeout:g}s"), timed_out=True)
             # A renew is due, or something woke us early (a cancel, say): check the lease now.
             if not self._renew(lease, now, settings):
                 handle.kill("lease lost")
@@ -118,6 +119,7 @@ class JobSupervision:
         if held:
             lease.expires = until
             self.beat(now, lease.job.id, settings)
+            self.enqueue_scheduled(now, settings)  # a long job does not hold up schedules' runs
         return held
 
     def _abandon(self, lease: Lease, handle: RunningCommand, settings: Settings) -> None:
@@ -146,7 +148,8 @@ class JobSupervision:
         if result.error is None:
             job.succeed(now, result.exit_code or 0)
         else:
-            job.fail(now, result.error, BackoffPolicy.from_settings(settings), result.exit_code)
+            job.fail(now, result.error, BackoffPolicy.from_settings(settings), result.exit_code,
+                     Failure.of(result.exit_code, result.timed_out))
         self._unsettled.append(Outcome(job, lease.token, result.output, settings.history_max))
         if not self.outcomes_ride_with_claim:
             self._write_outcomes()

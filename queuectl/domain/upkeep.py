@@ -12,6 +12,7 @@ from .errors import StoreUnavailable
 from .model import FINAL
 from .outage import Outage
 from .ports import Clock, Outcome, OutputFiles, Store, WorkerInfo
+from .schedule_service import ScheduleRunner
 from .settings import Settings
 from .timeutil import bounded_timedelta as _seconds
 
@@ -30,6 +31,11 @@ class Upkeep:
     prune_batch: int
     _beat_at: datetime | None
     _prune_at: datetime | None
+    scheduler: ScheduleRunner | None
+
+    def enqueue_scheduled(self, now: datetime, settings: Settings) -> list[str]:
+        """The due runs of schedules (SPEC 9.3), at most one store query a second; errors are logged."""
+        return self.scheduler.run_due(now, settings) if self.scheduler is not None else []
 
     def beat(self, now: datetime, current_job: str | None, settings: Settings) -> None:
         """Registry heartbeat and lost-job recovery, at most every lease/3; sooner again after a failure."""

@@ -7,6 +7,7 @@ cost nothing. Tests pass ``AppState(container=...)`` with overridden providers.
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +18,7 @@ from . import locations
 if TYPE_CHECKING:  # pragma: no cover - typing only; the container is imported lazily
     from queuectl.container import Container
     from queuectl.domain.queue_service import QueueService
+    from queuectl.domain.schedule_service import ScheduleService
     from queuectl.domain.services import ConfigService, JobService, StatsService
 
 class AppState:
@@ -28,6 +30,7 @@ class AppState:
         self._container = container
         self._locations: locations.Locations | None = None
         self._store_used = False
+        self._building = threading.Lock()
 
     # -- where -------------------------------------------------------------
     @property
@@ -54,11 +57,12 @@ class AppState:
     # -- what --------------------------------------------------------------
     @property
     def container(self) -> "Container":
-        if self._container is None:
-            from queuectl.container import build_container
+        with self._building:  # the shell's completion thread may ask first
+            if self._container is None:
+                from queuectl.container import build_container
 
-            home = self.home
-            self._container = build_container(self.locations.url, str(home))
+                home = self.home
+                self._container = build_container(self.locations.url, str(home))
         return self._container
 
     def jobs(self) -> "JobService":
@@ -78,6 +82,11 @@ class AppState:
 
     def stats(self) -> "StatsService":
         service = self.container.stats()
+        self._store_used = True
+        return service
+
+    def schedules(self) -> "ScheduleService":
+        service = self.container.schedules()
         self._store_used = True
         return service
 

@@ -77,6 +77,12 @@ def _dashes_at(command: click.Command, args: list[str]) -> int | None:
               help="Add this variable to the job's environment (repeatable).")
 @click.option("--after", type=params.JOB_ID, metavar="ID", multiple=True,
               help="Run only once job ID has completed (repeatable); cancelled if it ends dead or cancelled.")
+@click.option("--unique-key", type=params.UNIQUE_KEY, metavar="KEY",
+              help="Refuse the job while another job with this key is not finished.")
+@click.option("--retry-on", type=params.RETRY_ON_LIST, metavar="LIST",
+              help="Retry only these failures: exit codes, ranges (64-78), timeout, lost.")
+@click.option("--no-retry-on", type=params.NO_RETRY_ON_LIST, metavar="LIST",
+              help="Never retry these failures: they go straight to dead.")
 @pass_app
 def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **options: Any) -> None:
     """Add a job, or many with --file. The id is printed.
@@ -95,6 +101,8 @@ def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **o
     dashed = click.get_current_context().meta.get(_AFTER_DASHES)
     if options["run_at"] and options["delay"]:
         raise click.UsageError("give --run-at or --delay, not both")
+    if options["retry_on"] and options["no_retry_on"]:
+        raise click.UsageError("give --retry-on or --no-retry-on, not both")
     options["env"] = _option_env(options["env"])
     if source is not None:
         if words or options["job_id"] or dashed is not None:

@@ -28,8 +28,11 @@ def list_jobs(app: AppState, state: str | None, queue: str | None, limit: int, a
     from . import render
 
     page = Page(state=JobState.parse(state) if state else None, queue=queue, limit=limit)
-    jobs = app.jobs().list(page)
+    service = app.jobs()
+    jobs = service.list(page)
     click.echo(render.to_json([render.job_dict(j) for j in jobs]) if as_json else render.jobs_table(jobs))
+    if not as_json and limit and len(jobs) == limit and (total := service.count(page)) > limit:
+        click.echo(f"showing {limit:,} of {total:,}", err=True)  # the limit cut the list
 
 
 @click.command("show")

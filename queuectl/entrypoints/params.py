@@ -18,7 +18,8 @@ import click
 from queuectl.domain import defaults
 from queuectl.domain.context import parse_assignment, validate_cwd
 from queuectl.domain.errors import InvalidJob, QueuectlError
-from queuectl.domain.model import validate_id
+from queuectl.domain.model import validate_id, validate_unique_key
+from queuectl.domain.retry_rules import NO_RETRY_ON, RETRY_ON, normal_list
 from queuectl.domain.quoting import quoted
 from queuectl.domain.timeutil import duration_text, parse_duration, parse_time
 
@@ -119,3 +120,6 @@ LIST_LIMIT = BoundedInt(0, defaults.LIST_LIMIT_MAX)
 TIMEOUT = Seconds(defaults.TIMEOUT_LIMIT)
 CWD = Checked("directory", _absolute_cwd, keep_text=False)
 ENV_ASSIGNMENT = Checked("KEY=VALUE", parse_assignment, keep_text=False)
+UNIQUE_KEY = Checked("key", validate_unique_key)
+RETRY_ON_LIST = Checked("list", lambda text: normal_list(text, RETRY_ON))
+NO_RETRY_ON_LIST = Checked("list", lambda text: normal_list(text, NO_RETRY_ON))

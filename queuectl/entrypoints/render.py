@@ -14,13 +14,14 @@ from typing import Any, Iterable, Mapping, Sequence
 from queuectl.domain.model import WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import WorkerInfo
 from queuectl.domain.quoting import printable
-from queuectl.domain.services import Status
+from queuectl.domain.services import RunningJob, Status
 from queuectl.domain.stats import QueueStats
 from queuectl.domain.timeutil import format_time
 
 from .render_queues import paused_dict, paused_line
 
 COMMAND_WIDTH = 40
+COMMAND_MIN_WIDTH = 20  # status cuts a running command to the terminal, never below this
 ERROR_WIDTH = 60
 NONE = "-"
 
@@ -89,6 +90,7 @@ def job_dict(job: Job, history: bool = False) -> dict[str, Any]:
         "started_at": format_time(job.started_at), "finished_at": format_time(job.finished_at),
         "exit_code": job.exit_code, "last_error": job.last_error, "worker": job.worker,
         "cwd": job.cwd, "env": dict(job.env), "after": list(job.after),
+        "unique_key": job.unique_key, "retry_on": job.retry_on, "no_retry_on": job.no_retry_on,
     }
     if history:
         data["history"] = [attempt_dict(a) for a in job.history]
@@ -108,7 +110,15 @@ def status_dict(status: Status) -> dict[str, Any]:
         "jobs": {state.value: status.jobs.get(state, 0) for state in JobState},
         "workers": [worker_dict(w) for w in status.workers],
         "paused": paused_dict(status.paused),
+        "running": [running_dict(r) for r in status.running],
     }
+
+
+def running_dict(running: RunningJob) -> dict[str, Any]:
+    job = running.job
+    return {"id": job.id, "worker": job.worker, "host": running.host,
+            "queue": job.queue, "started_at": format_time(job.started_at),
+            "elapsed_seconds": _rounded(running.elapsed_seconds), "command": job.command}
 
 
 def stats_dict(stats: QueueStats) -> dict[str, Any]:
@@ -221,12 +231,33 @@ def status_text(status: Status) -> str:
     counts = table([state.value.upper() for state in JobState],
                    [[status.jobs.get(state, 0) for state in JobState]])
     counts += f"\n\n{paused_line(status.paused)}" if status.paused.anything else ""
+    running = f"\n\n{running_table(status.running)}" if status.running else ""
     if not status.workers:
-        return f"{counts}\n\nNo live workers."
+        return f"{counts}\n\nNo live workers.{running}"
     rows = [(w.id, w.host, w.pid, ",".join(w.queues) or "*", w.current_job, format_time(w.last_heartbeat))
             for w in status.workers]
     workers = table(("WORKER", "HOST", "PID", "QUEUES", "CURRENT_JOB", "LAST_HEARTBEAT"), rows)
-    return f"{counts}\n\n{workers}"
+    return f"{counts}\n\n{workers}{running}"
+
+
+def running_table(running: Sequence[RunningJob], columns: int | None = None) -> str:
+    """Each running job with its elapsed time; the command cut to what is left of the terminal's width."""
+    import shutil
+
+    rows = [(r.job.id, r.job.worker, r.host, elapsed_text(r.elapsed_seconds)) for r in running]
+    widths = [max(len(text(cell)) for cell in column) for column in zip(("ID", "WORKER", "HOST", "ELAPSED"), *rows)]
+    room = max(COMMAND_MIN_WIDTH, (columns or shutil.get_terminal_size().columns) - sum(widths) - 2 * len(widths))
+    return table(("ID", "WORKER", "HOST", "ELAPSED", "COMMAND"),
+                 [(*row, truncate(r.job.command, room)) for row, r in zip(rows, running)])
+
+
+def elapsed_text(seconds: float) -> str:
+    """``42s``, ``1m 05s``, ``2h 03m``, ``3d 04h``: the two largest units."""
+    whole = int(seconds)
+    for size, unit, smaller, small in ((86400, "d", 3600, "h"), (3600, "h", 60, "m"), (60, "m", 1, "s")):
+        if whole >= size:
+            return f"{whole // size}{unit} {whole % size // smaller:02d}{small}"
+    return f"{whole}s"
 
 
 def settings_table(values: Mapping[str, Any]) -> str:

@@ -136,7 +136,7 @@ def test_the_control_commands_work_in_the_interactive_shell(queue):
     result = subprocess.run([sys.executable, "-m", "queuectl"], input=commands, env=queue.env(),
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
-    assert result.stdout.splitlines() == ["Enqueued s1", "Updated s1: priority 3", "Cancelled s1", "Retried s1"]
+    assert result.stdout.splitlines() == ["Enqueued job 's1': true", "Updated s1: priority 3", "Cancelled s1", "Retried s1"]
     assert errors(result) == ["Error: job 's1' is pending: cannot retry it "
                               "(only completed, failed, dead and cancelled jobs can)"]
     job = queue.store.jobs.get("s1")

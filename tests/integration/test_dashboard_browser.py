@@ -64,7 +64,8 @@ def dashboard(tmp_path: Path) -> Iterator[tuple[str, object]]:
         container.store().close()
 
 
-def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(dashboard, browser_page, tmp_path):
+def test_the_dashboard_shows_the_queue_refreshes_itself_retries_a_dead_job_and_pauses_a_queue(dashboard, browser_page,
+                                                                                               tmp_path):
     from playwright.sync_api import expect
 
     printed, store = dashboard
@@ -102,6 +103,17 @@ def test_the_dashboard_shows_the_queue_refreshes_itself_and_retries_a_dead_job(d
     page.get_by_role("link", name="Overview").click()
     expect(counts["dead"]).to_have_text("0")
     expect(counts["pending"]).to_have_text("3")  # one back from the DLQ, one cancelled above
+
+    # Pause a queue from its row, and resume it.
+    images = page.locator('tr[data-queue="images"]')
+    images.locator('button[data-action="pause"]').click()
+    expect(page.locator(".notice")).to_contain_text("queue images: paused")
+    expect(images.locator(".badge.paused")).to_have_count(1)
+    assert store.queues.paused().is_paused("images") and not store.queues.paused().is_paused("emails")
+    images.locator('button[data-action="resume"]').click()
+    expect(page.locator(".notice")).to_contain_text("queue images: running")
+    expect(images.locator(".badge.paused")).to_have_count(0)
+    assert not store.queues.paused().anything
 
 
 def _screenshot_path(tmp_path: Path) -> Path:

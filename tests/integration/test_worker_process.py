@@ -231,4 +231,4 @@ def test_logs_follow_streams_a_running_attempt_whole_until_the_job_ends(queue, t
     finally:
         if follower.poll() is None:
             follower.kill()
-    assert rest == "end\n" and follower.returncode == 0
+    assert rest == "end\njob 'chatty' completed (exit 0)\n" and follower.returncode == 0

@@ -65,10 +65,12 @@ class JobMoves(RuleBasedStateMachine):
         self.budget_cut = False  # an update left max_retries below the attempts made, since the last retry
 
     @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5),
-                blocked=st.booleans())
-    def enqueue(self, max_retries: int, priority: int, blocked: bool) -> None:
+                blocked=st.booleans(),
+                workflow=st.sampled_from([{}, {"unique_key": "k", "retry_on": "1,timeout"},
+                                          {"unique_key": "k", "no_retry_on": "0-2,lost"}]))
+    def enqueue(self, max_retries: int, priority: int, blocked: bool, workflow: dict) -> None:
         self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority,
-                           after=["dep-1"] if blocked else [])
+                           after=["dep-1"] if blocked else [], **workflow)
         assert self.job.state is (JobState.BLOCKED if blocked else JobState.PENDING)
 
     # -- the moves, each tried whatever the state ----------------------------------
@@ -207,6 +209,14 @@ class JobMoves(RuleBasedStateMachine):
         """Blocked only from its enqueue until its dependencies settle it: no attempt, no lease."""
         if self.job.state is JobState.BLOCKED:
             assert not self.job.history and self.job.attempts == 0 and self.job.lease_token is None
+            assert self.job.held_key == self.job.unique_key  # a blocked job holds its unique key
+
+    @invariant()
+    def the_key_is_held_exactly_while_not_final_and_a_rule_only_ever_kills(self) -> None:
+        job = self.job
+        assert job.held_key == (None if job.state in FINAL else job.unique_key)
+        ruled = [entry for entry in job.history if (entry.error or "").endswith("dead without retry)")]
+        assert all(entry.outcome is JobState.DEAD for entry in ruled)
 
     @invariant()
     def a_final_job_has_no_open_attempt(self) -> None:

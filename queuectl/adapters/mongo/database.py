@@ -63,6 +63,8 @@ JOB_INDEXES = (
     IndexModel([("after", ASCENDING)], name="dependents", sparse=True),
     # ended jobs whose dependents are still to be released (``dependencies.py``)
     IndexModel([("release_due", ASCENDING)], name="release_due", sparse=True),
+    # one holder per unique key: ``held_key`` is present only while a job holds its key (sparse)
+    IndexModel([("held_key", ASCENDING)], name="held_key_unique", unique=True, sparse=True),
 )
 
 

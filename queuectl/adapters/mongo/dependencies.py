@@ -27,7 +27,7 @@ from pymongo.collection import Collection
 from queuectl.domain import dependencies
 from queuectl.domain.model import FINAL, Job, JobState
 
-from .documents import WITHOUT_HISTORY, job_from_document, literals, ms, mutable_fields
+from .documents import HELD_KEY, WITHOUT_HISTORY, held_key_expression, job_from_document, literals, ms, mutable_fields
 
 _BLOCKED = JobState.BLOCKED.value
 HAS_DEPENDENTS, RELEASE_DUE = "has_dependents", "release_due"
@@ -87,7 +87,8 @@ def _settle(jobs: Collection, docs: list[dict[str, Any]], now: datetime) -> list
         read = job.updated_at
         if not dependencies.settle(job, states(jobs, job.after), now):
             continue
-        update = [{"$set": {**literals(mutable_fields(job, worker=True)),
+        # a cascade to cancelled frees the job's unique key in the same write (``held_key_expression``)
+        update = [{"$set": {**literals(mutable_fields(job, worker=True)), HELD_KEY: held_key_expression(job),
                             **(RELEASE_IF_WAITED_FOR if job.state in FINAL else {})}}]
         written = jobs.update_one({"_id": job.id, "state": _BLOCKED, "updated_at": read}, update).matched_count
         if written and job.state in FINAL:

@@ -25,6 +25,11 @@ from queuectl.domain.timeutil import bounded_seconds
 MUTABLE_FIELDS = Job.MUTABLE_FIELDS
 ATTEMPT_FIELDS = ("attempt", "worker", "host", "started_at", "finished_at", "exit_code", "error", "outcome")
 
+# ``Job.held_key`` (SPEC 9.3): present only while the job holds its unique key (is not final), so that
+# a sparse unique index on it lets one job at a time hold a key. Every write that changes the state
+# writes it through ``held_key_update`` or ``held_key_expression``; the claim keeps a waiting job's.
+HELD_KEY = "held_key"
+
 WITHOUT_HISTORY = {"history": 0}
 WITHOUT_OUTPUT = {"history.output": 0}
 
@@ -43,6 +48,18 @@ def mutable_fields(job: Job, worker: bool = False) -> dict[str, Any]:
     return {name: _value(job, name) for name in (Job.WORKER_FIELDS if worker else MUTABLE_FIELDS)}
 
 
+def held_key_update(job: Job, update: dict[str, Any]) -> dict[str, Any]:
+    """``update`` (``$set``/``$unset`` operators) also writing ``HELD_KEY`` as the moved job has it."""
+    key = job.held_key
+    operator, value = ("$set", key) if key is not None else ("$unset", "")
+    return {**update, operator: {**update.get(operator, {}), HELD_KEY: value}}
+
+
+def held_key_expression(job: Job) -> Any:
+    """``HELD_KEY``'s value in a pipeline ``$set``: the key, or ``$$REMOVE`` (the field goes)."""
+    return {"$literal": job.held_key} if job.held_key is not None else "$$REMOVE"
+
+
 def job_document(job: Job, seq: int) -> dict[str, Any]:
     """A new job's document; ``seq`` is its place in the store order."""
     return {
@@ -51,6 +68,8 @@ def job_document(job: Job, seq: int) -> dict[str, Any]:
         "created_at": job.created_at, **mutable_fields(job),
         "history": [attempt_document(attempt) for attempt in job.history],
         "cwd": job.cwd, "env": dict(job.env), **({"after": list(job.after)} if job.after else {}),
+        "unique_key": job.unique_key, "retry_on": job.retry_on, "no_retry_on": job.no_retry_on,
+        **({HELD_KEY: job.held_key} if job.held_key is not None else {}),
     }
 
 
@@ -100,6 +119,8 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         history=[attempt_from_document(entry) for entry in doc.get("history", [])],
         cwd=doc.get("cwd"), env=dict(doc.get("env") or {}),  # absent from documents stored before SPEC 9.1
         after=list(doc.get("after") or ()),  # absent: no dependencies (SPEC 9.3)
+        unique_key=doc.get("unique_key"), retry_on=doc.get("retry_on"),  # and these before SPEC 9.3
+        no_retry_on=doc.get("no_retry_on"),
     )
 
 

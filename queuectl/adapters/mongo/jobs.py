@@ -32,14 +32,15 @@ from pymongo.collection import Collection
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from queuectl.domain import defaults
-from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
+from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound, UniqueKeyHeld
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
 from . import dependencies
 from .database import MongoDatabase, refused_for_good, translate_errors
-from .documents import (WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields, attempt_from_document,
-                        closing_history, job_document, job_from_document, literals, ms, mutable_fields)
+from .documents import (HELD_KEY, WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields,
+                        attempt_from_document, closing_history, held_key_expression, held_key_update, job_document,
+                        job_from_document, literals, ms, mutable_fields)
 from .queues import read_paused
 
 log = logging.getLogger(__name__)
@@ -69,11 +70,30 @@ class MongoJobRepository(JobRepository):
         if job.after and jobs.find_one({"_id": job.id}, {"_id": 1}) is not None:
             raise DuplicateJob(job.id)  # before its dependencies are checked, as on every store
         dependencies.admit(jobs, [job])
-        try:
-            jobs.insert_one(job_document(job, self._db.next_seq()))
-        except DuplicateKeyError:
-            raise DuplicateJob(job.id) from None
+        self._insert(job)
         dependencies.mark_and_recheck(jobs, [job])
+
+    def _insert(self, job: Job) -> None:
+        """Insert a new job's document: ``DuplicateJob`` for its id, ``UniqueKeyHeld`` for its key."""
+        jobs = self._jobs
+        for _ in range(_SWAP_TRIES):
+            try:
+                jobs.insert_one(job_document(job, self._db.next_seq()))
+                return
+            except DuplicateKeyError as error:
+                # the index that refused it, if the server says (else: the id, if it exists)
+                index = (error.details or {}).get("keyPattern", {HELD_KEY: 1})
+                if HELD_KEY not in index or jobs.find_one({"_id": job.id}, {"_id": 1}) is not None:
+                    raise DuplicateJob(job.id) from None
+                held = self._key_held(job)
+                if held is not None:
+                    raise held from None
+        raise ConcurrentUpdate(job.id)  # the key's holders kept ending and starting: never expected
+
+    def _key_held(self, job: Job) -> UniqueKeyHeld | None:
+        """Why the unique index refused ``job``: the job holding its key now (None: it just ended)."""
+        holder = self._jobs.find_one({HELD_KEY: job.unique_key, "_id": {"$ne": job.id}}, {"state": 1})
+        return None if holder is None else UniqueKeyHeld(job.unique_key or "", holder["_id"], holder["state"])
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
         first_of_id: dict[str, Job] = {}
@@ -138,6 +158,14 @@ class MongoJobRepository(JobRepository):
         cursor = self._jobs.find(query, WITHOUT_HISTORY).sort("seq", -1).limit(page.limit or 0)
         return [job_from_document(doc) for doc in cursor]
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        if limit < 1:
+            return []
+        # A range on _id (the id index); every id character sorts below "\x7f" (``ID_PATTERN``).
+        cursor = (self._jobs.find({"_id": {"$gte": prefix, "$lt": prefix + "\x7f"}}, {"_id": 1})
+                  .sort("seq", -1).limit(limit))
+        return [doc["_id"] for doc in cursor]
+
     def count_by_state(self) -> dict[JobState, int]:
         counts = {state: 0 for state in JobState}
         # The $match on the indexed state lets MongoDB count from an index alone.
@@ -146,6 +174,14 @@ class MongoJobRepository(JobRepository):
         for row in self._jobs.aggregate(pipeline):
             counts[JobState(row["_id"])] = int(row["n"])
         return counts
+
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        query: dict[str, Any] = {}
+        if states is not None:
+            query["state"] = {"$in": sorted(state.value for state in states)}
+        if queue is not None:
+            query["queue"] = queue
+        return int(self._jobs.count_documents(query))
 
     def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         cursor = (self._jobs.find({"state": _PROCESSING, "lease_until": {"$lt": now}}, WITHOUT_OUTPUT)
@@ -216,7 +252,7 @@ class MongoJobRepository(JobRepository):
             if output is not None:
                 closing["output"] = output
         ended = job.state in FINAL  # the same write marks it if a job waits for it (dependencies.py)
-        update = [{"$set": {**literals(mutable_fields(job, worker=True)),
+        update = [{"$set": {**literals(mutable_fields(job, worker=True)), HELD_KEY: held_key_expression(job),
                             "history": closing_history(closing, token, history_max),
                             **(dependencies.RELEASE_IF_WAITED_FOR if ended else {})}}]
         with self._db.rejecting(job.id):
@@ -239,12 +275,13 @@ class MongoJobRepository(JobRepository):
             fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]
         try:
-            result = self._jobs.update_one(fence, {"$set": fields, "$unset": {"history.$[].output": ""}}, **options)
+            result = self._jobs.update_one(
+                fence, held_key_update(job, {"$set": fields, "$unset": {"history.$[].output": ""}}), **options)
         except OperationFailure as error:
             if not refused_for_good(error):
                 raise
-            result = self._jobs.update_one(fence, {"$set": {name: fields[name]
-                                                            for name in (*_SHRINKING, dependencies.RELEASE_DUE)}})
+            shrinking = {name: fields[name] for name in (*_SHRINKING, dependencies.RELEASE_DUE)}
+            result = self._jobs.update_one(fence, held_key_update(job, {"$set": shrinking}))
         if result.matched_count != 1:
             return False
         self._release([(job.id, job.updated_at)])
@@ -301,7 +338,12 @@ class MongoJobRepository(JobRepository):
                 ended.append((job.id, job.updated_at))
         moved = 0
         for start in range(0, len(writes), _BULK_CHUNK):
-            moved += self._jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+            try:
+                moved += self._jobs.bulk_write(writes[start:start + _BULK_CHUNK], ordered=False).matched_count
+            except BulkWriteError as error:  # a job whose key another holds is left as it was
+                if any(failure.get("code") != _DUPLICATE_KEY for failure in error.details.get("writeErrors", [])):
+                    raise
+                moved += int(error.details.get("nMatched", 0))
         for start in range(0, len(ended), _BULK_CHUNK):
             self._release(ended[start:start + _BULK_CHUNK])
         return moved
@@ -341,10 +383,15 @@ class MongoJobRepository(JobRepository):
             read = (job.state, job.lease_token, job.updated_at)
             move(job)
             fence, update, array_filters = _guarded_write(job, *read)
-            if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
-                if job.state in FINAL:  # its write set the mark: its dependents follow now
-                    self._release([(job.id, job.updated_at)])
-                return job
+            try:
+                if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
+                    if job.state in FINAL:  # its write set the mark: its dependents follow now
+                        self._release([(job.id, job.updated_at)])
+                    return job
+            except DuplicateKeyError:
+                held = self._key_held(job)
+                if held is not None:
+                    raise held from None
         raise ConcurrentUpdate(job_id)
 
 
@@ -360,7 +407,7 @@ def _guarded_write(job: Job, state: JobState, token: str | None,
         fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
         array_filters = [{f"{_OPEN}.token": token}]
     fence = {"_id": job.id, "state": state.value, "lease_token": token, "updated_at": updated_at}
-    return fence, {"$set": fields}, array_filters
+    return fence, held_key_update(job, {"$set": fields}), array_filters
 
 
 def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:

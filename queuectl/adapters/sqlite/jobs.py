@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 from queuectl.domain import defaults
-from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound
+from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound, UniqueKeyHeld
 from queuectl.domain.model import FINAL, MOVES_FROM, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
 from queuectl.domain.timeutil import to_epoch
@@ -22,11 +22,14 @@ from queuectl.domain.timeutil import to_epoch
 from . import deletion, dependencies, hot_path
 from .database import SqliteDatabase
 from .rows import MUTABLE_FIELDS, SETTINGS, attempt_from_row, job_from_row, mutable_row, settings_row
-from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS
+from .tables import ATTEMPT_COLUMNS, HELD_KEY_SQL, JOB_COLUMNS
 
 _EXISTS = "SELECT seq FROM jobs WHERE id = ?"
 _BY_ID = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id = ?"
 _HISTORY = f"SELECT {', '.join(ATTEMPT_COLUMNS)} FROM attempts WHERE job_id = ? ORDER BY ordinal"
+# A range on the unique id index: every id character sorts below "\x7f" (``ID_PATTERN``).
+_IDS_STARTING = "SELECT id FROM jobs WHERE id >= ? AND id < ? ORDER BY seq DESC LIMIT ?"
+_HOLDER = f"SELECT id, state FROM jobs WHERE unique_key = ? AND {HELD_KEY_SQL} AND id != ?"
 _IN_STATES = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state IN ({{marks}}){{queue}} ORDER BY seq"
 # Compare-and-set on what was loaded, for moves that are not fenced by a lease.
 _SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in (*MUTABLE_FIELDS, *SETTINGS))}"
@@ -46,13 +49,15 @@ class SqliteJobRepository(JobRepository):
 
     # -- enqueue -----------------------------------------------------------
     def add(self, job: Job) -> None:
-        try:
-            with self._db.write() as conn:
-                if job.after and conn.execute(_EXISTS, (job.id,)).fetchone():
-                    raise DuplicateJob(job.id)  # before its dependencies are checked, as on every store
+        with self._db.write() as conn:
+            if job.after and conn.execute(_EXISTS, (job.id,)).fetchone():
+                raise DuplicateJob(job.id)  # before its dependencies are checked, as on every store
+            try:
                 hot_path.insert(conn, [job])
-        except sqlite3.IntegrityError:
-            raise DuplicateJob(job.id) from None
+            except sqlite3.IntegrityError:
+                if conn.execute(_EXISTS, (job.id,)).fetchone() is not None:
+                    raise DuplicateJob(job.id) from None
+                raise _key_held(conn, job) from None
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
         with self._db.write() as conn:
@@ -78,6 +83,12 @@ class SqliteJobRepository(JobRepository):
         with self._db.read() as conn:
             return [job_from_row(row) for row in queries.rows(conn, query)]
 
+    def ids_starting(self, prefix: str, limit: int) -> list[str]:
+        if limit < 1:
+            return []
+        with self._db.read() as conn:
+            return [row[0] for row in conn.execute(_IDS_STARTING, (prefix, prefix + "\x7f", limit))]
+
     def count_by_state(self) -> dict[JobState, int]:
         counts = {state: 0 for state in JobState}
         queries = _operator_queries()
@@ -85,6 +96,11 @@ class SqliteJobRepository(JobRepository):
             for state, count in queries.rows(conn, queries.COUNTS):
                 counts[JobState(state)] = count
         return counts
+
+    def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
+        queries = _operator_queries()
+        with self._db.read() as conn:
+            return queries.rows(conn, queries.count_query(states, queue))[0][0]
 
     def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         with self._db.read() as conn:
@@ -173,16 +189,9 @@ class SqliteJobRepository(JobRepository):
         query = _IN_STATES.format(marks=", ".join("?" * len(names)), queue=" AND queue = ?" if queue else "")
         with self._db.write() as conn:
             jobs = [job_from_row(row) for row in conn.execute(query, (*names, *([queue] if queue else [])))]
-            for job in jobs:
-                if job.lease_token is not None:  # a running job: the move closes its open attempt
-                    job.history = [attempt_from_row(row) for row in conn.execute(_HISTORY, (job.id,))]
-                state, token = job.state, job.lease_token
-                move(job)
-                conn.execute(_SWAP, _swap_params(job, state, token))
-                if token is not None and job.lease_token is None and job.history:
-                    hot_path.close_attempts(conn, [Outcome(job, token)])
-            dependencies.release(conn, jobs)
-        return len(jobs)
+            moved = [job for job in jobs if _move_one(conn, job, move)]
+            dependencies.release(conn, moved)
+            return len(moved)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Load, let the model move the job (it may refuse), write back guarded."""
@@ -190,13 +199,40 @@ class SqliteJobRepository(JobRepository):
             job = _load(conn, job_id)
             state, token = job.state, job.lease_token
             move(job)
-            if conn.execute(_SWAP, _swap_params(job, state, token)).rowcount != 1:
+            try:
+                swapped = conn.execute(_SWAP, _swap_params(job, state, token)).rowcount
+            except sqlite3.IntegrityError:
+                raise _key_held(conn, job) from None
+            if swapped != 1:
                 raise ConcurrentUpdate(job_id)  # within one write transaction: another writer cannot interleave
             if token is not None and job.lease_token is None and job.history:
                 # the move ended the running attempt: close its row, in this same transaction
                 hot_path.close_attempts(conn, [Outcome(job, token)])
             dependencies.release(conn, [job])  # a cancelled job's dependents are cancelled with it
         return job
+
+
+def _move_one(conn: sqlite3.Connection, job: Job, move: Callable[[Job], None]) -> bool:
+    """One job of a bulk move, written back; False (nothing written) when its key is held by another."""
+    if job.lease_token is not None:  # a running job: the move closes its open attempt
+        job.history = [attempt_from_row(row) for row in conn.execute(_HISTORY, (job.id,))]
+    state, token = job.state, job.lease_token
+    move(job)
+    try:
+        conn.execute(_SWAP, _swap_params(job, state, token))
+    except sqlite3.IntegrityError:  # the unique index of held keys: a statement's failure undoes only it
+        return False
+    if token is not None and job.lease_token is None and job.history:
+        hot_path.close_attempts(conn, [Outcome(job, token)])
+    return True
+
+
+def _key_held(conn: sqlite3.Connection, job: Job) -> Exception:
+    """Why the unique index refused ``job``'s write: the job holding its key (read in the same transaction)."""
+    row = conn.execute(_HOLDER, (job.unique_key, job.id)).fetchone()
+    if row is None:  # no other constraint can fail this write: never expected
+        return ConcurrentUpdate(job.id)
+    return UniqueKeyHeld(job.unique_key or "", row[0], row[1])
 
 
 def _load(conn: sqlite3.Connection, job_id: str) -> Job:

@@ -43,3 +43,13 @@ def _compiled(query: sa.Executable) -> sa.engine.Compiled:
 COUNTS = sa.select(jobs_table.c.state, sa.func.count()).group_by(jobs_table.c.state)
 NEWEST_FIRST = sa.select(*jobs_table.c).order_by(jobs_table.c.seq.desc())
 WORKERS_IN_START_ORDER = sa.select(*workers_table.c).order_by(workers_table.c.started_at, workers_table.c.id)
+
+
+def count_query(states: Any, queue: str | None) -> sa.Select:
+    """``SELECT count(*)`` of the jobs in ``states`` (any when None) of ``queue`` (any when None)."""
+    query = sa.select(sa.func.count()).select_from(jobs_table)
+    if states is not None:
+        query = query.where(jobs_table.c.state.in_(sorted(state.value for state in states)))
+    if queue is not None:
+        query = query.where(jobs_table.c.queue == queue)
+    return query

@@ -7,6 +7,7 @@ from queuectl.domain.ports import StatsRepository, Store
 from .database import SqliteDatabase
 from .jobs import SqliteJobRepository
 from .queues import SqliteQueueControl
+from .schedules import SqliteScheduleRepository
 from .settings_workers import SqliteSettingsRepository, SqliteWorkerRegistry
 
 
@@ -26,6 +27,7 @@ class SqliteStore(Store):
         self.settings = SqliteSettingsRepository(self._db)
         self.workers = SqliteWorkerRegistry(self._db)
         self.queues = SqliteQueueControl(self._db)
+        self.schedules = SqliteScheduleRepository(self._db)
         self._stats: StatsRepository | None = None
 
     @property

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from queuectl.domain.model import WAITING, JobState
+from queuectl.domain.model import FINAL, WAITING, JobState
 
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
 # 2: attempts.outcome and the indexes behind ``stats``.
 # 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
-# 4: jobs.after and the dependencies table (SPEC 9.3).
+# 4: the schedules table; jobs.unique_key, retry_on, no_retry_on and the unique index of held keys; jobs.after
+#    and the dependencies table (SPEC 9.3).
 SCHEMA_VERSION = 4
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
@@ -30,6 +31,9 @@ SCHEMA_VERSION = 4
 # "state IN ('pending', 'failed')", the one existing files' index was built with.
 WAITING_SQL = "state IN ({})".format(", ".join(f"'{state.value}'" for state in JobState if state in WAITING))
 PROCESSING_SQL = f"state = '{JobState.PROCESSING.value}'"
+# The keys held (``Job.held_key``): a job's unique key while it is not final.
+HELD_KEY_SQL = "unique_key IS NOT NULL AND state NOT IN ({})".format(
+    ", ".join(f"'{state.value}'" for state in JobState if state in FINAL))
 
 _RESERVED = frozenset({"key"})  # names SQL reserves: quoted in the DDL
 
@@ -101,6 +105,7 @@ JOBS = Table("jobs", (
     Column("lease_until", "FLOAT", False),
     Column("cwd", "TEXT", False), Column("env", "TEXT", False),  # env: a JSON object, NULL when empty
     Column("after", "TEXT", False),  # the job's dependencies: a JSON array of ids, NULL when none
+    Column("unique_key", "TEXT", False), Column("retry_on", "TEXT", False), Column("no_retry_on", "TEXT", False),
 ), key="seq", autoincrement=True, unique=("id",))
 
 # One row per history entry; a claim's lease token is unique, so it names the row.
@@ -132,7 +137,16 @@ EVERY_QUEUE = "*"
 DEPENDENCIES = Table("dependencies", (Column("seq", "INTEGER"), Column("job_id", "TEXT", references="jobs.id"),
                                       Column("depends_on", "TEXT")), key="seq", autoincrement=True)
 
-TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, DEPENDENCIES)  # in creation order: a table after those it references
+# Schedules (``schedules.Schedule``): job is the JSON of the job each run enqueues.
+SCHEDULES = Table("schedules", (
+    Column("name", "TEXT"), Column("cron", "TEXT"), Column("tz", "TEXT"), Column("job", "TEXT"),
+    Column("paused", "BOOLEAN"), Column("next_run", "FLOAT"), Column("created_at", "FLOAT"),
+    Column("last_run", "FLOAT", False), Column("lease_until", "FLOAT", False), Column("lease_token", "TEXT", False),
+), key="name")
+SCHEDULES_DUE_SQL = "paused = 0"
+
+TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, SCHEDULES,
+          DEPENDENCIES)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
@@ -147,16 +161,22 @@ INDEXES = (
     Index("ix_jobs_state_queue", "jobs", ("state", "queue", "run_at")),
     # stats: attempts finished in a window, and the metrics' totals, from the index alone
     Index("ix_attempts_finished", "attempts", ("finished_at", "outcome", "started_at")),
+    # a worker's look for due schedules, every second or so
+    Index("ix_schedules_due", "schedules", ("next_run",), where=SCHEDULES_DUE_SQL),
+    # a unique key is held by one job at a time: every write that would make a second holder fails
+    Index("ix_jobs_held_key", "jobs", ("unique_key",), unique=True, where=HELD_KEY_SQL),
     # the jobs waiting for one that just ended
     Index("ix_dependencies_on", "dependencies", ("depends_on",)),
 )
 
 # Columns added after version 1: an older file gets them on first use (before the indexes).
-ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"), ("jobs", "after"))
+ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"), ("jobs", "after"),
+                 ("jobs", "unique_key"), ("jobs", "retry_on"), ("jobs", "no_retry_on"))
 
 JOB_COLUMNS = JOBS.names
 ATTEMPT_COLUMNS = ATTEMPTS.names
 WORKER_COLUMNS = WORKERS.names
+SCHEDULE_COLUMNS = SCHEDULES.names
 
 
 def create_statements() -> list[str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Iterable
+from typing import Any, Iterable
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,7 +23,7 @@ from queuectl.domain.errors import (ConcurrentUpdate, InvalidJob, InvalidTransit
                                     StoreUnavailable)
 from queuectl.domain.services import JobService, StatsService
 
-from . import api, pages
+from . import api, control, pages
 from .auth import TokenGate
 from .security import Guard
 from .state import HERE, REFRESH_SECONDS, Dashboard, dashboard
@@ -34,15 +34,18 @@ log = logging.getLogger(__name__)
 def create_app(jobs: JobService, stats: StatsService, *, token: str, metrics_public: bool = False,
                read_only: bool = False, allowed_hosts: Iterable[str] | None = None,
                home: Path | None = None, store_label: str = "",
-               refresh_seconds: float = REFRESH_SECONDS) -> Starlette:
+               refresh_seconds: float = REFRESH_SECONDS, queues: Any = None) -> Starlette:
     """The dashboard around these services, open to requests carrying ``token``.
+
+    ``queues``: the pause service (``control.py``); without it no queue can be paused here.
 
     ``allowed_hosts``: the host names a Host header may name besides IP
     addresses (None accepts any, for tests).
     """
     state = Dashboard(jobs, stats, read_only, home=home, store_label=store_label,
-                      refresh_seconds=refresh_seconds)
+                      refresh_seconds=refresh_seconds, queues=queues)
     routes: list[BaseRoute] = [*pages.routes(read_only), *api.routes(read_only),
+                               *control.routes(read_only, controlled=queues is not None),
                                Route("/metrics", api.metrics),
                                Mount("/static", StaticFiles(directory=HERE / "static"), name="static")]
     app = Starlette(routes=routes, middleware=[Middleware(Guard, allowed_hosts=allowed_hosts),

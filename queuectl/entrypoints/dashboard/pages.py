@@ -2,7 +2,8 @@
 
 Pages: overview (counts, figures of the last hour, queues, live workers,
 recent jobs), jobs (filtered by state and queue), one job (attempts and
-output), the DLQ. Actions (retry, cancel) exist only when not read-only.
+output), the DLQ. Actions (retry, cancel; a queue's pause and resume in
+``control.py``) exist only when not read-only.
 """
 
 from __future__ import annotations
@@ -68,7 +69,8 @@ def overview(request: Request) -> Response:
     stats = board.stats.stats(WINDOW)
     return board.page(request, "overview.html", stats=stats, totals=stats.jobs,
                       queues=rank(stats.jobs_by_queue, TOP_QUEUES), workers=board.jobs.live_workers(),
-                      recent=board.jobs.list(Page(limit=RECENT)), states=list(JobState))
+                      recent=board.jobs.list(Page(limit=RECENT)), states=list(JobState),
+                      paused=board.queues.paused() if board.queues is not None else None)
 
 
 def jobs(request: Request) -> Response:
@@ -137,28 +139,29 @@ def action(verb: str, move: Callable[[Any, str], Job]) -> Callable[[Request], An
         check_same_site(request, supplied, board.token)
         job_id = job_id_of(request)
         done = await run_in_threadpool(move, board.jobs, job_id)
-        target = _local_path(fields.get("next"), job_url(job_id))
-        return RedirectResponse(_with_notice(target, f"{verb} {done.id}: now {done.state.value}"), 303)
+        target = local_path(fields.get("next"), job_url(job_id))
+        return RedirectResponse(with_notice(target, f"{verb} {done.id}: now {done.state.value}"), 303)
 
     endpoint.__name__ = f"{verb.lower()}_job"
     return endpoint
 
 
-def _local_path(candidate: str | None, default: str) -> str:
+def local_path(candidate: str | None, default: str) -> str:
     """Redirect only within the dashboard: a path, never another host."""
     if candidate and candidate.startswith("/") and not candidate.startswith("//") and "\\" not in candidate:
         return candidate
     return default
 
 
-def _with_notice(path: str, notice: str) -> str:
+def with_notice(path: str, notice: str) -> str:
     parts = urlsplit(path)
     query = [(k, v) for k, v in parse_qsl(parts.query) if k != "notice"] + [("notice", notice)]
     return urlunsplit(("", "", parts.path, urlencode(query), ""))
 
 
 def retry(jobs: Any, job_id: str) -> Job:
-    return jobs.retry_dead(job_id)
+    """Any job in a state ``retry`` takes (``MOVES_FROM``), as ``queuectl retry ID``."""
+    return jobs.retry([job_id])[0].unwrap()
 
 
 def cancel(jobs: Any, job_id: str) -> Job:

@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import socket
 from pathlib import Path
+from typing import Any
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import QueuectlError
@@ -63,12 +64,13 @@ def allowed_hosts(host: str) -> frozenset[str]:
 
 
 def serve(sock: socket.socket, jobs: JobService, stats: StatsService, *, token: str, metrics_public: bool,
-          read_only: bool, home: Path | None, store_label: str) -> None:
+          read_only: bool, home: Path | None, store_label: str, queues: Any = None) -> None:
     """Run until SIGINT/SIGTERM (uvicorn's graceful shutdown)."""
     import uvicorn
 
     app = create_app(jobs, stats, token=token, metrics_public=metrics_public, read_only=read_only,
-                     allowed_hosts=allowed_hosts(sock.getsockname()[0]), home=home, store_label=store_label)
+                     allowed_hosts=allowed_hosts(sock.getsockname()[0]), home=home, store_label=store_label,
+                     queues=queues)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             server_header=False, timeout_graceful_shutdown=defaults.DASHBOARD_SHUTDOWN_SECONDS)
     uvicorn.Server(config).run(sockets=[sock])

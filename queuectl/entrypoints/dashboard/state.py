@@ -23,6 +23,7 @@ from .links import job_url
 HERE = Path(__file__).parent
 REFRESH_SECONDS = 2.0
 CANCELLABLE = MOVES_FROM["cancel"]
+RETRYABLE = MOVES_FROM["retry"]
 
 
 @dataclass
@@ -36,13 +37,15 @@ class Dashboard:
     home: Path | None = None
     store_label: str = ""
     refresh_seconds: float = REFRESH_SECONDS
+    queues: Any = None  # the pause service: pause(queues), resume(queues), paused()
     templates: Jinja2Templates = field(init=False)
 
     def __post_init__(self) -> None:
         env = jinja2.Environment(loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True,
                                  undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
         env.filters.update(ts=format_time, secs=render.seconds_text, short=render.truncate)
-        env.globals.update(cancellable=lambda job: job.state in CANCELLABLE, DEAD=JobState.DEAD,
+        env.globals.update(cancellable=lambda job: job.state in CANCELLABLE,
+                           retryable=lambda job: job.state in RETRYABLE, DEAD=JobState.DEAD,
                            FAILED=JobState.FAILED, job_url=job_url)
         self.templates = Jinja2Templates(env=env)
 

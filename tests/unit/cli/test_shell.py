@@ -6,7 +6,7 @@ from click.testing import CliRunner
 
 from queuectl.entrypoints.cli import cli
 from queuectl.entrypoints.context import AppState
-from queuectl.entrypoints.shell import candidates
+from queuectl.entrypoints.completion import candidates
 
 from .support import all_jobs, error_lines, one_error
 
