@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from queuectl.domain.errors import UnknownDependency
+from queuectl.domain.errors import UniqueKeyHeld, UnknownDependency
 from queuectl.domain.model import JobState
 from queuectl.domain.ports import Outcome, Page, Store
 
-from .test_store_contract import BACKOFF, LEASE, NOW, WORKER, claim, claimed_ids, make_dead, new_job, seconds
+from .test_store_contract import BACKOFF, LEASE, NOW, WORKER, claim, claimed_ids, fail_next, make_dead, new_job, seconds
 
 
 def state(store: Store, job_id: str) -> JobState:
@@ -201,6 +201,30 @@ def test_a_batch_of_outcomes_releases_its_dependents_before_the_claim(store):
         outcomes.append(Outcome(job, token))
     recorded, next_jobs = store.jobs.settle_and_claim(outcomes, WORKER, NOW, NOW + LEASE)
     assert recorded == [True, True] and [job.id for job in next_jobs] == ["c"]
+
+
+def test_a_blocked_job_holds_its_unique_key_and_frees_it_when_its_dependencys_death_cancels_it(store):
+    store.jobs.add(new_job("a", max_retries=0))
+    store.jobs.add(new_job("b", after=["a"], unique_key="deploy:prod"))
+    with pytest.raises(UniqueKeyHeld) as refused:
+        store.jobs.add(new_job("early", unique_key="deploy:prod"))
+    assert str(refused.value) == "unique key 'deploy:prod' is held by job 'b' (blocked)"
+    assert fail_next(store, NOW).state is JobState.DEAD  # a, max_retries=0
+    release_marked(store)
+    assert (state(store, "b"), store.jobs.get("b").last_error) == (JobState.CANCELLED, "dependency 'a' ended dead")
+    store.jobs.add(new_job("again", unique_key="deploy:prod"))  # the cascade freed the key
+    assert state(store, "again") is JobState.PENDING
+
+
+def test_a_blocked_job_released_to_pending_keeps_its_unique_key(store):
+    store.jobs.add(new_job("a"))
+    store.jobs.add(new_job("b", after=["a"], unique_key="deploy:prod"))
+    complete(store, "a")
+    release_marked(store)
+    assert state(store, "b") is JobState.PENDING
+    with pytest.raises(UniqueKeyHeld) as refused:
+        store.jobs.add(new_job("late", unique_key="deploy:prod"))
+    assert str(refused.value) == "unique key 'deploy:prod' is held by job 'b' (pending)"
 
 
 def test_on_mongodb_a_release_cut_short_after_the_outcome_is_finished_by_any_workers_upkeep(
