@@ -135,7 +135,8 @@ def test_list_filters_by_state_and_queue_newest_first_within_the_limit(q):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ({"state": "done"}, "unknown state 'done' (one of: pending, blocked, processing, completed, failed, dead, cancelled)"),
+    ({"state": "done"},
+     "unknown state 'done' (one of: pending, blocked, processing, completed, failed, dead, cancelled)"),
     ({"limit": -1}, "\"limit\" must be an integer from 0 to 1000000, got -1"),
     ({"queue": "a b"}, "invalid queue name 'a b': use 1-128 characters of A-Z a-z 0-9 . _ : -"),
 ])
