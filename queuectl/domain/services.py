@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
-from .errors import DuplicateJob, InvalidJob, JobNotFound, QueuectlError, UniqueKeyHeld
+from .errors import DuplicateJob, InvalidJob, JobNotFound, QueuectlError, UniqueKeyHeld, UnknownDependency
 from .model import FINAL, ID_PATTERN, MOVES_FROM, QUEUED, WAITING, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
 from .ports import AttemptLog, Clock, Finished, Notifier, OutcomeWaiter, OutputFiles, Page, Store, WorkerInfo
@@ -112,10 +112,27 @@ class JobService:
                 jobs.append(spec.to_job(now, settings))
             except InvalidJob as error:
                 invalid[position] = str(error)
+        self._require_known_dependencies(jobs)
         duplicates, refused = self._add_in_order(jobs, invalid)
         self._wake()
         return BulkResult([job for job in jobs if job.id not in duplicates and id(job) not in refused],
                           sorted(duplicates), invalid)
+
+    def _require_known_dependencies(self, jobs: list[Job]) -> None:
+        """``UnknownDependency`` before anything is stored, when jobs with a key (stored one by one)
+        share the batch with jobs that have dependencies: an unknown one still fails the whole batch."""
+        if not any(job.unique_key for job in jobs) or not any(job.after for job in jobs):
+            return  # ``add_many`` (or each ``add``) checks them all before writing
+        known: set[str] = set()
+        for job in jobs:
+            for dependency in job.after:
+                if dependency not in known:
+                    try:
+                        self.store.jobs.get(dependency)
+                    except JobNotFound:
+                        raise UnknownDependency(dependency) from None
+                    known.add(dependency)
+            known.add(job.id)
 
     def _add_in_order(self, jobs: list[Job], invalid: dict[int, str]) -> tuple[set[str], set[int]]:
         """``add_many`` for runs of jobs without a unique key, ``add`` for each with one (its key is
