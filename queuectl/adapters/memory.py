@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 
 from queuectl.domain.errors import DuplicateJob, JobNotFound, UniqueKeyHeld
-from queuectl.domain import defaults
+from queuectl.domain import defaults, dependencies
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState, trim_history
 from queuectl.domain.pausing import NOTHING_PAUSED, Paused
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
@@ -35,25 +35,56 @@ class InMemoryJobRepository(JobRepository):
         self._seq: dict[str, int] = {}
         self._outputs: dict[tuple[str, int], str] = {}
         self._counter = itertools.count(1)
+        self._dependents: dict[str, set[str]] = defaultdict(set)  # job id -> the jobs waiting for it
         self.paused: Paused = NOTHING_PAUSED  # written under the lock by InMemoryQueueControl
 
     def add(self, job: Job) -> None:
         with self._lock:
             if job.id in self._jobs:
                 raise DuplicateJob(job.id)
+            self._admit(job)
             self._check_key(job)
             self._put(job)
 
     def add_many(self, jobs: Sequence[Job]) -> list[str]:
-        duplicates = []
+        new, duplicates = [], []
         with self._lock:
+            seen = set(self._jobs)
             for job in jobs:
-                if job.id in self._jobs:
+                if job.id in seen:
                     duplicates.append(job.id)
                 else:
-                    self._check_key(job)
-                    self._put(job)
+                    seen.add(job.id)
+                    new.append(job)
+            known = set(self._jobs)
+            for job in new:  # every dependency checked first (it may come earlier in the batch): all or nothing
+                dependencies.require_known(job, known)
+                known.add(job.id)
+            for job in new:
+                self._admit(job)
+                self._check_key(job)
+                self._put(job)
         return duplicates
+
+    def _admit(self, job: Job) -> None:
+        """Check a new job's dependencies and settle it against them (``dependencies.admit``)."""
+        if job.after:
+            dependencies.admit(job, self._states(job.after), job.created_at)
+
+    def _states(self, ids: Iterable[str]) -> dict[str, JobState]:
+        return {name: self._jobs[name].state for name in ids if name in self._jobs}
+
+    def _release(self, finished: Iterable[Job]) -> None:
+        """Settle the blocked jobs waiting for the ``finished`` ones, and theirs in turn (under the lock)."""
+        work = [(job.id, job.updated_at) for job in finished if job.state in FINAL]
+        while work:
+            done, now = work.pop()
+            for name in self._dependents.get(done, ()):
+                waiting = self._jobs.get(name)
+                if waiting is None or not dependencies.settle(waiting, self._states(waiting.after), now):
+                    continue
+                if waiting.state in FINAL:
+                    work.append((waiting.id, now))
 
     def _check_key(self, job: Job) -> None:
         """Under the lock, as a unique index on the held keys would: ``UniqueKeyHeld`` if another job holds
@@ -68,6 +99,8 @@ class InMemoryJobRepository(JobRepository):
     def _put(self, job: Job) -> None:
         self._jobs[job.id] = copy.deepcopy(job)
         self._seq[job.id] = next(self._counter)
+        for name in job.after:
+            self._dependents[name].add(job.id)
 
     def get(self, job_id: str) -> Job:
         with self._lock:
@@ -152,6 +185,7 @@ class InMemoryJobRepository(JobRepository):
                 self._outputs[(job.id, len(history) - 1)] = output
             for position in range(len(history) - history_max):
                 self._outputs.pop((job.id, position), None)
+            self._release([stored])
             return True
 
     def bury(self, job: Job, token: str | None) -> bool:
@@ -166,6 +200,7 @@ class InMemoryJobRepository(JobRepository):
             else:
                 return False
             _write_back(stored, job, history, Job.WORKER_FIELDS)
+            self._release([stored])
             return True
 
     def _holds(self, job_id: str, token: str) -> bool:
@@ -203,22 +238,25 @@ class InMemoryJobRepository(JobRepository):
         with self._lock:
             chosen = [j.id for j in self._jobs.values() if j.state in states and j.state in MOVES_FROM[name]
                       and (queue is None or j.queue == queue)]
-            moved = 0
+            moved: list[str] = []
             for job_id in chosen:
                 try:
-                    self._move(job_id, move)
+                    self._move(job_id, move, release=False)
                 except UniqueKeyHeld:  # its key is held by another job: left as it was
                     continue
-                moved += 1
-            return moved
+                moved.append(job_id)
+            self._release([self._jobs[job_id] for job_id in moved])  # once all moved, as one transaction
+            return len(moved)
 
-    def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
+    def _move(self, job_id: str, move: Callable[[Job], None], release: bool = True) -> Job:
         """Let the model move a copy of the job, then store what a persistent store would: the declared fields."""
         stored = self._find(job_id)
         moved = copy.deepcopy(stored)
         move(moved)
         self._check_key(moved)
         _write_back(stored, moved, moved.history)
+        if release:
+            self._release([stored])
         return copy.deepcopy(stored)
 
     def logs(self, job_id: str) -> list[AttemptLog]:

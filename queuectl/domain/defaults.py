@@ -38,6 +38,7 @@ LATEST_YEAR = 9999  # run_at and --delay must land within it
 DURATION_LIMIT = 3_652_058 * DAY_SECONDS  # the whole calendar, years 1-9999: no duration is longer
 LIST_LIMIT_MAX = 1_000_000  # list --limit, dlq list --limit
 QUOTE_WIDTH = 80  # characters of a user's value an error message quotes
+DEPENDENCIES_MAX = 100  # jobs one job may wait for (``enqueue --after``)
 PAUSED_QUEUES_MAX = 1000  # queues paused by name (every claim reads them)
 
 # -- other defaults -----------------------------------------------------------

@@ -94,6 +94,14 @@ class PauseConflict(QueuectlError):
         super().__init__("the paused queues kept changing while being updated; try again")
 
 
+class UnknownDependency(QueuectlError):
+    """``enqueue --after ID`` named a job that does not exist: nothing is stored."""
+
+    def __init__(self, job_id: str) -> None:
+        super().__init__(f"dependency '{job_id}' not found: --after takes the id of an existing job")
+        self.job_id = job_id
+
+
 class InvalidSchedule(QueuectlError):
     """A schedule's name, cron expression or time zone is malformed."""
 

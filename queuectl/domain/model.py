@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import Enum
 from types import MappingProxyType
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar, Mapping, Sequence
 
 from . import defaults
 from .backoff import BackoffPolicy
@@ -40,6 +40,7 @@ CLIP_MARKER = " [... {n} more characters cut]"
 
 class JobState(str, Enum):
     PENDING = "pending"
+    BLOCKED = "blocked"  # waiting for its dependencies (``after``) to complete (SPEC 9.3)
     PROCESSING = "processing"
     COMPLETED = "completed"
     FAILED = "failed"
@@ -61,6 +62,8 @@ class JobState(str, Enum):
 WAITING = frozenset({JobState.PENDING, JobState.FAILED})
 FINAL = frozenset({JobState.COMPLETED, JobState.DEAD, JobState.CANCELLED})
 _RUNNING = frozenset({JobState.PROCESSING})
+_BLOCKED = frozenset({JobState.BLOCKED})
+QUEUED = WAITING | _BLOCKED  # not started yet: what ``cancel --all`` takes by default
 # What ``update`` may change on a waiting job; each value is checked as at enqueue (``check_settings``).
 UPDATABLE = ("priority", "run_at", "queue", "max_retries", "timeout")
 SETTINGS = tuple(name for name in UPDATABLE if name != "run_at")  # changed by ``update`` alone
@@ -74,16 +77,18 @@ MOVES_FROM: Mapping[str, frozenset[JobState]] = MappingProxyType({
     "fail": _RUNNING,
     "lose_lease": _RUNNING,
     "release": _RUNNING,
-    "cancel": WAITING | _RUNNING,
+    "cancel": QUEUED | _RUNNING,
     "retry": FINAL | {JobState.FAILED},
-    "update": WAITING,
+    "update": QUEUED,
+    "unblock": _BLOCKED,  # its last dependency completed
+    "cascade": _BLOCKED,  # a dependency ended dead or cancelled
     "refuse": frozenset(JobState) - {JobState.CANCELLED},  # the store refused its outcome for good
     "remove": FINAL,  # remove, prune, retention
 })
 # How a refused move reads in "job 'x' is <state>: cannot <action>".
 _ACTIONS = {"renew": "renew its lease", "succeed": "complete", "lose_lease": "fail",
             "retry": "retry it (only completed, failed, dead and cancelled jobs can)",
-            "update": "update it (only pending and failed jobs can)", "refuse": "be closed dead",
+            "update": "update it (only pending, failed and blocked jobs can)", "refuse": "be closed dead",
             "remove": "remove it (only completed, dead and cancelled jobs can be removed)"}
 
 
@@ -141,6 +146,18 @@ def validate_id(value: object, what: str = "job id") -> str:
         raise InvalidJob(f"invalid {what} {quoted(value)}: use 1-{defaults.ID_MAX_LENGTH} characters "
                          "of A-Z a-z 0-9 . _ : -")
     return value
+
+
+def validate_after(value: object, job_id: str | None = None) -> list[str]:
+    """A job's dependencies: a list of job ids (not its own), at most ``DEPENDENCIES_MAX``, repeats dropped."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        raise InvalidJob(f"\"after\" must be a list of job ids, got {quoted(value)}")
+    ids = list(dict.fromkeys(validate_id(item, "dependency id") for item in value))
+    if len(ids) > defaults.DEPENDENCIES_MAX:
+        raise InvalidJob(f"a job may wait for at most {defaults.DEPENDENCIES_MAX} jobs, got {len(ids)}")
+    if job_id is not None and job_id in ids:
+        raise InvalidJob(f"job {quoted(job_id)} cannot wait for itself")
+    return ids
 
 
 def validate_unique_key(value: object) -> str | None:
@@ -235,6 +252,8 @@ class Job:
     # Where and with which variables the command runs (SPEC 9.1): set at enqueue, never moved.
     cwd: str | None = None  # None: where the worker runs (jobs stored before 9.1)
     env: dict[str, str] = field(default_factory=dict)
+    # The jobs this one waits for (SPEC 9.3), in the order given: set at enqueue, never moved.
+    after: list[str] = field(default_factory=list)
     # Workflow rules (SPEC 9.3), set at enqueue, never moved: a unique key (held while the job is not
     # final: ``held_key``) and the exit-code retry rules, each in ``retry_rules``' normal form.
     unique_key: str | None = None
@@ -256,16 +275,18 @@ class Job:
     def new(cls, job_id: str, command: str, now: datetime, *, queue: str = DEFAULT_QUEUE,
             priority: int = 0, max_retries: int = defaults.MAX_RETRIES, timeout: float = defaults.JOB_TIMEOUT,
             run_at: datetime | None = None, cwd: str | None = None,
-            env: Mapping[str, str] | None = None, unique_key: str | None = None,
+            env: Mapping[str, str] | None = None, after: Sequence[str] = (), unique_key: str | None = None,
             retry_on: object = None, no_retry_on: object = None) -> "Job":
         validate_id(job_id)
         validate_command(command)
         settings = check_settings({"queue": queue, "priority": priority, "max_retries": max_retries,
                                    "timeout": timeout, "run_at": run_at or now})
+        after = validate_after(after, job_id)
         retry_on, no_retry_on = check_rules(retry_on, no_retry_on)
         return cls(id=job_id, command=command, created_at=now, updated_at=now, cwd=validate_cwd(cwd),
-                   env=validate_env(env), unique_key=validate_unique_key(unique_key), retry_on=retry_on,
-                   no_retry_on=no_retry_on, **settings)
+                   env=validate_env(env), after=after, state=JobState.BLOCKED if after else JobState.PENDING,
+                   unique_key=validate_unique_key(unique_key), retry_on=retry_on, no_retry_on=no_retry_on,
+                   **settings)
 
     @property
     def held_key(self) -> str | None:
@@ -358,6 +379,20 @@ class Job:
             self._close_attempt(now, None, "cancelled")
         self.lease_token = None
         self.lease_until = None
+        self.finished_at = now
+        self.updated_at = now
+
+    def unblock(self, now: datetime) -> None:
+        """Every dependency completed: the job waits for its ``run_at`` like any pending job."""
+        self._require("unblock")
+        self.state = JobState.PENDING
+        self.updated_at = now
+
+    def cascade(self, now: datetime, dependency: str, ended: JobState) -> None:
+        """A dependency ended ``dead`` or ``cancelled``: so does this job's chance to run."""
+        self._require("cascade")
+        self.state = JobState.CANCELLED
+        self.last_error = clip(f"dependency {quoted(dependency)} ended {ended.value}")
         self.finished_at = now
         self.updated_at = now
 

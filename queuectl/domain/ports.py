@@ -214,6 +214,12 @@ class JobRepository(ABC):
         job = self.claim_next(worker, now, lease_until, queues) if limit > 0 else None
         return recorded, [job] if job is not None else []
 
+    def release_dependents(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> int:
+        """Finish releasing the dependents of jobs that ended (SPEC 9.3) where a crash may have cut
+        it short: every worker's upkeep calls it. Returns how many ended jobs it settled. A store
+        whose release is in the transaction that ends the job (SQLite, memory) has nothing to do."""
+        return 0
+
 
 class StatsRepository(ABC):
     """Aggregates computed in the store: never by loading every job into Python."""

@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any, Callable, Collection, Iterable, Sequence
 
 from . import defaults
-from .errors import DuplicateJob, InvalidJob, QueuectlError, UniqueKeyHeld
-from .model import FINAL, ID_PATTERN, MOVES_FROM, WAITING, Job, JobState
+from .errors import DuplicateJob, InvalidJob, JobNotFound, QueuectlError, UniqueKeyHeld, UnknownDependency
+from .model import FINAL, ID_PATTERN, MOVES_FROM, QUEUED, WAITING, Job, JobState
 from .pausing import NOTHING_PAUSED, Paused
 from .ports import AttemptLog, Clock, Finished, Notifier, OutcomeWaiter, OutputFiles, Page, Store, WorkerInfo
 from .settings import Settings, normalise_key, parse_value
@@ -112,10 +112,27 @@ class JobService:
                 jobs.append(spec.to_job(now, settings))
             except InvalidJob as error:
                 invalid[position] = str(error)
+        self._require_known_dependencies(jobs)
         duplicates, refused = self._add_in_order(jobs, invalid)
         self._wake()
         return BulkResult([job for job in jobs if job.id not in duplicates and id(job) not in refused],
                           sorted(duplicates), invalid)
+
+    def _require_known_dependencies(self, jobs: list[Job]) -> None:
+        """``UnknownDependency`` before anything is stored, when jobs with a key (stored one by one)
+        share the batch with jobs that have dependencies: an unknown one still fails the whole batch."""
+        if not any(job.unique_key for job in jobs) or not any(job.after for job in jobs):
+            return  # ``add_many`` (or each ``add``) checks them all before writing
+        known: set[str] = set()
+        for job in jobs:
+            for dependency in job.after:
+                if dependency not in known:
+                    try:
+                        self.store.jobs.get(dependency)
+                    except JobNotFound:
+                        raise UnknownDependency(dependency) from None
+                    known.add(dependency)
+            known.add(job.id)
 
     def _add_in_order(self, jobs: list[Job], invalid: dict[int, str]) -> tuple[set[str], set[int]]:
         """``add_many`` for runs of jobs without a unique key, ``add`` for each with one (its key is
@@ -147,6 +164,16 @@ class JobService:
     def list(self, page: Page) -> list[Job]:
         return self.store.jobs.list(page)
 
+    def dependency_states(self, job: Job) -> list[tuple[str, JobState | None]]:
+        """Each job ``job`` waits for (``after``) with its state now; None for one removed since."""
+        states: list[tuple[str, JobState | None]] = []
+        for dependency in job.after:
+            try:
+                states.append((dependency, self.store.jobs.get(dependency).state))
+            except JobNotFound:
+                states.append((dependency, None))
+        return states
+
     def count(self, page: Page) -> int:
         """How many jobs match ``page``'s filters, whatever its limit (counted in the store)."""
         return self.store.jobs.count(None if page.state is None else [page.state], page.queue)
@@ -176,9 +203,9 @@ class JobService:
         return results
 
     def cancel_all(self, queue: str | None = None, states: Collection[JobState] | None = None) -> int:
-        """Cancel every job in ``states`` (default: the waiting ones) of ``queue``; how many.
+        """Cancel every job in ``states`` (default: the waiting and blocked ones) of ``queue``; how many.
         Running jobs only when ``states`` names ``processing``: their workers kill the command."""
-        count = self.store.jobs.cancel_all(self.clock.now(), _allowed("cancel", states or WAITING), queue)
+        count = self.store.jobs.cancel_all(self.clock.now(), _allowed("cancel", states or QUEUED), queue)
         self._wake()
         if count:
             self._finished([Finished.UNKNOWN])  # this host's waits read the store again

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 from . import defaults
 from .context import validate_cwd, validate_env
 from .errors import InvalidJob
-from .model import DEFAULT_QUEUE, UPDATABLE, Job, validate_command, validate_id, validate_timeout, validate_unique_key
+from .model import (DEFAULT_QUEUE, UPDATABLE, Job, validate_after, validate_command, validate_id, validate_timeout,
+                    validate_unique_key)
 from .quoting import quoted
 from .retry_rules import check_rules
 from .settings import Settings
@@ -28,7 +29,7 @@ _READ_ONLY = {"state", "attempts", "created_at", "updated_at", "started_at", "fi
               "exit_code", "last_error", "worker", "history"}
 _SETTINGS = {"max_retries", "priority", "run_at", "delay", "timeout", "queue"}  # what update may change too
 _WORKFLOW = {"unique_key", "retry_on", "no_retry_on"}  # SPEC 9.3, set at enqueue only
-_FIELDS = {"id", "command", "cwd", "env", *_SETTINGS, *_WORKFLOW}
+_FIELDS = {"id", "command", "cwd", "env", "after", *_SETTINGS, *_WORKFLOW}
 _BOUNDS = {"priority": (-defaults.PRIORITY_LIMIT, defaults.PRIORITY_LIMIT),
            "max_retries": (0, defaults.MAX_RETRIES_LIMIT)}
 
@@ -45,6 +46,7 @@ class JobSpec:
     queue: str = DEFAULT_QUEUE
     cwd: str | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+    after: tuple[str, ...] = ()  # the ids of the jobs it waits for (SPEC 9.3)
     unique_key: str | None = None
     retry_on: str | None = None  # normal form (``retry_rules``)
     no_retry_on: str | None = None
@@ -56,7 +58,7 @@ class JobSpec:
             self.id or new_job_id(), self.command, now, queue=self.queue, priority=self.priority,
             max_retries=settings.max_retries if self.max_retries is None else self.max_retries,
             timeout=settings.job_timeout if self.timeout is None else self.timeout, run_at=run_at,
-            cwd=self.cwd, env=self.env, unique_key=self.unique_key, retry_on=self.retry_on,
+            cwd=self.cwd, env=self.env, after=self.after, unique_key=self.unique_key, retry_on=self.retry_on,
             no_retry_on=self.no_retry_on)
 
 
@@ -126,9 +128,10 @@ def spec_from_mapping(data: Mapping[str, Any]) -> JobSpec:
     job_id = data.get("id")
     if job_id is not None:
         validate_id(job_id)
+    after = tuple(validate_after(data["after"], job_id)) if data.get("after") is not None else ()
     retry_on, no_retry_on = check_rules(data.get("retry_on"), data.get("no_retry_on"))
     return JobSpec(command=command, id=job_id, cwd=validate_cwd(data.get("cwd")), env=validate_env(data.get("env")),
-                   unique_key=validate_unique_key(data.get("unique_key")), retry_on=retry_on,
+                   after=after, unique_key=validate_unique_key(data.get("unique_key")), retry_on=retry_on,
                    no_retry_on=no_retry_on, **_settings(data))
 
 

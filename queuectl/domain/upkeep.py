@@ -45,6 +45,7 @@ class Upkeep:
             alive = self.store.workers.heartbeat(self.info.id, now, current_job)
             if not self.outage.settling(now):  # just back: let live workers renew their leases first
                 self.recover_lost(now, settings)
+                self.store.jobs.release_dependents(now)  # a release a crash cut short (MongoDB)
         except StoreUnavailable as error:
             self._beat_at = now + _seconds(self.outage.failed(error, now))
             return

@@ -94,8 +94,10 @@ class Client:
         Options, as the CLI's: ``id``, ``queue``, ``priority``, ``max_retries``,
         ``timeout`` (seconds), ``run_at`` (``datetime`` or ISO-8601 text; UTC if it
         has no offset) or ``delay`` (``timedelta``, seconds, or ``"5m"``), ``cwd``
-        (default: the current directory), ``env`` (a mapping of variables).
-        Raises ``InvalidJob`` (checked as the JSON form is) or ``DuplicateJob``.
+        (default: the current directory), ``env`` (a mapping of variables), ``after``
+        (ids of existing jobs to wait for: the job starts ``blocked``), ``unique_key``,
+        ``retry_on`` or ``no_retry_on``. Raises ``InvalidJob`` (checked as the JSON form
+        is), ``DuplicateJob``, ``UnknownDependency`` or ``UniqueKeyHeld``.
         """
         from queuectl.domain.specs import spec_from_mapping
 

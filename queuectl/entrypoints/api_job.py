@@ -55,6 +55,7 @@ class Job:
     worker: str | None
     cwd: str | None
     env: Mapping[str, str]
+    after: tuple[str, ...]  # the ids of the jobs it waits for (``blocked`` until they complete)
     unique_key: str | None
     retry_on: str | None
     no_retry_on: str | None
@@ -65,6 +66,7 @@ class Job:
         """The public copy of a domain job."""
         values = {name.name: _ms(getattr(job, name.name)) for name in fields(cls)}
         values["env"] = MappingProxyType(dict(job.env))
+        values["after"] = tuple(job.after)
         values["history"] = tuple(replace(attempt, started_at=_ms(attempt.started_at),
                                           finished_at=_ms(attempt.finished_at)) for attempt in job.history)
         return cls(**values)
@@ -89,6 +91,7 @@ class EnqueueOptions(TypedDict, total=False):
     delay: timedelta | float | str
     cwd: str | os.PathLike[str]
     env: Mapping[str, str]
+    after: Sequence[str]
     unique_key: str
     retry_on: str | Sequence[str | int]
     no_retry_on: str | Sequence[str | int]

@@ -76,7 +76,7 @@ def retry(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[st
 
 @click.command("cancel")
 @click.argument("job_ids", metavar="[ID]...", nargs=-1, type=params.JOB_ID)
-@click.option("--all", "every", is_flag=True, help="Every waiting job (pending, failed), or those in --state.")
+@click.option("--all", "every", is_flag=True, help="Every waiting job (pending, failed, blocked), or those in --state.")
 @click.option("--state", "states", multiple=True, type=click.Choice(CANCELLABLE, case_sensitive=False),
               help="With --all: jobs in this state (repeatable); processing kills running jobs.")
 @click.option("--queue", type=params.QUEUE, metavar="NAME", help="With --all: only jobs of this queue.")

@@ -75,6 +75,8 @@ def _dashes_at(command: click.Command, args: list[str]) -> int | None:
 @click.option("--cwd", type=params.CWD, metavar="DIR", help="Run in this directory (default: the current one).")
 @click.option("--env", type=params.ENV_ASSIGNMENT, metavar="KEY=VALUE", multiple=True,
               help="Add this variable to the job's environment (repeatable).")
+@click.option("--after", type=params.JOB_ID, metavar="ID", multiple=True,
+              help="Run only once job ID has completed (repeatable); cancelled if it ends dead or cancelled.")
 @click.option("--unique-key", type=params.UNIQUE_KEY, metavar="KEY",
               help="Refuse the job while another job with this key is not finished.")
 @click.option("--retry-on", type=params.RETRY_ON_LIST, metavar="LIST",
@@ -91,26 +93,29 @@ def enqueue(app: AppState, words: tuple[str, ...], source: IO[bytes] | None, **o
       queuectl enqueue 'sleep 2' [--id job1]
       queuectl enqueue [--id job1] -- ls "my dir"   (every word after -- is the command)
       queuectl enqueue --file jobs.jsonl     (one JSON job a line; - = stdin)
+      queuectl enqueue --id report --after build 'make report'   (blocked until build completes)
 
     An option wins over the same field of the JSON job. The job runs in the
     current directory unless --cwd (or JSON "cwd") names another.
     """
-    after = click.get_current_context().meta.get(_AFTER_DASHES)
+    dashed = click.get_current_context().meta.get(_AFTER_DASHES)
     if options["run_at"] and options["delay"]:
         raise click.UsageError("give --run-at or --delay, not both")
     if options["retry_on"] and options["no_retry_on"]:
         raise click.UsageError("give --retry-on or --no-retry-on, not both")
     options["env"] = _option_env(options["env"])
     if source is not None:
-        if words or options["job_id"] or after is not None:
+        if words or options["job_id"] or dashed is not None:
             raise click.UsageError("--file takes no JOB_JSON, ID, COMMAND, -- WORDS or --id")
         _enqueue_file(app, source, options)
         return
     from queuectl.domain.specs import spec_from_mapping
 
-    fields = job_fields(words) if after is None else _dashed_fields(words, after)
+    fields = job_fields(words) if dashed is None else _dashed_fields(words, dashed)
     job = app.jobs().enqueue(spec_from_mapping(merge_options(fields, options)))
-    click.echo(enqueued_line(job.id, job.command))
+    waits = "" if job.state.value == "pending" else f" ({job.state.value}{': ' if job.last_error else ''}" \
+        f"{printable(job.last_error or '')})"  # blocked, or cancelled by a dependency that ended badly
+    click.echo(enqueued_line(job.id, job.command) + waits)
 
 
 def enqueued_line(job_id: str, command: str) -> str:
@@ -169,7 +174,7 @@ def merge_options(fields: dict[str, Any], options: dict[str, Any]) -> dict[str, 
         merged.pop("delay", None)
     renamed = {"job_id": "id"}
     for name, value in options.items():
-        if value is not None and name != "env":
+        if value is not None and name != "env" and value != ():  # () : --after not given
             merged[renamed.get(name, name)] = value
     if options.get("env"):
         merged["env"] = merged_env(merged.get("env"), options["env"])

@@ -43,8 +43,14 @@ def show(app: AppState, job_id: str, as_json: bool) -> None:
     """The whole job record with every attempt."""
     from . import render
 
-    job = app.jobs().get(job_id)
-    click.echo(render.to_json(render.job_dict(job, history=True)) if as_json else render.job_detail(job))
+    jobs = app.jobs()
+    job = jobs.get(job_id)
+    dependencies = jobs.dependency_states(job)
+    if as_json:
+        click.echo(render.to_json({**render.job_dict(job, history=True),
+                                   "dependencies": render.dependencies_list(dependencies)}))
+    else:
+        click.echo(render.job_detail(job, dependencies))
 
 
 @click.command("status")

@@ -90,7 +90,7 @@ def job_dict(job: Job, history: bool = False) -> dict[str, Any]:
         "created_at": format_time(job.created_at), "updated_at": format_time(job.updated_at),
         "started_at": format_time(job.started_at), "finished_at": format_time(job.finished_at),
         "exit_code": job.exit_code, "last_error": job.last_error, "worker": job.worker,
-        "cwd": job.cwd, "env": dict(job.env),
+        "cwd": job.cwd, "env": dict(job.env), "after": list(job.after),
         "unique_key": job.unique_key, "retry_on": job.retry_on, "no_retry_on": job.no_retry_on,
     }
     if history:
@@ -200,11 +200,20 @@ def dead_table(jobs: Sequence[Job]) -> str:
     return table(("ID", "ATTEMPTS", "DIED_AT", "LAST_ERROR", "COMMAND"), rows)
 
 
-def job_detail(job: Job) -> str:
-    """Every field, one per line (control characters escaped), then one row per attempt."""
-    fields = {**job_dict(job), "env": env_text(job.env)}
+def dependencies_list(states: Sequence[tuple[str, JobState | None]]) -> list[dict[str, Any]]:
+    """``show --json``'s ``dependencies``: each id with its state now (null: removed since)."""
+    return [{"id": job_id, "state": state.value if state else None} for job_id, state in states]
+
+
+def job_detail(job: Job, dependencies: Sequence[tuple[str, JobState | None]] = ()) -> str:
+    """Every field, one per line (control characters escaped), then each dependency with its state,
+    then one row per attempt."""
+    fields = {**job_dict(job), "env": env_text(job.env), "after": " ".join(job.after) or None}
     width = max(len(key) for key in fields)
     lines = [f"{key.ljust(width)}  {printable(text(value))}" for key, value in fields.items()]
+    if dependencies:
+        lines += ["", "dependencies:", table(("ID", "STATE"), [(job_id, state.value if state else "(removed)")
+                                                               for job_id, state in dependencies])]
     if job.history:
         rows = [(a.attempt, a.worker, a.host, format_time(a.started_at), format_time(a.finished_at),
                  a.exit_code, truncate(a.error, ERROR_WIDTH)) for a in job.history]

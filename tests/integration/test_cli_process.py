@@ -145,7 +145,7 @@ def test_a_usage_error_exits_2_with_clicks_usage_text(run, tmp_path):
     result = run("--home", str(tmp_path / "h"), "list", "--state", "sleeping")
     assert result.returncode == 2 and result.stderr.startswith("Usage: queuectl list")
     assert [line for line in result.stderr.splitlines() if line.startswith("Error:")] == [
-        "Error: Invalid value for '--state': 'sleeping' is not one of 'pending', 'processing', 'completed', "
+        "Error: Invalid value for '--state': 'sleeping' is not one of 'pending', 'blocked', 'processing', 'completed', "
         "'failed', 'dead', 'cancelled'."]
 
 

@@ -88,7 +88,7 @@ def test_update_changes_a_waiting_job_and_refuses_any_other_state(queue):
     refused = queue.cli("update", "build-43", "--priority", "1", check=False)
     assert refused.returncode == 1
     assert errors(refused) == ["Error: job 'build-43' is completed: cannot update it "
-                               "(only pending and failed jobs can)"]
+                               "(only pending, failed and blocked jobs can)"]
     assert queue.store.jobs.get("build-43").priority == 10
 
 

@@ -64,7 +64,7 @@ def test_the_overview_shows_counts_workers_queues_and_recent_jobs(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     counts = dict(re.findall(r'data-count="(\w+)">(\d+)<', page.text))
-    assert counts == {"pending": "3", "processing": "1", "completed": "5", "failed": "1", "dead": "1",
+    assert counts == {"pending": "3", "blocked": "0", "processing": "1", "completed": "5", "failed": "1", "dead": "1",
                       "cancelled": "1"}
     assert 'data-worker="vm-4242-a1b2"' in page.text and 'href="/jobs/render-video"' in page.text
     assert 'data-job="flaky-upload" data-state="dead"' in page.text
@@ -106,7 +106,7 @@ def test_unknown_or_malformed_ids_and_paths_are_404(client, path):
 def test_api_stats_has_the_documented_keys_and_the_store_figures(client):
     stats = client.get("/api/stats").json()
     assert list(stats) == STATS_KEYS
-    assert stats["jobs"] == {"pending": 3, "processing": 1, "completed": 5, "failed": 1, "dead": 1,
+    assert stats["jobs"] == {"pending": 3, "blocked": 0, "processing": 1, "completed": 5, "failed": 1, "dead": 1,
                              "cancelled": 1}
     assert (stats["completed"], stats["failed"], stats["success_rate"]) == (5, 2, round(5 / 7, 4))
     assert stats["duration_seconds"]["count"] == 7 and stats["duration_seconds"]["max"] == 42.5
@@ -153,7 +153,7 @@ def test_metrics_parse_with_their_names_types_labels_and_values(client):
                      "queuectl_jobs_failed": "counter", "queuectl_jobs_dead": "counter",
                      "queuectl_job_duration_seconds": "histogram"}
     jobs = {(s.labels["state"], s.labels["queue"]): s.value for s in families["queuectl_jobs"].samples}
-    assert len(jobs) == 18  # every state of each of the three queues
+    assert len(jobs) == 21  # every state of each of the three queues
     assert (jobs[("dead", "default")], jobs[("completed", "images")], jobs[("cancelled", "emails")]) == (1, 2, 0)
     value = {s.name: s.value for family in families.values() for s in family.samples if not s.labels}
     assert value["queuectl_workers"] == 2 and value["queuectl_oldest_pending_age_seconds"] >= 45

@@ -72,3 +72,18 @@ def test_a_resume_wakes(watched):
     store.queues.pause(["q"])
     store.queues.resume(["q"])
     assert woke(wakes)
+
+
+def test_a_blocked_enqueue_does_not_wake_and_its_release_to_pending_does(watched):
+    store, wakes = watched
+    store.jobs.add(Job.new("a", "true", now()))
+    assert woke(wakes)
+    store.jobs.add(Job.new("b", "true", now(), after=["a"], unique_key="k"))  # blocked: nothing to claim
+    assert not woke(wakes, QUIET)
+    job = store.jobs.claim_next(WORKER, now(), now() + timedelta(seconds=30))
+    assert job is not None and job.id == "a"
+    token = job.lease_token
+    job.succeed(now())
+    assert store.jobs.record_outcome(job, token)  # releases b (pending) in the worker's write path
+    assert woke(wakes)
+    assert store.jobs.get("b").state == "pending"

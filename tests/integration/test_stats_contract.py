@@ -85,7 +85,7 @@ def test_attempts_record_the_state_their_job_moved_to(scenario):
 
 def test_stats_count_jobs_per_state_and_queue(scenario):
     stats = scenario.stats.stats(T, T - HOUR)
-    assert stats.jobs == {P: 4, R: 1, C: 4, F: 1, D: 1, X: 1}
+    assert stats.jobs == {P: 4, JobState.BLOCKED: 0, R: 1, C: 4, F: 1, D: 1, X: 1}
     assert {queue: dict(states) for queue, states in stats.jobs_by_queue.items()} == {
         "default": {P: 2, R: 1, C: 4, F: 1, D: 1, X: 1}, "emails": {P: 2}}
     assert stats.queue_depth == {"default": 3, "emails": 2}

@@ -1,6 +1,6 @@
 """The stores agree: one random sequence of port calls, applied to every store.
 
-Hypothesis drives enqueues, claims, lease renewals, outcomes (succeed, fail,
+Hypothesis drives enqueues (some with dependencies), claims, lease renewals, outcomes (succeed, fail,
 release; fresh or stale; with a short kept history), refused outcomes and
 claims buried dead, batched settles, cancels, removals and prunes, lease
 recovery on an advancing fake clock and DLQ retries through ``JobRepository``, on memory,
@@ -49,7 +49,8 @@ millis = st.integers(min_value=0, max_value=90_000).map(lambda ms: timedelta(mil
 leases = st.integers(min_value=1, max_value=60_000).map(lambda ms: timedelta(milliseconds=ms))
 job_specs = st.fixed_dictionaries({
     "job_id": st.sampled_from(IDS), "queue": st.sampled_from(QUEUES), "priority": st.integers(-1, 1),
-    "max_retries": st.integers(0, 1), "delay": st.sampled_from([0, 0, 0, 1_500, 30_000])})
+    "max_retries": st.integers(0, 1), "delay": st.sampled_from([0, 0, 0, 1_500, 30_000]),
+    "after": st.sampled_from([(), (), (), ("a",), ("b", "c")])})  # dependencies (SPEC 9.3)
 queue_filters = st.none() | st.lists(st.sampled_from(QUEUES), min_size=1, max_size=2, unique=True)
 finishes = st.sampled_from(["succeed", "fail", "release"])
 picks = st.integers(min_value=0, max_value=7)  # which held claim, modulo how many there are
@@ -134,7 +135,8 @@ class StoresAgree(RuleBasedStateMachine):
     def new_job(self, spec: dict[str, Any]) -> Job:
         return Job.new(spec["job_id"], f"echo {spec['job_id']}", self.now, queue=spec["queue"],
                        priority=spec["priority"], max_retries=spec["max_retries"],
-                       run_at=self.now + timedelta(milliseconds=spec["delay"]))
+                       run_at=self.now + timedelta(milliseconds=spec["delay"]),
+                       after=[name for name in spec["after"] if name != spec["job_id"]])
 
     @rule(spec=job_specs)
     def add(self, spec: dict[str, Any]) -> None:
@@ -277,6 +279,8 @@ class StoresAgree(RuleBasedStateMachine):
     # -- after every step ------------------------------------------------------
     @invariant()
     def every_job_reads_the_same_everywhere(self) -> None:
+        # what every worker's upkeep does: finishes a release MongoDB left marked (elsewhere nothing)
+        self.each("release_dependents", lambda kind, store: store.jobs.release_dependents(self.now) * 0)
         for job_id in IDS:
             self.each(f"get({job_id!r})", lambda kind, store: store.jobs.get(job_id))
             self.each(f"logs({job_id!r})", lambda kind, store: self._logs(store, job_id))

@@ -102,6 +102,19 @@ def test_a_duplicate_id_is_refused_and_the_first_job_stays(q):
     assert q.get("a").command == "echo first"
 
 
+def test_after_makes_a_blocked_job_released_when_its_dependency_completes(q):
+    q.enqueue("make", id="build")
+    test = q.enqueue("make test", id="test", after=["build"])
+    assert (test.state, test.after) == ("blocked", ("build",))
+    finish(q, "build")
+    assert q.get("test").state == "pending"
+    with pytest.raises(queuectl.QueuectlError) as unknown:
+        q.enqueue("echo", id="orphan", after=("nope",))
+    assert str(unknown.value) == "dependency 'nope' not found: --after takes the id of an existing job"
+    with pytest.raises(queuectl.JobNotFound):
+        q.get("orphan")
+
+
 def test_get_of_an_unknown_id_raises_job_not_found(q):
     with pytest.raises(queuectl.JobNotFound) as missing:
         q.get("nope")
@@ -122,7 +135,8 @@ def test_list_filters_by_state_and_queue_newest_first_within_the_limit(q):
 
 
 @pytest.mark.parametrize("arguments, message", [
-    ({"state": "done"}, "unknown state 'done' (one of: pending, processing, completed, failed, dead, cancelled)"),
+    ({"state": "done"},
+     "unknown state 'done' (one of: pending, blocked, processing, completed, failed, dead, cancelled)"),
     ({"limit": -1}, "\"limit\" must be an integer from 0 to 1000000, got -1"),
     ({"queue": "a b"}, "invalid queue name 'a b': use 1-128 characters of A-Z a-z 0-9 . _ : -"),
 ])

@@ -116,7 +116,7 @@ def test_only_dead_jobs_can_be_retried_and_only_waiting_ones_claimed():
 
 
 def test_state_words_are_the_users_words():
-    assert [s.value for s in JobState] == ["pending", "processing", "completed", "failed", "dead", "cancelled"]
+    assert [s.value for s in JobState] == ["pending", "blocked", "processing", "completed", "failed", "dead", "cancelled"]
     assert JobState.parse(" DEAD ") is JobState.DEAD
     with pytest.raises(InvalidJob, match="unknown state 'zombie'"):
         JobState.parse("zombie")

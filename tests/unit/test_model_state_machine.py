@@ -65,10 +65,13 @@ class JobMoves(RuleBasedStateMachine):
         self.budget_cut = False  # an update left max_retries below the attempts made, since the last retry
 
     @initialize(max_retries=st.integers(min_value=0, max_value=4), priority=st.integers(-5, 5),
+                blocked=st.booleans(),
                 workflow=st.sampled_from([{}, {"unique_key": "k", "retry_on": "1,timeout"},
                                           {"unique_key": "k", "no_retry_on": "0-2,lost"}]))
-    def enqueue(self, max_retries: int, priority: int, workflow: dict) -> None:
-        self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority, **workflow)
+    def enqueue(self, max_retries: int, priority: int, blocked: bool, workflow: dict) -> None:
+        self.job = Job.new("job-1", "echo hi", T0, max_retries=max_retries, priority=priority,
+                           after=["dep-1"] if blocked else [], **workflow)
+        assert self.job.state is (JobState.BLOCKED if blocked else JobState.PENDING)
 
     # -- the moves, each tried whatever the state ----------------------------------
     @rule(elapsed=millis)
@@ -104,6 +107,17 @@ class JobMoves(RuleBasedStateMachine):
     @rule()
     def cancel(self) -> None:
         self.move("cancel", lambda job: job.cancel(self.now))
+
+    @rule()
+    def unblock(self) -> None:
+        """Its last dependency completed."""
+        self.move("unblock", lambda job: job.unblock(self.now))
+
+    @rule(ended=st.sampled_from([JobState.DEAD, JobState.CANCELLED]))
+    def cascade(self, ended: JobState) -> None:
+        """A dependency ended badly: cancelled, with the reason."""
+        if self.move("cascade", lambda job: job.cascade(self.now, "dep-1", ended)):
+            assert (self.job.state, self.job.last_error) == (JobState.CANCELLED, f"dependency 'dep-1' ended {ended}")
 
     @rule(reason=errors)
     def refuse(self, reason: str) -> None:
@@ -189,6 +203,13 @@ class JobMoves(RuleBasedStateMachine):
         since_retry = job.history[self.retried_at:]
         # a refused release closes dead an attempt that no longer counts: exact again after a DLQ retry
         assert self.refused or job.attempts == sum(1 for entry in since_retry if entry.outcome is not JobState.PENDING)
+
+    @invariant()
+    def a_blocked_job_never_ran(self) -> None:
+        """Blocked only from its enqueue until its dependencies settle it: no attempt, no lease."""
+        if self.job.state is JobState.BLOCKED:
+            assert not self.job.history and self.job.attempts == 0 and self.job.lease_token is None
+            assert self.job.held_key == self.job.unique_key  # a blocked job holds its unique key
 
     @invariant()
     def the_key_is_held_exactly_while_not_final_and_a_rule_only_ever_kills(self) -> None:

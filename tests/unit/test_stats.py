@@ -47,7 +47,7 @@ def test_rates_and_the_success_rate_come_from_the_window_counts():
 
 def test_counts_depth_and_ages_come_from_the_jobs_per_queue():
     stats = figures(jobs_by_queue={"a": {P: 2, F: 1, D: 1}, "b": {C: 5}}, oldest_due_run_at=at(-90))
-    assert stats.jobs == {P: 2, JobState.PROCESSING: 0, C: 5, F: 1, D: 1, JobState.CANCELLED: 0}
+    assert stats.jobs == {P: 2, JobState.BLOCKED: 0, JobState.PROCESSING: 0, C: 5, F: 1, D: 1, JobState.CANCELLED: 0}
     assert stats.queue_depth == {"a": 3}
     assert (stats.retries_scheduled, stats.dlq_size, stats.oldest_waiting_age) == (1, 1, 90)
     assert figures().oldest_waiting_age is None

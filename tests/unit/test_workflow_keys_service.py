@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from queuectl.adapters.memory import InMemoryStore
-from queuectl.domain.errors import UniqueKeyHeld
+from queuectl.domain.errors import UniqueKeyHeld, UnknownDependency
 from queuectl.domain.model import JobState
 from queuectl.domain.ports import Page
 from queuectl.domain.services import JobService
@@ -75,3 +75,17 @@ def test_the_key_is_free_once_a_worker_completes_its_holder(store, clock):
     step(make_worker(store, clock, ScriptedRunner(clock)))
     assert store.jobs.get("a").state is JobState.COMPLETED
     assert jobs.enqueue(JobSpec("true", id="b", unique_key="k")).id == "b"
+
+
+def test_enqueue_many_with_keys_and_an_unknown_dependency_stores_nothing(store, clock):
+    """An unknown dependency fails its whole batch, as without keys, though jobs with a key
+    are stored one by one."""
+    jobs = JobService(store, clock)
+    specs = [JobSpec("true", id="a"), JobSpec("true", id="k", unique_key="k"), JobSpec("true", id="b", after=("a",)),
+             JobSpec("true", id="c", after=("nope",))]
+    with pytest.raises(UnknownDependency, match=r"^dependency 'nope' not found"):
+        jobs.enqueue_many(specs)
+    assert store.jobs.list(Page(limit=0)) == []
+    specs[-1] = JobSpec("true", id="c", after=("k", "b"))
+    assert [job.id for job in jobs.enqueue_many(specs).stored] == ["a", "k", "b", "c"]
+    assert store.jobs.get("c").state is JobState.BLOCKED

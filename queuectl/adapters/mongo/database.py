@@ -59,6 +59,10 @@ JOB_INDEXES = (
     IndexModel([("state", ASCENDING), ("queue", ASCENDING), ("run_at", ASCENDING)], name="state_queue_run_at"),
     # stats: attempts finished in a window (multikey over the history)
     IndexModel([("history.finished_at", ASCENDING)], name="attempt_finished_at"),
+    # the jobs waiting for one that ended (multikey over ``after``; jobs without it are not in it)
+    IndexModel([("after", ASCENDING)], name="dependents", sparse=True),
+    # ended jobs whose dependents are still to be released (``dependencies.py``)
+    IndexModel([("release_due", ASCENDING)], name="release_due", sparse=True),
     # one holder per unique key: ``held_key`` is present only while a job holds its key (sparse)
     IndexModel([("held_key", ASCENDING)], name="held_key_unique", unique=True, sparse=True),
 )

@@ -67,7 +67,7 @@ def job_document(job: Job, seq: int) -> dict[str, Any]:
         "priority": job.priority, "max_retries": job.max_retries, "timeout": float(job.timeout),
         "created_at": job.created_at, **mutable_fields(job),
         "history": [attempt_document(attempt) for attempt in job.history],
-        "cwd": job.cwd, "env": dict(job.env),
+        "cwd": job.cwd, "env": dict(job.env), **({"after": list(job.after)} if job.after else {}),
         "unique_key": job.unique_key, "retry_on": job.retry_on, "no_retry_on": job.no_retry_on,
         **({HELD_KEY: job.held_key} if job.held_key is not None else {}),
     }
@@ -118,6 +118,7 @@ def job_from_document(doc: Mapping[str, Any]) -> Job:
         lease_token=doc.get("lease_token"), lease_until=doc.get("lease_until"),
         history=[attempt_from_document(entry) for entry in doc.get("history", [])],
         cwd=doc.get("cwd"), env=dict(doc.get("env") or {}),  # absent from documents stored before SPEC 9.1
+        after=list(doc.get("after") or ()),  # absent: no dependencies (SPEC 9.3)
         unique_key=doc.get("unique_key"), retry_on=doc.get("retry_on"),  # and these before SPEC 9.3
         no_retry_on=doc.get("no_retry_on"),
     )

@@ -22,25 +22,28 @@ that was read for the operator's moves.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any, Callable, Collection, Mapping, Sequence
 
 from pymongo import ReturnDocument, UpdateOne
 from pymongo.collection import Collection
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, PyMongoError
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound, UniqueKeyHeld
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
+from . import dependencies
 from .database import MongoDatabase, refused_for_good, translate_errors
 from .documents import (HELD_KEY, WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields,
                         attempt_from_document, closing_history, held_key_expression, held_key_update, job_document,
                         job_from_document, literals, ms, mutable_fields)
 from .queues import read_paused
 
+log = logging.getLogger(__name__)
 _CLAIM_SORT = [("priority", -1), ("run_at", 1), ("seq", 1)]
 _DUPLICATE_KEY = 11000
 _SWAP_TRIES = 5
@@ -55,6 +58,7 @@ _SHRINKING = ("state", "lease_token", "lease_until")  # processing -> dead, toke
 class MongoJobRepository(JobRepository):
     def __init__(self, db: MongoDatabase) -> None:
         self._db = db
+        self._waited_for: dict[str, bool] = {}  # jobs claimed here that some job waits for
 
     @property
     def _jobs(self) -> Collection:
@@ -62,6 +66,15 @@ class MongoJobRepository(JobRepository):
 
     # -- enqueue -----------------------------------------------------------
     def add(self, job: Job) -> None:
+        jobs = self._jobs
+        if job.after and jobs.find_one({"_id": job.id}, {"_id": 1}) is not None:
+            raise DuplicateJob(job.id)  # before its dependencies are checked, as on every store
+        dependencies.admit(jobs, [job])
+        self._insert(job)
+        dependencies.mark_and_recheck(jobs, [job])
+
+    def _insert(self, job: Job) -> None:
+        """Insert a new job's document: ``DuplicateJob`` for its id, ``UniqueKeyHeld`` for its key."""
         jobs = self._jobs
         for _ in range(_SWAP_TRIES):
             try:
@@ -89,6 +102,8 @@ class MongoJobRepository(JobRepository):
         firsts = list(first_of_id.values())
         if not firsts:
             return []
+        if any(job.after for job in firsts):  # one at a time, in order: a dependency is stored before its dependents
+            return self._add_in_order(jobs, firsts)
         collection, start = self._jobs, self._db.next_seq(len(firsts))
         documents = [job_document(job, start + offset) for offset, job in enumerate(firsts)]
         existing = set()
@@ -99,6 +114,26 @@ class MongoJobRepository(JobRepository):
                 if failure.get("code") != _DUPLICATE_KEY:
                     raise
                 existing.add(documents[failure["index"]]["_id"])
+        seen: set[str] = set()
+        duplicates = []
+        for job in jobs:  # in input order; a repeated id counts as a duplicate
+            if job.id in seen or job.id in existing:
+                duplicates.append(job.id)
+            seen.add(job.id)
+        return duplicates
+
+    def _add_in_order(self, jobs: Sequence[Job], firsts: Sequence[Job]) -> list[str]:
+        existing = {doc["_id"] for doc in self._jobs.find({"_id": {"$in": [job.id for job in firsts]}}, {"_id": 1})}
+        new = [job for job in firsts if job.id not in existing]
+        dependencies.admit(self._jobs, new)  # before any insert: an unknown dependency stores nothing
+        inserted = []
+        for job in new:
+            try:
+                self._jobs.insert_one(job_document(job, self._db.next_seq()))
+                inserted.append(job)
+            except DuplicateKeyError:
+                existing.add(job.id)
+        dependencies.mark_and_recheck(self._jobs, inserted)
         seen: set[str] = set()
         duplicates = []
         for job in jobs:  # in input order; a repeated id counts as a duplicate
@@ -187,6 +222,8 @@ class MongoJobRepository(JobRepository):
         # find and a re-checked write (the CI test server) hand back a stale pre-image.
         job = job_from_document(after)
         job.history = [Attempt(job.attempts, worker.id, worker.host, now)]
+        if after.get(dependencies.HAS_DEPENDENTS):  # its outcome releases them at once
+            self._waited_for[job.id] = True
         return job
 
     def _claim(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
@@ -214,18 +251,26 @@ class MongoJobRepository(JobRepository):
             closing = attempt_document(job.history[-1], token)
             if output is not None:
                 closing["output"] = output
+        ended = job.state in FINAL  # the same write marks it if a job waits for it (dependencies.py)
         update = [{"$set": {**literals(mutable_fields(job, worker=True)), HELD_KEY: held_key_expression(job),
-                            "history": closing_history(closing, token, history_max)}}]
+                            "history": closing_history(closing, token, history_max),
+                            **(dependencies.RELEASE_IF_WAITED_FOR if ended else {})}}]
         with self._db.rejecting(job.id):
             result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
-        return result.matched_count == 1
+        if result.matched_count != 1:
+            return False
+        if self._waited_for.pop(job.id, False) and ended:
+            # Waited for when claimed: release now. A dependent enqueued while it ran is released
+            # by the next upkeep sweep (this very write marked it) unless its enqueue saw the end.
+            self._release([(job.id, job.updated_at)])
+        return True
 
     def bury(self, job: Job, token: str | None) -> bool:
         """Dead with the refusal, every stored output dropped (they are what grows); if even that is
         refused, only the state and the lease, a write that can only shrink the document."""
         fence: dict[str, Any] = ({"_id": job.id, "state": {"$in": _WAITING}} if token is None
                                  else {"_id": job.id, "lease_token": token, "state": _PROCESSING})
-        fields, options = mutable_fields(job, worker=True), {}
+        fields, options = {**mutable_fields(job, worker=True), dependencies.RELEASE_DUE: True}, {}
         if token is not None and job.history:
             fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))
             options["array_filters"] = [{f"{_OPEN}.token": token}]
@@ -235,9 +280,23 @@ class MongoJobRepository(JobRepository):
         except OperationFailure as error:
             if not refused_for_good(error):
                 raise
-            result = self._jobs.update_one(fence, held_key_update(job, {"$set": {name: fields[name]
-                                                                                  for name in _SHRINKING}}))
-        return result.matched_count == 1
+            shrinking = {name: fields[name] for name in (*_SHRINKING, dependencies.RELEASE_DUE)}
+            result = self._jobs.update_one(fence, held_key_update(job, {"$set": shrinking}))
+        if result.matched_count != 1:
+            return False
+        self._release([(job.id, job.updated_at)])
+        return True
+
+    def release_dependents(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> int:
+        return dependencies.sweep(self._jobs, limit)
+
+    def _release(self, ended: Sequence[dependencies.Ended]) -> None:
+        """Release the dependents of jobs whose ending write just set the mark. The ending is
+        recorded whatever happens here: a failure leaves the mark for any worker's upkeep."""
+        try:
+            dependencies.release(self._jobs, ended)
+        except PyMongoError as error:
+            log.warning("dependents of %s not released yet (%s); a worker's upkeep will", ended[0][0], error)
 
     # -- operator moves ----------------------------------------------------
     def cancel(self, job_id: str, now: datetime) -> Job:
@@ -268,13 +327,15 @@ class MongoJobRepository(JobRepository):
         query: dict[str, Any] = {"state": {"$in": [state.value for state in states if state in MOVES_FROM[name]]}}
         if queue is not None:
             query["queue"] = queue
-        writes = []
+        writes, ended = [], []
         for doc in self._jobs.find(query, WITHOUT_OUTPUT).sort("seq", 1):
             job = job_from_document(doc)
             read = (job.state, job.lease_token, job.updated_at)
             move(job)
             fence, update, array_filters = _guarded_write(job, *read)
             writes.append(UpdateOne(fence, update, array_filters=array_filters))
+            if job.state in FINAL:
+                ended.append((job.id, job.updated_at))
         moved = 0
         for start in range(0, len(writes), _BULK_CHUNK):
             try:
@@ -283,6 +344,8 @@ class MongoJobRepository(JobRepository):
                 if any(failure.get("code") != _DUPLICATE_KEY for failure in error.details.get("writeErrors", [])):
                     raise
                 moved += int(error.details.get("nMatched", 0))
+        for start in range(0, len(ended), _BULK_CHUNK):
+            self._release(ended[start:start + _BULK_CHUNK])
         return moved
 
     def remove(self, job_ids: Sequence[str]) -> list[Job]:
@@ -322,6 +385,8 @@ class MongoJobRepository(JobRepository):
             fence, update, array_filters = _guarded_write(job, *read)
             try:
                 if jobs.update_one(fence, update, array_filters=array_filters).matched_count == 1:
+                    if job.state in FINAL:  # its write set the mark: its dependents follow now
+                        self._release([(job.id, job.updated_at)])
                     return job
             except DuplicateKeyError:
                 held = self._key_held(job)
@@ -335,6 +400,8 @@ def _guarded_write(job: Job, state: JobState, token: str | None,
     """A moved job's write, fenced by what was read: its state, lease token and last change (every
     move sets ``updated_at``: a job claimed and released in between is not the job read)."""
     fields, array_filters = mutable_fields(job), None
+    if job.state in FINAL:  # ended by this move (cancel): its dependents are to be released
+        fields[dependencies.RELEASE_DUE] = True
     if token is not None and job.lease_token is None and job.history:
         # the move ended the running attempt: close the entry its claim opened
         fields.update(attempt_fields(job.history[-1], f"history.$[{_OPEN}]"))

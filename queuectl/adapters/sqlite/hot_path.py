@@ -19,6 +19,7 @@ from queuectl.domain.model import BULKY_PARTS, Job
 from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
+from . import dependencies
 from .queues import claim_filter
 from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
 from .rows import INSERT_COLUMNS, MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row, new_row
@@ -62,8 +63,10 @@ def existing_ids(conn: sqlite3.Connection, ids: Sequence[str]) -> set[str]:
 
 
 def insert(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
-    """New job rows."""
+    """New job rows; a job with dependencies is checked and settled first, and linked to them."""
+    dependencies.admit(conn, jobs)
     conn.executemany(_INSERT, [new_row(job) for job in jobs])
+    dependencies.link(conn, jobs)
 
 
 def record(conn: sqlite3.Connection, outcome: Outcome) -> bool:
@@ -115,17 +118,19 @@ def _record_all(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> list[b
     closed = [o for o, ok in zip(outcomes, written) if ok]
     close_attempts(conn, closed)
     conn.executemany(_TRIM, [(o.job.id, o.job.id, o.history_max) for o in closed])
+    dependencies.release(conn, [o.job for o in closed])  # one indexed lookup when none waits
     return written
 
 
 def bury(conn: sqlite3.Connection, job: Job, token: str | None) -> bool:
     """Write a job closed dead by ``Job.refuse``: fenced by its token, or (no token) while it waits."""
     if token is None:
-        return conn.execute(_BURY_WAITING, (*mutable_row(job), job.id)).rowcount == 1
-    if conn.execute(_RECORD, (*mutable_row(job), job.id, token)).rowcount != 1:
-        return False
-    close_attempts(conn, [Outcome(job, token)])
-    return True
+        buried = conn.execute(_BURY_WAITING, (*mutable_row(job), job.id)).rowcount == 1
+    elif buried := conn.execute(_RECORD, (*mutable_row(job), job.id, token)).rowcount == 1:
+        close_attempts(conn, [Outcome(job, token)])
+    if buried:
+        dependencies.release(conn, [job])
+    return buried
 
 
 def close_attempts(conn: sqlite3.Connection, outcomes: Sequence[Outcome]) -> None:

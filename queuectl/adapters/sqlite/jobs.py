@@ -19,7 +19,7 @@ from queuectl.domain.model import FINAL, MOVES_FROM, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
-from . import deletion, hot_path
+from . import deletion, dependencies, hot_path
 from .database import SqliteDatabase
 from .rows import MUTABLE_FIELDS, SETTINGS, attempt_from_row, job_from_row, mutable_row, settings_row
 from .tables import ATTEMPT_COLUMNS, HELD_KEY_SQL, JOB_COLUMNS
@@ -50,6 +50,8 @@ class SqliteJobRepository(JobRepository):
     # -- enqueue -----------------------------------------------------------
     def add(self, job: Job) -> None:
         with self._db.write() as conn:
+            if job.after and conn.execute(_EXISTS, (job.id,)).fetchone():
+                raise DuplicateJob(job.id)  # before its dependencies are checked, as on every store
             try:
                 hot_path.insert(conn, [job])
             except sqlite3.IntegrityError:
@@ -187,7 +189,9 @@ class SqliteJobRepository(JobRepository):
         query = _IN_STATES.format(marks=", ".join("?" * len(names)), queue=" AND queue = ?" if queue else "")
         with self._db.write() as conn:
             jobs = [job_from_row(row) for row in conn.execute(query, (*names, *([queue] if queue else [])))]
-            return sum(_move_one(conn, job, move) for job in jobs)
+            moved = [job for job in jobs if _move_one(conn, job, move)]
+            dependencies.release(conn, moved)
+            return len(moved)
 
     def _move(self, job_id: str, move: Callable[[Job], None]) -> Job:
         """Load, let the model move the job (it may refuse), write back guarded."""
@@ -204,6 +208,7 @@ class SqliteJobRepository(JobRepository):
             if token is not None and job.lease_token is None and job.history:
                 # the move ended the running attempt: close its row, in this same transaction
                 hot_path.close_attempts(conn, [Outcome(job, token)])
+            dependencies.release(conn, [job])  # a cancelled job's dependents are cancelled with it
         return job
 
 

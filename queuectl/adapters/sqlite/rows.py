@@ -21,7 +21,7 @@ WORKFLOW_FIELDS = ("unique_key", "retry_on", "no_retry_on")  # set at enqueue, n
 
 # The columns of a new row, in the order ``new_row`` gives them (``seq`` is the store's).
 INSERT_COLUMNS = ("id", "command", "queue", "priority", "max_retries", "timeout", *MUTABLE_FIELDS, "created_at",
-                  "cwd", "env", *WORKFLOW_FIELDS)
+                  "cwd", "env", "after", *WORKFLOW_FIELDS)
 
 
 def new_row(job: Job) -> tuple:
@@ -30,7 +30,8 @@ def new_row(job: Job) -> tuple:
         if getattr(job, name) not in _INT64:
             raise InvalidJob(f"job '{job.id}': {name} {getattr(job, name)} is out of range (64-bit integers)")
     return (job.id, job.command, job.queue, job.priority, job.max_retries, job.timeout, *mutable_row(job),
-            to_epoch(job.created_at), job.cwd, env_text(job.env), job.unique_key, job.retry_on, job.no_retry_on)
+            to_epoch(job.created_at), job.cwd, env_text(job.env), json.dumps(job.after) if job.after else None,
+            job.unique_key, job.retry_on, job.no_retry_on)
 
 
 def env_text(env: dict[str, str]) -> str | None:
@@ -58,14 +59,14 @@ def job_from_row(row: Sequence[Any], history: list[Attempt] | None = None) -> Jo
     """
     (_seq, id_, command, state, queue, priority, max_retries, timeout, attempts, run_at, created_at,
      updated_at, started_at, finished_at, exit_code, last_error, worker, lease_token, lease_until, cwd, env,
-     unique_key, retry_on, no_retry_on) = row
+     after, unique_key, retry_on, no_retry_on) = row
     return Job(
         id=id_, command=command, state=JobState(state), queue=queue, priority=priority,
         max_retries=max_retries, timeout=bounded_seconds(timeout), attempts=attempts, run_at=from_epoch(run_at),
         created_at=from_epoch(created_at), updated_at=from_epoch(updated_at),
         started_at=from_epoch(started_at), finished_at=from_epoch(finished_at), exit_code=exit_code,
         last_error=last_error, worker=worker, lease_token=lease_token, lease_until=from_epoch(lease_until),
-        history=history or [], cwd=cwd, env=json.loads(env) if env else {},
+        history=history or [], cwd=cwd, env=json.loads(env) if env else {}, after=json.loads(after) if after else [],
         unique_key=unique_key, retry_on=retry_on, no_retry_on=no_retry_on,
     )
 

@@ -20,7 +20,8 @@ from queuectl.domain.model import FINAL, WAITING, JobState
 # Bumped when the schema changes; stored in ``PRAGMA user_version``.
 # 2: attempts.outcome and the indexes behind ``stats``.
 # 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
-# 4: the schedules table; jobs.unique_key, retry_on, no_retry_on and the unique index of held keys (SPEC 9.3).
+# 4: the schedules table; jobs.unique_key, retry_on, no_retry_on and the unique index of held keys; jobs.after
+#    and the dependencies table (SPEC 9.3).
 SCHEMA_VERSION = 4
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
@@ -103,6 +104,7 @@ JOBS = Table("jobs", (
     Column("last_error", "TEXT", False), Column("worker", "TEXT", False), Column("lease_token", "TEXT", False),
     Column("lease_until", "FLOAT", False),
     Column("cwd", "TEXT", False), Column("env", "TEXT", False),  # env: a JSON object, NULL when empty
+    Column("after", "TEXT", False),  # the job's dependencies: a JSON array of ids, NULL when none
     Column("unique_key", "TEXT", False), Column("retry_on", "TEXT", False), Column("no_retry_on", "TEXT", False),
 ), key="seq", autoincrement=True, unique=("id",))
 
@@ -130,6 +132,11 @@ WORKERS = Table("workers", (
 QUEUE_PAUSES = Table("queue_pauses", (Column("queue", "TEXT"), Column("paused", "BOOLEAN")), key="queue")
 EVERY_QUEUE = "*"
 
+# One row per (job, dependency): who waits for whom, looked up by ``depends_on`` when a job ends.
+# ``depends_on`` is no foreign key: a final dependency may be removed while its dependents wait.
+DEPENDENCIES = Table("dependencies", (Column("seq", "INTEGER"), Column("job_id", "TEXT", references="jobs.id"),
+                                      Column("depends_on", "TEXT")), key="seq", autoincrement=True)
+
 # Schedules (``schedules.Schedule``): job is the JSON of the job each run enqueues.
 SCHEDULES = Table("schedules", (
     Column("name", "TEXT"), Column("cron", "TEXT"), Column("tz", "TEXT"), Column("job", "TEXT"),
@@ -138,7 +145,8 @@ SCHEDULES = Table("schedules", (
 ), key="name")
 SCHEDULES_DUE_SQL = "paused = 0"
 
-TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, SCHEDULES)  # in creation order: a table after those it references
+TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, SCHEDULES,
+          DEPENDENCIES)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only
@@ -157,10 +165,12 @@ INDEXES = (
     Index("ix_schedules_due", "schedules", ("next_run",), where=SCHEDULES_DUE_SQL),
     # a unique key is held by one job at a time: every write that would make a second holder fails
     Index("ix_jobs_held_key", "jobs", ("unique_key",), unique=True, where=HELD_KEY_SQL),
+    # the jobs waiting for one that just ended
+    Index("ix_dependencies_on", "dependencies", ("depends_on",)),
 )
 
 # Columns added after version 1: an older file gets them on first use (before the indexes).
-ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"),
+ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"), ("jobs", "after"),
                  ("jobs", "unique_key"), ("jobs", "retry_on"), ("jobs", "no_retry_on"))
 
 JOB_COLUMNS = JOBS.names

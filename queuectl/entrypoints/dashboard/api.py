@@ -55,9 +55,11 @@ def jobs(request: Request) -> Response:
 
 def job(request: Request) -> Response:
     number = page_number(request)
-    found = dashboard(request).jobs.get(job_id_of(request))
+    board = dashboard(request)
+    found = board.jobs.get(job_id_of(request))
     page = attempt_page(len(found.history), number)
     return JSONResponse({**render.job_dict(found),
+                         "dependencies": render.dependencies_list(board.jobs.dependency_states(found)),
                          "history": [render.attempt_dict(a) for a in page.oldest_first(found.history)],
                          "history_total": page.total, "links": page.links(found.id, prefix="/api")})
 

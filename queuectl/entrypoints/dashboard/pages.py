@@ -87,7 +87,7 @@ def job(request: Request) -> Response:
     shown = page.newest_first(logs)
     outputs = [tail(_output(board, found, entry, first=number == 1 and i == 0)) for i, entry in enumerate(shown)]
     return board.page(request, "job.html", job=found, attempts=list(zip(shown, outputs)), pager=page,
-                      pager_links=page.links(found.id))
+                      pager_links=page.links(found.id), dependencies=board.jobs.dependency_states(found))
 
 
 def output(request: Request) -> Response:

@@ -15,7 +15,7 @@ from queuectl.domain.ports import Page, WorkerInfo, WorkerRef
 NOW = datetime(2026, 1, 31, 12, 0, 0, 250000, tzinfo=timezone.utc)
 JOB_FIELDS = ["id", "command", "state", "attempts", "max_retries", "priority", "queue", "run_at", "timeout",
               "created_at", "updated_at", "started_at", "finished_at", "exit_code", "last_error", "worker",
-              "cwd", "env", "unique_key", "retry_on", "no_retry_on"]
+              "cwd", "env", "after", "unique_key", "retry_on", "no_retry_on"]
 
 
 def enqueued_id(stdout: str) -> str:

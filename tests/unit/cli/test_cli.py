@@ -70,7 +70,7 @@ def test_list_of_an_empty_queue_says_so(invoke):
 def test_show_json_is_the_whole_record_with_every_attempt(invoke, store):
     make_dead(store, "d")
     job = json.loads(invoke("show", "d", "--json").stdout)
-    assert list(job) == JOB_FIELDS + ["history"]
+    assert list(job) == JOB_FIELDS + ["history", "dependencies"]
     assert (job["state"], job["attempts"], job["last_error"], job["worker"]) == ("dead", 1, "exit code 3", "w1")
     assert job["history"] == [{"attempt": 1, "worker": "w1", "host": "host1",
                                "started_at": "2026-01-31T12:00:00.250Z", "finished_at": "2026-01-31T12:00:01.250Z",
@@ -111,7 +111,7 @@ def test_status_json_has_every_state_and_the_live_workers(invoke, store):
     register_worker(store, NOW - timedelta(seconds=5))
     register_worker(store, NOW - timedelta(hours=1), worker_id="gone")
     data = json.loads(invoke("status", "--json").stdout)
-    assert data["jobs"] == {"pending": 1, "processing": 0, "completed": 0, "failed": 0, "dead": 1, "cancelled": 0}
+    assert data["jobs"] == {"pending": 1, "blocked": 0, "processing": 0, "completed": 0, "failed": 0, "dead": 1, "cancelled": 0}
     assert data["workers"] == [{"id": "w1", "host": "host1", "pid": 4242, "queues": ["default"], "current_job": None,
                                 "started_at": "2026-01-31T11:59:00.250Z",
                                 "last_heartbeat": "2026-01-31T11:59:55.250Z"}]
@@ -121,8 +121,8 @@ def test_status_prints_counts_and_a_worker_table(invoke, store):
     add(store, "a")
     register_worker(store, NOW)
     out = invoke("status").stdout.splitlines()
-    assert out[0].split() == ["PENDING", "PROCESSING", "COMPLETED", "FAILED", "DEAD", "CANCELLED"]
-    assert out[1].split() == ["1", "0", "0", "0", "0", "0"]
+    assert out[0].split() == ["PENDING", "BLOCKED", "PROCESSING", "COMPLETED", "FAILED", "DEAD", "CANCELLED"]
+    assert out[1].split() == ["1", "0", "0", "0", "0", "0", "0"]
     assert out[3].split() == ["WORKER", "HOST", "PID", "QUEUES", "CURRENT_JOB", "LAST_HEARTBEAT"]
     assert out[4].split()[:3] == ["w1", "host1", "4242"]
 

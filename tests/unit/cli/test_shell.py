@@ -63,7 +63,7 @@ def test_shell_completion_offers_commands_subcommands_options_and_choices():
     assert candidates(cli, "dl") == (["dlq"], "dl")
     assert candidates(cli, "dlq ")[0] == ["list", "retry"]
     assert candidates(cli, "list --st") == (["--state"], "--st")
-    assert candidates(cli, "list --state ")[0] == ["cancelled", "completed", "dead", "failed", "pending",
+    assert candidates(cli, "list --state ")[0] == ["blocked", "cancelled", "completed", "dead", "failed", "pending",
                                                      "processing"]
     assert candidates(cli, "help con") == (["config"], "con")
     assert "--home" not in candidates(cli, "--")[0]
