@@ -25,6 +25,9 @@ _SPELLINGS = (
     ("lease_token IS ?", "lease_token IS NOT DISTINCT FROM ?"),
     ("queue_pauses.paused)", "queue_pauses.paused <> 0)"),  # an integer is not a condition
     ("(SELECT 1 FROM (SELECT 1) WHERE 1!=1)", "(SELECT NULL WHERE false)"),  # Core's empty IN, typed as any
+    # SQLite's one writer already serialises an enqueue with the outcome of its dependency; here the
+    # enqueue locks the dependencies' rows, so an outcome's look for dependents sees the new job.
+    (" /* lock: share */", " FOR SHARE"),
 )
 _MARK = re.compile(r"\?|%")
 

@@ -19,6 +19,8 @@ from .tables import JOB_COLUMNS
 
 _CHUNK = 500
 _STATES = "SELECT id, state FROM jobs WHERE id IN ({marks})"
+# The same, for an enqueue: PostgreSQL reads it as FOR SHARE (postgres/connection.py), SQLite as a comment.
+_STATES_LOCKED = _STATES + " /* lock: share */"
 _DEPENDENTS = "SELECT DISTINCT job_id FROM dependencies WHERE depends_on IN ({marks})"
 _BLOCKED = (f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE id IN ({{marks}})"
             f" AND state = '{JobState.BLOCKED.value}' ORDER BY seq")
@@ -33,10 +35,11 @@ def _chunks(ids: Sequence[str]) -> Iterable[tuple[str, list[str]]]:
         yield ", ".join("?" * len(chunk)), chunk
 
 
-def states(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, JobState]:
+def states(conn: sqlite3.Connection, ids: Sequence[str], lock: bool = False) -> dict[str, JobState]:
     found: dict[str, JobState] = {}
+    query = _STATES_LOCKED if lock else _STATES
     for marks, chunk in _chunks(ids):
-        found.update((name, JobState(state)) for name, state in conn.execute(_STATES.format(marks=marks), chunk))
+        found.update((name, JobState(state)) for name, state in conn.execute(query.format(marks=marks), chunk))
     return found
 
 
@@ -46,7 +49,7 @@ def admit(conn: sqlite3.Connection, jobs: Sequence[Job]) -> None:
     waiting = [job for job in jobs if job.after]
     if not waiting:
         return
-    known = states(conn, list({name for job in waiting for name in job.after}))
+    known = states(conn, list({name for job in waiting for name in job.after}), lock=True)
     for job in jobs:
         if job.after:
             dependencies.admit(job, known, job.created_at)
