@@ -250,10 +250,11 @@ class JobService:
         if self.waiters is None:
             raise RuntimeError("wait needs an OutcomeWaiter")
         waiter: OutcomeWaiter | None = None
+        started = self.clock.now()  # a job ending from here on counts, also while the socket is made
         try:  # Ctrl-C at any point after the socket exists still closes it
             waiter = self.waiters()  # listening before the first read: no report falls in between
             return JobWait(self.store.jobs, self.clock, waiter, ids, queue, self.settings().poll_interval,
-                           timeout).run()
+                           timeout, started).run()
         finally:
             if waiter is not None:
                 waiter.close()

@@ -48,14 +48,14 @@ class JobWait:
     """One wait, from its first read to its result."""
 
     def __init__(self, jobs: JobRepository, clock: Clock, waiter: OutcomeWaiter, ids: Sequence[str],
-                 queue: str | None, poll: float, timeout: float | None) -> None:
+                 queue: str | None, poll: float, timeout: float | None, started: datetime | None = None) -> None:
         self.jobs, self.clock, self.waiter, self.poll = jobs, clock, waiter, poll
         self.queue = queue
         self.order = list(dict.fromkeys(ids))
         self.pending = list(self.order)  # named jobs not final yet
         self.named = bool(ids)
         self.final: dict[str, Job] = {}
-        self.started = clock.now()
+        self.started = clock.now() if started is None else started  # before anything can end unseen
         self.since = self.started.replace(microsecond=self.started.microsecond // 1000 * 1000)  # stores keep ms
         self.deadline = None if timeout is None else self.started + bounded_timedelta(timeout)
 

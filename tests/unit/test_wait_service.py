@@ -197,3 +197,16 @@ def test_a_wait_on_every_job_counts_every_queue(service, store, clock, waiter):
 def test_a_wait_with_nothing_unfinished_is_done(service, waiter):
     result = service.wait()
     assert result.ok and result.jobs == [] and waiter.waits == []
+
+
+def test_a_queue_wait_counts_a_job_that_ended_while_its_socket_was_being_made(store, clock, waiter):
+    add(store, clock, "a", queue="nightly")
+
+    def slow_socket() -> ScriptedWaiter:
+        clock.advance(0.5)  # the wait has begun: a job ending now ends after it began
+        finish(store, clock, "a")
+        clock.advance(0.5)
+        return waiter
+
+    result = JobService(store, clock, waiters=slow_socket).wait(queue="nightly")
+    assert result.ok and [job.id for job in result.jobs] == ["a"]
