@@ -36,8 +36,9 @@ def store(url, tmp_path):
     opened.close()
 
 
-def heard(listener: psycopg.Connection) -> list[str]:
-    return [note.payload for note in listener.notifies(timeout=0.5)]
+def heard(listener: psycopg.Connection, schema: str) -> list[str]:
+    """This test's notifications (other tests, in parallel, notify the same channel for their schemas)."""
+    return [note.payload for note in listener.notifies(timeout=0.5) if note.payload == schema]
 
 
 def test_enqueue_retry_and_resume_notify_on_commit_and_a_refused_enqueue_does_not(url, store):
@@ -45,15 +46,15 @@ def test_enqueue_retry_and_resume_notify_on_commit_and_a_refused_enqueue_does_no
     with psycopg.connect(url, autocommit=True) as listener:
         listener.execute("LISTEN queuectl_jobs")
         store.jobs.add(Job.new("a", "true", NOW))
-        assert heard(listener) == [schema]
+        assert heard(listener, schema) == [schema]
         with pytest.raises(DuplicateJob):
             store.jobs.add(Job.new("a", "true", NOW))
-        assert heard(listener) == []  # rolled back: nothing was sent
+        assert heard(listener, schema) == []  # rolled back: nothing was sent
         store.jobs.cancel("a", NOW)
         store.jobs.retry("a", NOW)
         store.queues.pause(None)
         store.queues.resume(None)
-        assert len(heard(listener)) == 2  # the retry and the resume; a cancel or a pause makes nothing due
+        assert len(heard(listener, schema)) == 2  # the retry and the resume; a cancel or a pause makes nothing due
 
 
 def test_the_listen_watch_wakes_on_an_enqueue_or_a_retry_and_not_on_a_claim_or_a_cancel(url, store, tmp_path):
