@@ -12,6 +12,7 @@ DAY_SECONDS = 86_400
 MAX_RETRIES = 3
 BACKOFF_BASE = 2.0
 BACKOFF_MAX = 3600.0
+BACKOFF_JITTER = 0.0  # share of a retry delay drawn at random either side (0 = none)
 JOB_TIMEOUT = 0.0  # seconds; 0 = none
 LEASE_SECONDS = 30.0
 POLL_INTERVAL = 0.5

@@ -21,6 +21,7 @@ class Settings:
     max_retries: int = D.MAX_RETRIES
     backoff_base: float = D.BACKOFF_BASE
     backoff_max: float = D.BACKOFF_MAX
+    backoff_jitter: float = D.BACKOFF_JITTER
     job_timeout: float = D.JOB_TIMEOUT
     lease_seconds: float = D.LEASE_SECONDS
     poll_interval: float = D.POLL_INTERVAL
@@ -70,6 +71,29 @@ def _number(minimum: float, maximum: float, inclusive: bool = True) -> Callable[
 
     low = ">=" if inclusive else ">"
     parse.rule = f"a number {low} {minimum:g} and <= {maximum:g}"  # type: ignore[attr-defined]
+    return parse
+
+
+_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?|\.[0-9]{1,15}")
+
+
+def _fraction() -> Callable[[Any], float]:
+    """A share from 0 to 1 written as a plain decimal: ``0.2``, ``1``, ``.5``."""
+    def parse(raw: Any) -> float:
+        if isinstance(raw, bool):
+            raise ValueError
+        if isinstance(raw, (int, float)):
+            value = float(raw)
+        else:
+            text = str(raw).strip()
+            if not _DECIMAL.fullmatch(text):
+                raise ValueError
+            value = float(text)
+        if not math.isfinite(value) or not 0 <= value <= 1:
+            raise ValueError
+        return value
+
+    parse.rule = "a number from 0 to 1 (e.g. 0.2)"  # type: ignore[attr-defined]
     return parse
 
 
@@ -126,6 +150,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "max_retries": _integer(0, D.MAX_RETRIES_LIMIT),
     "backoff_base": _number(1, D.BACKOFF_BASE_LIMIT),
     "backoff_max": _number(0, D.BACKOFF_MAX_LIMIT),
+    "backoff_jitter": _fraction(),
     "job_timeout": _number(0, D.TIMEOUT_LIMIT),
     "lease_seconds": _number(*D.LEASE_SECONDS_RANGE),
     "poll_interval": _number(*D.POLL_INTERVAL_RANGE),

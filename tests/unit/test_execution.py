@@ -64,6 +64,19 @@ def test_a_failing_command_is_retried_after_the_backoff_then_lands_in_the_dlq(st
     assert job.state is JobState.DEAD and job.attempts == 3 and len(job.history) == 3
 
 
+def test_with_backoff_jitter_set_jobs_failing_together_are_retried_at_spread_out_instants(store, clock, runner):
+    store.settings.save("backoff_jitter", 0.2)
+    for n in range(20):
+        enqueue(store, clock, f"job{n}")
+        runner.scripts[f"job{n}"] = [Script(exit_code=1, error="exit code 1")]
+    worker = make_worker(store, clock, runner)
+    for _ in range(20):
+        step(worker)
+    delays = {store.jobs.get(f"job{n}").run_at - clock.now() for n in range(20)}
+    assert len(delays) >= 15  # the delay is 2 s without jitter
+    assert all(timedelta(seconds=1.6) <= delay <= timedelta(seconds=2.4) for delay in delays)
+
+
 def test_the_lease_is_renewed_while_a_long_command_runs(store, clock, runner):
     enqueue(store, clock, "long")
     runner.scripts["long"] = [Script(duration=100)]

@@ -188,10 +188,10 @@ def test_retry_and_cancel_say_whether_ids_and_all_were_both_given_or_neither(inv
 # -- config -------------------------------------------------------------------------
 def test_config_show_lists_every_key_with_natural_numbers(invoke):
     assert json.loads(invoke("config", "show", "--json").stdout) == {
-        "max_retries": 3, "backoff_base": 2, "backoff_max": 3600, "job_timeout": 0,
+        "max_retries": 3, "backoff_base": 2, "backoff_max": 3600, "backoff_jitter": 0, "job_timeout": 0,
         "lease_seconds": 30, "poll_interval": 0.5, "output_max": 67108864, "retention": 0,
         "history_max": 100}
-    assert "backoff_base   2\n" in invoke("config", "show").stdout
+    assert "backoff_base    2\nbackoff_max     3600\nbackoff_jitter  0\n" in invoke("config", "show").stdout
 
 
 def test_config_set_then_get_with_either_spelling_of_the_key(invoke):
@@ -211,6 +211,20 @@ def test_config_set_rejects_bad_keys_and_values_and_keeps_the_stored_value(invok
     invoke("config", "set", "max_retries", "4")
     assert message in one_error(invoke("config", "set", key, value))
     assert invoke("config", "get", "max_retries").stdout == "4\n"
+
+
+def test_config_set_backoff_jitter_then_get_it(invoke):
+    assert invoke("config", "set", "backoff_jitter", "0.2").stdout == "backoff_jitter = 0.2\n"
+    assert invoke("config", "get", "backoff-jitter").stdout == "0.2\n"
+    assert json.loads(invoke("config", "get", "backoff_jitter", "--json").stdout) == {"backoff_jitter": 0.2}
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.5", "nan", "inf", "abc"])
+def test_config_set_refuses_a_backoff_jitter_outside_0_to_1_and_keeps_the_stored_one(invoke, value):
+    invoke("config", "set", "backoff_jitter", "0.3")
+    error = one_error(invoke("config", "set", "backoff_jitter", value))
+    assert error == f"Error: invalid value '{value}' for backoff_jitter: expected a number from 0 to 1 (e.g. 0.2)"
+    assert invoke("config", "get", "backoff_jitter").stdout == "0.3\n"
 
 
 def test_config_get_of_an_unknown_key_is_an_error(invoke):
