@@ -8,7 +8,7 @@ how many.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import click
 
@@ -49,13 +49,36 @@ def _report(app: AppState, results: list[JobResult], verb: str) -> None:
         click.get_current_context().exit(1)
 
 
-@click.command("retry")
-@click.argument("job_ids", metavar="[ID]...", nargs=-1, type=params.JOB_ID)
-@click.option("--all", "every", is_flag=True, help="Every job in the --state states.")
-@click.option("--state", "states", multiple=True, type=click.Choice(RETRYABLE, case_sensitive=False),
-              help="With --all: jobs in this state (repeatable; default: dead).")
-@click.option("--queue", type=params.QUEUE, metavar="NAME", help="With --all: only jobs of this queue.")
-@pass_app
+def _bulk_command(name: str, states: list[str], all_help: str, state_help: str) -> Callable[[Callable], click.Command]:
+    """``NAME [ID]...`` or ``NAME --all [--state S]... [--queue Q]``: the command line retry and cancel share."""
+    def decorate(function: Callable) -> click.Command:
+        for option in (pass_app,
+                       click.option("--queue", type=params.QUEUE, metavar="NAME",
+                                    help="With --all: only jobs of this queue."),
+                       click.option("--state", "states", multiple=True,
+                                    type=click.Choice(states, case_sensitive=False), help=state_help),
+                       click.option("--all", "every", is_flag=True, help=all_help),
+                       click.argument("job_ids", metavar="[ID]...", nargs=-1, type=params.JOB_ID)):
+            function = option(function)
+        return click.command(name)(function)
+
+    return decorate
+
+
+def _move(app: AppState, verb: str, job_ids: Sequence[str], every: bool, states: Sequence[str],
+          queue: str | None, move_all: Callable[[set[JobState]], int],
+          move_each: Callable[[Sequence[str]], list[JobResult]]) -> None:
+    """With --all: ``move_all`` the jobs in the --state states (empty: the command's default) and say how
+    many moved; else ``move_each`` of the IDs, reported one by one."""
+    _bulk_options(job_ids, every, states, queue)
+    if every:
+        click.echo(f"{verb} {_jobs(move_all({JobState.parse(state) for state in states}))}")
+        return
+    _report(app, move_each(job_ids), verb)
+
+
+@_bulk_command("retry", RETRYABLE, all_help="Every job in the --state states.",
+               state_help="With --all: jobs in this state (repeatable; default: dead).")
 def retry(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[str, ...], queue: str | None) -> None:
     """Run finished or failed jobs again, attempts reset to 0.
 
@@ -66,21 +89,12 @@ def retry(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[st
     Each ID on its own: a line per job retried, an Error: line per job
     refused (exit 1 if any was).
     """
-    _bulk_options(job_ids, every, states, queue)
-    if every:
-        chosen = {JobState.parse(state) for state in states} or {JobState.DEAD}
-        click.echo(f"Retried {_jobs(app.jobs().retry_all(chosen, queue))}")
-        return
-    _report(app, app.jobs().retry(job_ids), "Retried")
+    _move(app, "Retried", job_ids, every, states, queue,
+          lambda chosen: app.jobs().retry_all(chosen or {JobState.DEAD}, queue), lambda ids: app.jobs().retry(ids))
 
 
-@click.command("cancel")
-@click.argument("job_ids", metavar="[ID]...", nargs=-1, type=params.JOB_ID)
-@click.option("--all", "every", is_flag=True, help="Every waiting job (pending, failed, blocked), or those in --state.")
-@click.option("--state", "states", multiple=True, type=click.Choice(CANCELLABLE, case_sensitive=False),
-              help="With --all: jobs in this state (repeatable); processing kills running jobs.")
-@click.option("--queue", type=params.QUEUE, metavar="NAME", help="With --all: only jobs of this queue.")
-@pass_app
+@_bulk_command("cancel", CANCELLABLE, all_help="Every waiting job (pending, failed, blocked), or those in --state.",
+               state_help="With --all: jobs in this state (repeatable); processing kills running jobs.")
 def cancel(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[str, ...], queue: str | None) -> None:
     """Cancel waiting jobs, or kill and cancel running ones.
 
@@ -92,12 +106,8 @@ def cancel(app: AppState, job_ids: tuple[str, ...], every: bool, states: tuple[s
     Each ID on its own: a line per job cancelled, an Error: line per job
     refused (exit 1 if any was).
     """
-    _bulk_options(job_ids, every, states, queue)
-    if every:
-        chosen = {JobState.parse(state) for state in states} or None
-        click.echo(f"Cancelled {_jobs(app.jobs().cancel_all(queue, chosen))}")
-        return
-    _report(app, app.jobs().cancel_many(job_ids), "Cancelled")
+    _move(app, "Cancelled", job_ids, every, states, queue,
+          lambda chosen: app.jobs().cancel_all(queue, chosen or None), lambda ids: app.jobs().cancel_many(ids))
 
 
 @click.command("update")
