@@ -9,7 +9,7 @@ already taken is a failed operation (exit 1) that changes nothing.
 from __future__ import annotations
 
 import shlex
-from typing import Any
+from typing import Any, Callable
 
 import click
 
@@ -94,31 +94,23 @@ def schedule_list(app: AppState, as_json: bool) -> None:
     click.echo(render.to_json([schedule_dict(s) for s in schedules]) if as_json else schedules_table(schedules))
 
 
-@schedule.command("remove")
-@click.argument("name", type=NAME)
-@pass_app
-def schedule_remove(app: AppState, name: str) -> None:
-    """Delete a schedule; runs already enqueued stay."""
-    app.schedules().remove(name)
-    click.echo(f"Removed schedule '{name}'")
+def _one_schedule_command(command: str, summary: str, act: Callable[[Any, str], Any],
+                          said: Callable[[str, Any], str]) -> None:
+    """``schedule COMMAND NAME``: ``act(service, NAME)``, then print ``said(NAME, the schedule it returned)``."""
+    @schedule.command(command, help=summary)
+    @click.argument("name", type=NAME)
+    @pass_app
+    def run(app: AppState, name: str) -> None:
+        click.echo(said(name, act(app.schedules(), name)))
 
 
-@schedule.command("pause")
-@click.argument("name", type=NAME)
-@pass_app
-def schedule_pause(app: AppState, name: str) -> None:
-    """Enqueue no run of NAME until it is resumed."""
-    app.schedules().pause(name)
-    click.echo(f"Paused schedule '{name}'")
-
-
-@schedule.command("resume")
-@click.argument("name", type=NAME)
-@pass_app
-def schedule_resume(app: AppState, name: str) -> None:
-    """Run NAME again from its next tick (ticks missed while paused are not run)."""
-    resumed = app.schedules().resume(name)
-    click.echo(f"Resumed schedule '{name}': next run {_time(resumed.next_run)}")
+_one_schedule_command("remove", "Delete a schedule; runs already enqueued stay.",
+                      lambda service, name: service.remove(name), lambda name, _: f"Removed schedule '{name}'")
+_one_schedule_command("pause", "Enqueue no run of NAME until it is resumed.",
+                      lambda service, name: service.pause(name), lambda name, _: f"Paused schedule '{name}'")
+_one_schedule_command("resume", "Run NAME again from its next tick (ticks missed while paused are not run).",
+                      lambda service, name: service.resume(name),
+                      lambda name, resumed: f"Resumed schedule '{name}': next run {_time(resumed.next_run)}")
 
 
 COMMANDS = [schedule]
