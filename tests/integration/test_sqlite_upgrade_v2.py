@@ -6,37 +6,29 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import datetime, timezone
-from pathlib import Path
 
 from queuectl.adapters.sqlite import SqliteStore
 from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.ports import Page
 
-V2_FILE = Path(__file__).parent / "data" / "queue-v2.db"
+from .old_sqlite_files import DATA, copy_of
+
+V2_FILE = DATA / "queue-v2.db"
 NOW = datetime(2026, 3, 2, tzinfo=timezone.utc)
 
 
-def v2_copy(folder: Path) -> Path:
-    folder.mkdir(mode=0o700)
-    path = folder / "queue.db"
-    shutil.copyfile(V2_FILE, path)
-    path.chmod(0o600)
-    return path
-
-
 def test_the_fixture_is_a_version_2_file_without_context_columns(tmp_path):
-    check = sqlite3.connect(v2_copy(tmp_path / "home"))
+    check = sqlite3.connect(copy_of(V2_FILE, tmp_path / "home"))
     assert check.execute("PRAGMA user_version").fetchone() == (2,)
     assert {"cwd", "env"}.isdisjoint(row[1] for row in check.execute("PRAGMA table_info(jobs)"))
     check.close()
 
 
 def test_a_version_2_file_gains_cwd_and_env_and_keeps_its_jobs_and_history(tmp_path):
-    path = v2_copy(tmp_path / "home")
+    path = copy_of(V2_FILE, tmp_path / "home")
     store = SqliteStore(f"sqlite:///{path}")
     done, waiting = store.jobs.get("done-v2"), store.jobs.get("waiting-v2")
     assert (done.state, done.command, len(done.history), done.cwd, done.env) == (

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -16,16 +15,10 @@ from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.model import JobState
 from queuectl.domain.schedules import Schedule
 
-V3_FILE = Path(__file__).parent / "data" / "queue-v3.db"
+from .old_sqlite_files import DATA, copy_of
+
+V3_FILE = DATA / "queue-v3.db"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
-
-
-def v3_copy(folder: Path) -> Path:
-    folder.mkdir(mode=0o700)
-    path = folder / "queue.db"
-    shutil.copyfile(V3_FILE, path)
-    path.chmod(0o600)
-    return path
 
 
 def tables(path: Path) -> set[str]:
@@ -37,7 +30,7 @@ def tables(path: Path) -> set[str]:
 
 
 def test_the_fixture_is_a_version_3_file_without_schedules(tmp_path):
-    path = v3_copy(tmp_path / "home")
+    path = copy_of(V3_FILE, tmp_path / "home")
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone() == (3,)
     check.close()
@@ -45,7 +38,7 @@ def test_the_fixture_is_a_version_3_file_without_schedules(tmp_path):
 
 
 def test_a_version_3_file_gains_the_schedules_table_and_keeps_its_jobs_and_pauses(tmp_path):
-    path = v3_copy(tmp_path / "home")
+    path = copy_of(V3_FILE, tmp_path / "home")
     store = SqliteStore(f"sqlite:///{path}")
     job = store.jobs.get("waiting-v3")
     assert (job.state, job.command, job.cwd, job.env) == (JobState.PENDING, "echo v3", "/srv", {"A": "1"})

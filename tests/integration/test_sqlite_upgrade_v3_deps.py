@@ -6,30 +6,22 @@ completed (one attempt, output ``old``, cwd ``/tmp``), job ``waiting-v3`` pendin
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 from queuectl.adapters.sqlite import SqliteStore
 from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.ports import WorkerRef
 
-V3_FILE = Path(__file__).parent / "data" / "queue-v3-deps.db"
+from .old_sqlite_files import DATA, copy_of
+
+V3_FILE = DATA / "queue-v3-deps.db"
 NOW = datetime(2026, 12, 2, tzinfo=timezone.utc)
 
 
-def v3_copy(folder: Path) -> Path:
-    folder.mkdir(mode=0o700)
-    path = folder / "queue.db"
-    shutil.copyfile(V3_FILE, path)
-    path.chmod(0o600)
-    return path
-
-
 def test_the_fixture_is_a_version_3_file_without_dependencies(tmp_path):
-    check = sqlite3.connect(v3_copy(tmp_path / "home"))
+    check = sqlite3.connect(copy_of(V3_FILE, tmp_path / "home"))
     assert check.execute("PRAGMA user_version").fetchone() == (3,)
     assert "after" not in {row[1] for row in check.execute("PRAGMA table_info(jobs)")}
     assert check.execute("SELECT name FROM sqlite_master WHERE name = 'dependencies'").fetchone() is None
@@ -37,7 +29,7 @@ def test_the_fixture_is_a_version_3_file_without_dependencies(tmp_path):
 
 
 def test_a_version_3_file_keeps_its_jobs_and_takes_dependencies_on_them(tmp_path):
-    path = v3_copy(tmp_path / "home")
+    path = copy_of(V3_FILE, tmp_path / "home")
     store = SqliteStore(f"sqlite:///{path}")
     done, waiting = store.jobs.get("done-v3"), store.jobs.get("waiting-v3")
     assert (done.state, done.cwd, done.after, len(done.history)) == (JobState.COMPLETED, "/tmp", [], 1)

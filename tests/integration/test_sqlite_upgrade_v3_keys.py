@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import datetime, timezone
 from pathlib import Path
@@ -18,17 +17,11 @@ from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.errors import UniqueKeyHeld
 from queuectl.domain.model import Job, JobState
 
-V3_FILE = Path(__file__).parent / "data" / "queue-v3-cli.db"
+from .old_sqlite_files import DATA, copy_of
+
+V3_FILE = DATA / "queue-v3-cli.db"
 NOW = datetime(2026, 12, 2, tzinfo=timezone.utc)
 NEW_COLUMNS = {"unique_key", "retry_on", "no_retry_on"}
-
-
-def v3_copy(folder: Path) -> Path:
-    folder.mkdir(mode=0o700)
-    path = folder / "queue.db"
-    shutil.copyfile(V3_FILE, path)
-    path.chmod(0o600)
-    return path
 
 
 def columns(path: Path) -> set[str]:
@@ -40,7 +33,7 @@ def columns(path: Path) -> set[str]:
 
 
 def test_the_fixture_is_a_version_3_file_without_the_workflow_columns(tmp_path):
-    path = v3_copy(tmp_path / "home")
+    path = copy_of(V3_FILE, tmp_path / "home")
     check = sqlite3.connect(path)
     assert check.execute("PRAGMA user_version").fetchone() == (3,)
     check.close()
@@ -48,7 +41,7 @@ def test_the_fixture_is_a_version_3_file_without_the_workflow_columns(tmp_path):
 
 
 def test_a_version_3_file_gains_the_workflow_columns_and_the_held_key_index_and_keeps_its_jobs(tmp_path):
-    path = v3_copy(tmp_path / "home")
+    path = copy_of(V3_FILE, tmp_path / "home")
     store = SqliteStore(f"sqlite:///{path}")
     done, waiting = store.jobs.get("done-v3"), store.jobs.get("waiting-v3")
     assert (done.state, done.command, len(done.history), done.unique_key, done.retry_on) == (
