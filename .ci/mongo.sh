@@ -22,40 +22,12 @@ set -euo pipefail
 umask 077
 
 SERVER_PACKAGE="secantusdb==0.7.0b3"
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/queuectl-ci"
+SERVER=mongo
+STATE_OVERRIDE="${QUEUECTL_MONGO_STATE:-}"
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 VENV="${QUEUECTL_MONGO_VENV:-$CACHE/mongo-venv}"
-POINTER="$CACHE/mongo-state"  # where the default state folder of the running server is
-STATE="${QUEUECTL_MONGO_STATE:-}"
 START_TIMEOUT="${QUEUECTL_MONGO_START_TIMEOUT:-60}"
 PYTHON="${PYTHON:-python3}"
-
-say() { echo "mongo.sh: $*" >&2; }
-
-# Is $1 a real folder (not a symlink) of this user? Nothing else is written into or removed.
-is_own_folder() {
-    [[ -d "$1" && ! -L "$1" && -O "$1" ]]
-}
-
-# The state folder of the running server: the override, else the recorded one (may be empty).
-find_state() {
-    if [[ -z "$STATE" && -f "$POINTER" && ! -L "$POINTER" && -O "$POINTER" ]]; then
-        STATE="$(cat "$POINTER")"
-    fi
-}
-
-# A state folder for a new server: the override (created owner-only if missing), else a fresh one.
-new_state() {
-    if [[ -n "${QUEUECTL_MONGO_STATE:-}" ]]; then
-        STATE="$QUEUECTL_MONGO_STATE"
-        mkdir -p -m 700 "$STATE"
-        is_own_folder "$STATE" || { say "$STATE is not a folder of yours; refusing it"; exit 1; }
-        chmod 700 "$STATE"
-    else
-        STATE="$(mktemp -d "${TMPDIR:-/tmp}/queuectl-ci-mongo.XXXXXXXX")"
-        mkdir -p -m 700 "$CACHE"
-        printf '%s\n' "$STATE" > "$POINTER"
-    fi
-}
 
 ensure_venv() {
     if [[ -x "$VENV/bin/secantusd-py" && "$(cat "$VENV/.queuectl-package" 2>/dev/null)" == "$SERVER_PACKAGE" ]]; then
@@ -67,10 +39,6 @@ ensure_venv() {
     "$PYTHON" -m venv "$VENV"
     "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check "$SERVER_PACKAGE" >&2
     echo "$SERVER_PACKAGE" > "$VENV/.queuectl-package"
-}
-
-free_port() {
-    "$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 # Is PID (still) the server this script started? A recycled PID, or another user's process, is never signalled.
@@ -110,7 +78,7 @@ start() {
     new_state
     mkdir "$STATE/data"
     local port url pid
-    port="$(free_port)"
+    port="$(free_port "$VENV/bin/python")"
     url="mongodb://127.0.0.1:$port/queuectl_test"
     setsid "$VENV/bin/secantusd-py" --host 127.0.0.1 --port "$port" --storage-path "$STATE/data" \
         --log-level WARNING > "$STATE/server.log" 2>&1 < /dev/null &
@@ -144,17 +112,7 @@ stop() {
     elif [[ "${1:-}" != quietly ]]; then
         say "no server running"
     fi
-    if [[ -n "$STATE" ]] && is_own_folder "$STATE"; then
-        rm -rf -- "$STATE"
-    fi
-    [[ -n "${QUEUECTL_MONGO_STATE:-}" ]] || rm -f -- "$POINTER"
-    STATE="${QUEUECTL_MONGO_STATE:-}"
-}
-
-url() {
-    find_state
-    [[ -n "$STATE" && -f "$STATE/url" ]] || { say "no server running"; exit 1; }
-    cat "$STATE/url"
+    drop_state
 }
 
 # The server itself in the foreground, replacing this shell: the caller owns the

@@ -19,15 +19,11 @@
 set -euo pipefail
 umask 077
 
-CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/queuectl-ci"
-POINTER="$CACHE/postgres-state"
-STATE="${QUEUECTL_POSTGRES_STATE:-}"
+SERVER=postgres
+STATE_OVERRIDE="${QUEUECTL_POSTGRES_STATE:-}"
+source "$(dirname -- "${BASH_SOURCE[0]}")/lib.sh"
 START_TIMEOUT="${QUEUECTL_POSTGRES_START_TIMEOUT:-60}"
 CI_USER="queuectl-ci"
-
-say() { echo "postgres.sh: $*" >&2; }
-
-is_own_folder() { [[ -d "$1" && ! -L "$1" && -O "$1" ]]; }
 
 find_bin() {
     local bin="${QUEUECTL_POSTGRES_BIN:-}"
@@ -36,25 +32,6 @@ find_bin() {
     fi
     [[ -n "$bin" && -x "$bin/initdb" ]] || { say "no PostgreSQL server found (install Debian's postgresql package)"; exit 1; }
     BIN="$bin"
-}
-
-find_state() {
-    if [[ -z "$STATE" && -f "$POINTER" && ! -L "$POINTER" && -O "$POINTER" ]]; then
-        STATE="$(cat "$POINTER")"
-    fi
-}
-
-new_state() {
-    if [[ -n "${QUEUECTL_POSTGRES_STATE:-}" ]]; then
-        STATE="$QUEUECTL_POSTGRES_STATE"
-        mkdir -p -m 700 "$STATE"
-        is_own_folder "$STATE" || { say "$STATE is not a folder of yours; refusing it"; exit 1; }
-        chmod 700 "$STATE"
-    else
-        STATE="$(mktemp -d "${TMPDIR:-/tmp}/queuectl-ci-postgres.XXXXXXXX")"
-        mkdir -p -m 700 "$CACHE"
-        printf '%s\n' "$STATE" > "$POINTER"
-    fi
 }
 
 # Run a server command as the cluster's owner: this user, or queuectl-ci when this is root.
@@ -73,10 +50,6 @@ ensure_owner() {
     id -u "$CI_USER" >/dev/null 2>&1 || useradd --system --no-create-home --shell /usr/sbin/nologin "$CI_USER"
     chmod 711 "$STATE"
     chown "$CI_USER" "$STATE/data" "$STATE/run"
-}
-
-free_port() {
-    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()'
 }
 
 # Start the server of $STATE on its recorded port; false when it does not come up.
@@ -136,17 +109,7 @@ stop() {
     elif [[ "${1:-}" != quietly ]]; then
         say "no server running"
     fi
-    if [[ -n "$STATE" ]] && is_own_folder "$STATE"; then
-        rm -rf -- "$STATE"
-    fi
-    [[ -n "${QUEUECTL_POSTGRES_STATE:-}" ]] || rm -f -- "$POINTER"
-    STATE="${QUEUECTL_POSTGRES_STATE:-}"
-}
-
-url() {
-    find_state
-    [[ -n "$STATE" && -f "$STATE/url" ]] || { say "no server running"; exit 1; }
-    cat "$STATE/url"
+    drop_state
 }
 
 case "${1:-}" in
