@@ -19,16 +19,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ab  # noqa: E402
+
 VARIANTS = (("base", "none"), ("this", "none"), ("this", "100"), ("this", "all-but-one"))
 
 
@@ -56,33 +57,16 @@ def child(url: str, home: str, jobs: int, paused: str) -> None:
     print(json.dumps({"wall": claimed / took, "cpu": claimed / cpu_took}))
 
 
-def run_once(tree: Path, url: str, home: Path, jobs: int, paused: str) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    done = subprocess.run([sys.executable, __file__, "--child", url, str(home), str(jobs), paused], env=env,
-                          capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip())
-    return json.loads(done.stdout)
-
-
 def compare(label: str, base: Path, url_for, jobs: int, rounds: int, scratch: Path) -> None:
-    figures: dict[tuple[str, str], list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
-    for round_ in range(rounds):
-        order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
-        for tree_name, paused in order:
-            home = scratch / uuid.uuid4().hex[:8]
-            home.mkdir(mode=0o700)
-            tree = base if tree_name == "base" else HERE
-            figures[(tree_name, paused)].append(run_once(tree, url_for(home), home, jobs, paused))
+    def run(variant: tuple[str, str], home: Path) -> ab.Figures:
+        tree_name, paused = variant
+        tree = base if tree_name == "base" else HERE
+        return ab.run_child(__file__, tree, [url_for(home), str(home), str(jobs), paused])
+
+    figures = ab.alternate(VARIANTS, rounds, scratch, run)
     print(f"\n{label}: {jobs} jobs, claims from 1 process, median of {rounds} alternating rounds;"
           " per second of wall time, and per second of the process's CPU time (steadier on a busy machine)")
-    for measure in ("wall", "cpu"):
-        reference = statistics.median(run[measure] for run in figures[VARIANTS[0]])
-        for (tree_name, paused), runs in figures.items():
-            values = [run[measure] for run in runs]
-            median = statistics.median(values)
-            print(f"  {measure:<4} {tree_name:<5} paused={paused:<12} {median:>10,.0f} claims/s"
-                  f"  {median / reference:5.3f} x base  (range {min(values):,.0f}-{max(values):,.0f})")
+    ab.print_medians(figures, lambda variant: f"{variant[0]:<5} paused={variant[1]:<12}", "claims/s", "base")
 
 
 def main() -> int:
@@ -100,17 +84,9 @@ def main() -> int:
             compare("sqlite", args.base, lambda home: f"sqlite:///{home / 'queue.db'}", args.jobs, args.rounds,
                     Path(scratch))
         if args.mongo:
-            compare("mongodb", args.base, lambda home: _fresh_database(args.mongo), max(args.jobs // 20, 20), 5,
+            compare("mongodb", args.base, lambda home: ab.fresh_database(args.mongo), max(args.jobs // 20, 20), 5,
                     Path(scratch))
     return 0
-
-
-def _fresh_database(base: str) -> str:
-    """``base`` with a database of its own (as ``sections.mongo_urls``, without importing queuectl here)."""
-    head, _, query = base.partition("?")
-    root = head.rstrip("/").rsplit("/", 1)[0] if head.count("/") > 2 else head.rstrip("/")
-    url = f"{root}/qbench_{uuid.uuid4().hex[:8]}"
-    return f"{url}?{query}" if query else url
 
 
 if __name__ == "__main__":

@@ -21,16 +21,17 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import ab  # noqa: E402
+
 _BATCH = 5000
 
 
@@ -72,31 +73,15 @@ def child(url: str, home: str, figure: str, jobs: int, blocked: int) -> None:
     print(json.dumps({"wall": done / took, "cpu": done / cpu_took}))
 
 
-def run_once(tree: Path, url: str, home: Path, figure: str, jobs: int, blocked: int) -> dict[str, float]:
-    env = dict(os.environ, PYTHONPATH=str(tree))
-    done = subprocess.run([sys.executable, __file__, "--child", url, str(home), figure, str(jobs), str(blocked)],
-                          env=env, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise RuntimeError(done.stderr.strip())
-    return json.loads(done.stdout)
-
-
 def compare(label: str, variants: list[tuple[str, Path, str, int]], url_for, jobs: int, rounds: int,
             scratch: Path) -> None:
-    figures: dict[str, list[dict[str, float]]] = {name: [] for name, *_ in variants}
-    for round_ in range(rounds):
-        for name, tree, figure, blocked in (variants if round_ % 2 == 0 else variants[::-1]):
-            home = scratch / uuid.uuid4().hex[:8]
-            home.mkdir(mode=0o700)
-            figures[name].append(run_once(tree, url_for(home), home, figure, jobs, blocked))
+    def run(variant: tuple[str, Path, str, int], home: Path) -> ab.Figures:
+        _, tree, figure, blocked = variant
+        return ab.run_child(__file__, tree, [url_for(home), str(home), figure, str(jobs), str(blocked)])
+
+    figures = ab.alternate(variants, rounds, scratch, run)
     print(f"\n{label}: {jobs} jobs, 1 process, median of {rounds} alternating rounds")
-    for measure in ("wall", "cpu"):
-        reference = statistics.median(run[measure] for run in figures[variants[0][0]])
-        for name, runs in figures.items():
-            values = [run[measure] for run in runs]
-            median = statistics.median(values)
-            print(f"  {measure:<4} {name:<28} {median:>10,.0f} /s  {median / reference:5.3f} x first"
-                  f"  (range {min(values):,.0f}-{max(values):,.0f})")
+    ab.print_medians(figures, lambda variant: f"{variant[0]:<28}", "/s", "first")
 
 
 def main() -> int:
@@ -113,7 +98,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="queuectl-deps-ab-") as scratch:
         runs = [("sqlite", lambda home: f"sqlite:///{home / 'queue.db'}", args.jobs, args.blocked, args.rounds)]
         if args.mongo:
-            runs.append(("mongodb", lambda home: _fresh_database(args.mongo), max(args.jobs // 20, 20),
+            runs.append(("mongodb", lambda home: ab.fresh_database(args.mongo), max(args.jobs // 20, 20),
                          args.blocked // 10, 3))
         for label, url_for, jobs, blocked, rounds in runs:
             if not rounds:
@@ -125,13 +110,6 @@ def main() -> int:
                                                          (f"this, {blocked:,} cancelled", HERE, "claims", -blocked)],
                     url_for, jobs, rounds, Path(scratch))
     return 0
-
-
-def _fresh_database(base: str) -> str:
-    head, _, query = base.partition("?")
-    root = head.rstrip("/").rsplit("/", 1)[0] if head.count("/") > 2 else head.rstrip("/")
-    url = f"{root}/qbench_{uuid.uuid4().hex[:8]}"
-    return f"{url}?{query}" if query else url
 
 
 if __name__ == "__main__":
