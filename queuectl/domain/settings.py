@@ -74,29 +74,6 @@ def _number(minimum: float, maximum: float, inclusive: bool = True) -> Callable[
     return parse
 
 
-_DECIMAL = re.compile(r"[0-9]{1,15}(?:\.[0-9]{1,15})?|\.[0-9]{1,15}")
-
-
-def _fraction() -> Callable[[Any], float]:
-    """A share from 0 to 1 written as a plain decimal: ``0.2``, ``1``, ``.5``."""
-    def parse(raw: Any) -> float:
-        if isinstance(raw, bool):
-            raise ValueError
-        if isinstance(raw, (int, float)):
-            value = float(raw)
-        else:
-            text = str(raw).strip()
-            if not _DECIMAL.fullmatch(text):
-                raise ValueError
-            value = float(text)
-        if not math.isfinite(value) or not 0 <= value <= 1:
-            raise ValueError
-        return value
-
-    parse.rule = "a number from 0 to 1 (e.g. 0.2)"  # type: ignore[attr-defined]
-    return parse
-
-
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "kib": 1024, "m": 1024 ** 2, "mb": 1024 ** 2,
                "mib": 1024 ** 2, "g": 1024 ** 3, "gb": 1024 ** 3, "gib": 1024 ** 3}
 _SIZE = re.compile(r"(\d{1,15})\s*([a-z]{0,3})")
@@ -126,24 +103,39 @@ _DURATION_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": D.DAY_SECONDS}
 _DURATION = re.compile(r"(\d{1,12}(?:\.\d{1,9})?)\s*([smhd]?)")
 
 
-def _duration(maximum: float) -> Callable[[Any], float]:
-    """Seconds: ``3600``, ``30d``, ``12h``; 0 means "off"."""
+def _decimal(pattern: re.Pattern[str], units: Mapping[str, float], maximum: float, rule: str) -> Callable[[Any], float]:
+    """A number from 0 to ``maximum``: as is, or text that ``pattern`` matches whole (group 1 the
+    number, group 2 its unit, a key of ``units``)."""
     def parse(raw: Any) -> float:
         if isinstance(raw, bool):
             raise ValueError
         if isinstance(raw, (int, float)):
             value = float(raw)
         else:
-            match = _DURATION.fullmatch(str(raw).strip().lower())
+            match = pattern.fullmatch(str(raw).strip().lower())
             if not match:
                 raise ValueError
-            value = float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+            value = float(match.group(1)) * units[match.group(2)]
         if not math.isfinite(value) or not 0 <= value <= maximum:
             raise ValueError
         return value
 
-    parse.rule = f"a duration from 0 to {maximum / D.DAY_SECONDS:g}d (seconds, or with s, m, h, d)"  # type: ignore[attr-defined]
+    parse.rule = rule  # type: ignore[attr-defined]
     return parse
+
+
+def _duration(maximum: float) -> Callable[[Any], float]:
+    """Seconds: ``3600``, ``30d``, ``12h``; 0 means "off"."""
+    return _decimal(_DURATION, _DURATION_UNITS, maximum,
+                    f"a duration from 0 to {maximum / D.DAY_SECONDS:g}d (seconds, or with s, m, h, d)")
+
+
+_FRACTION = re.compile(r"([0-9]{1,15}(?:\.[0-9]{1,15})?|\.[0-9]{1,15})()")
+
+
+def _fraction() -> Callable[[Any], float]:
+    """A share from 0 to 1 written as a plain decimal: ``0.2``, ``1``, ``.5``."""
+    return _decimal(_FRACTION, {"": 1.0}, 1.0, "a number from 0 to 1 (e.g. 0.2)")
 
 
 _PARSERS: dict[str, Callable[[Any], Any]] = {
