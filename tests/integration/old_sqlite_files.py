@@ -1,8 +1,9 @@
-"""The SQLite files older schema versions wrote (``data/``), copied where an upgrade test opens them."""
+"""The SQLite files older schema versions wrote (``data/``): copied where an upgrade test opens them, and read."""
 
 from __future__ import annotations
 
 import shutil
+import sqlite3
 from pathlib import Path
 
 DATA = Path(__file__).parent / "data"
@@ -15,3 +16,12 @@ def copy_of(old_file: Path, folder: Path) -> Path:
     shutil.copyfile(old_file, path)
     path.chmod(0o600)
     return path
+
+
+def rows_of(path: Path, sql: str) -> list[tuple]:
+    """What ``sql`` reads from the SQLite file at ``path``, on a connection of its own (closed after)."""
+    check = sqlite3.connect(path)
+    try:
+        return check.execute(sql).fetchall()
+    finally:
+        check.close()

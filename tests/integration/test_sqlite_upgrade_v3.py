@@ -15,18 +15,14 @@ from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.model import JobState
 from queuectl.domain.schedules import Schedule
 
-from .old_sqlite_files import DATA, copy_of
+from .old_sqlite_files import DATA, copy_of, rows_of
 
 V3_FILE = DATA / "queue-v3.db"
 NOW = datetime(2026, 12, 1, 10, 0, tzinfo=timezone.utc)
 
 
 def tables(path: Path) -> set[str]:
-    check = sqlite3.connect(path)
-    try:
-        return {row[0] for row in check.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    finally:
-        check.close()
+    return {row[0] for row in rows_of(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
 
 
 def test_the_fixture_is_a_version_3_file_without_schedules(tmp_path):

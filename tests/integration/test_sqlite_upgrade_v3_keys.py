@@ -17,7 +17,7 @@ from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.errors import UniqueKeyHeld
 from queuectl.domain.model import Job, JobState
 
-from .old_sqlite_files import DATA, copy_of
+from .old_sqlite_files import DATA, copy_of, rows_of
 
 V3_FILE = DATA / "queue-v3-cli.db"
 NOW = datetime(2026, 12, 2, tzinfo=timezone.utc)
@@ -25,11 +25,7 @@ NEW_COLUMNS = {"unique_key", "retry_on", "no_retry_on"}
 
 
 def columns(path: Path) -> set[str]:
-    check = sqlite3.connect(path)
-    try:
-        return {row[1] for row in check.execute("PRAGMA table_info(jobs)")}
-    finally:
-        check.close()
+    return {row[1] for row in rows_of(path, "PRAGMA table_info(jobs)")}
 
 
 def test_the_fixture_is_a_version_3_file_without_the_workflow_columns(tmp_path):
