@@ -72,11 +72,10 @@ def run_once(tree: Path, url: str, home: Path, jobs: int, paused: str) -> dict[s
     return json.loads(done.stdout)
 
 
-def compare(label: str, base: Path, url_for, jobs: int, rounds: int, scratch: Path,
-            variants: tuple[tuple[str, str], ...] = VARIANTS) -> None:
-    figures: dict[tuple[str, str], list[dict[str, float]]] = {variant: [] for variant in variants}
+def compare(label: str, base: Path, url_for, jobs: int, rounds: int, scratch: Path) -> None:
+    figures: dict[tuple[str, str], list[dict[str, float]]] = {variant: [] for variant in VARIANTS}
     for round_ in range(rounds):
-        order = variants if round_ % 2 == 0 else variants[::-1]
+        order = VARIANTS if round_ % 2 == 0 else VARIANTS[::-1]
         for tree_name, paused in order:
             home = scratch / uuid.uuid4().hex[:8]
             home.mkdir(mode=0o700)
@@ -85,7 +84,7 @@ def compare(label: str, base: Path, url_for, jobs: int, rounds: int, scratch: Pa
     print(f"\n{label}: {jobs} jobs, claims from 1 process, median of {rounds} alternating rounds;"
           " per second of wall time, and per second of the process's CPU time (steadier on a busy machine)")
     for measure in ("wall", "cpu"):
-        reference = statistics.median(run[measure] for run in figures[variants[0]])
+        reference = statistics.median(run[measure] for run in figures[VARIANTS[0]])
         for (tree_name, paused), runs in figures.items():
             values = [run[measure] for run in runs]
             median = statistics.median(values)
@@ -102,17 +101,14 @@ def main() -> int:
     parser.add_argument("--jobs", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=9, help="SQLite rounds (0: MongoDB only)")
     parser.add_argument("--mongo", metavar="URL", help="also compare on this MongoDB (jobs / 20, 5 rounds)")
-    parser.add_argument("--setups", help="only these of this tree's runs, comma-separated (e.g. none): more"
-                        " rounds in the same time", default=",".join(setup for _, setup in VARIANTS[1:]))
     args = parser.parse_args()
-    variants = (VARIANTS[0], *(("this", setup) for setup in args.setups.split(",")))
     with tempfile.TemporaryDirectory(prefix="queuectl-claim-ab-") as scratch:
         if args.rounds:
             compare("sqlite", args.base, lambda home: f"sqlite:///{home / 'queue.db'}", args.jobs, args.rounds,
-                    Path(scratch), variants)
+                    Path(scratch))
         if args.mongo:
             compare("mongodb", args.base, lambda home: _fresh_database(args.mongo), max(args.jobs // 20, 20), 5,
-                    Path(scratch), variants)
+                    Path(scratch))
     return 0
 
 
