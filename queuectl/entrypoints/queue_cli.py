@@ -7,8 +7,6 @@ nothing is stored.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
-
 import click
 
 from queuectl.domain import defaults

@@ -14,6 +14,7 @@ import pytest
 
 from queuectl.container import build_container
 from queuectl.domain import defaults
+from queuectl.domain.backoff import BackoffPolicy
 from queuectl.domain.errors import InvalidJob
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.ports import Outcome, Store, WorkerRef
@@ -148,7 +149,7 @@ def test_a_processing_job_whose_lease_expired_counts_until_it_is_recovered(store
     assert claim(store, now=later) is None  # its worker may only be paused: the command may still run
     [lost] = store.jobs.expired_leases(later)
     token = lost.lease_token
-    lost.lose_lease(later, _no_backoff())
+    lost.lose_lease(later, BackoffPolicy(base=2, maximum=3600))
     assert store.jobs.record_outcome(lost, token)
     assert claim(store, now=later + timedelta(hours=2)) is not None
 
@@ -192,9 +193,3 @@ def test_pausing_every_queue_wins_over_free_room_under_a_limit(store):
     assert batch(store, 8) == []
     store.queues.resume(["deploys"])
     assert batch(store, 8) == ["deploy-1"]
-
-
-def _no_backoff():
-    from queuectl.domain.backoff import BackoffPolicy
-
-    return BackoffPolicy(base=2, maximum=3600)
