@@ -10,8 +10,10 @@ tree is the other. Each run is a fresh process and a fresh store holding
 second of the process's own CPU time. The variants run in turn, round
 after round (the order alternating), and each figure is the median of its
 rounds: drift on a shared machine hits every variant alike. This tree also
-runs with 100 queues paused (none of them the jobs' queue), and with every
-queue paused but the jobs' queue resumed.
+runs with 100 queues paused (none of them the jobs' queue), with every
+queue paused but the jobs' queue resumed, with a limit on another queue, and
+with a limit on the jobs' queue (high enough never to stop a claim: each
+claim then counts the queue's running jobs).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import ab  # noqa: E402
 
-VARIANTS = (("base", "none"), ("this", "none"), ("this", "100"), ("this", "all-but-one"))
+VARIANTS = (("base", "none"), ("this", "none"), ("this", "100"), ("this", "all-but-one"),
+            ("this", "limit-other"), ("this", "limit-jobs"))
 
 
 def child(url: str, home: str, jobs: int, paused: str) -> None:
@@ -47,6 +50,10 @@ def child(url: str, home: str, jobs: int, paused: str) -> None:
     elif paused == "all-but-one":
         store.queues.pause(None)
         store.queues.resume(["default"])
+    elif paused == "limit-other":
+        store.queues.set_limit("deploys", 1)
+    elif paused == "limit-jobs":
+        store.queues.set_limit("default", jobs)
     worker, claimed = WorkerRef(f"bench-{os.getpid()}", "bench"), 0
     started, cpu = time.perf_counter(), time.process_time()
     while store.jobs.claim_next(worker, now, now + timedelta(seconds=300)) is not None:

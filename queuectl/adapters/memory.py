@@ -18,6 +18,7 @@ from typing import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from queuectl.domain.errors import DuplicateJob, JobNotFound, UniqueKeyHeld
 from queuectl.domain import defaults, dependencies
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState, trim_history
+from queuectl.domain.limits import Budget, relevant
 from queuectl.domain.pausing import NOTHING_PAUSED, Paused
 from queuectl.domain.ports import (AttemptLog, JobRepository, Outcome, Page, SettingsRepository, StatsRepository,
                                    Store, WorkerInfo, WorkerRef, WorkerRegistry)
@@ -37,6 +38,7 @@ class InMemoryJobRepository(JobRepository):
         self._counter = itertools.count(1)
         self._dependents: dict[str, set[str]] = defaultdict(set)  # job id -> the jobs waiting for it
         self.paused: Paused = NOTHING_PAUSED  # written under the lock by InMemoryQueueControl
+        self.limits: dict[str, int] = {}  # likewise
 
     def add(self, job: Job) -> None:
         with self._lock:
@@ -133,6 +135,13 @@ class InMemoryJobRepository(JobRepository):
                 counts[job.state] += 1
             return counts
 
+    def count_by_queue(self) -> dict[str, dict[JobState, int]]:
+        with self._lock:
+            counts: dict[str, dict[JobState, int]] = {}
+            for job in self._jobs.values():
+                counts.setdefault(job.queue, {state: 0 for state in JobState})[job.state] += 1
+            return counts
+
     def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
         with self._lock:
             return sum(1 for j in self._jobs.values()
@@ -142,8 +151,9 @@ class InMemoryJobRepository(JobRepository):
                    queues: Sequence[str] | None = None) -> Job | None:
         with self._lock:
             scope = self.paused.claim_scope(queues)
+            full = self._full(queues)
             due = [j for j in self._jobs.values() if j.state in WAITING and j.run_at <= now
-                   and scope.admits(j.queue)]
+                   and scope.admits(j.queue) and j.queue not in full]
             if not due:
                 return None
             job = min(due, key=lambda j: (-j.priority, j.run_at, self._seq[j.id]))
@@ -164,6 +174,14 @@ class InMemoryJobRepository(JobRepository):
                     break
                 claimed.append(job)
             return recorded, claimed
+
+    def _full(self, queues: Sequence[str] | None) -> tuple[str, ...]:
+        """The limited queues (of those served) whose running jobs reach their limit."""
+        limited = relevant(self.limits, queues)
+        if not limited:
+            return ()
+        running = Counter(j.queue for j in self._jobs.values() if j.state is JobState.PROCESSING)
+        return Budget({q: self.limits[q] for q in limited}, running, 0).full
 
     def renew_lease(self, job_id: str, token: str, until: datetime) -> bool:
         with self._lock:

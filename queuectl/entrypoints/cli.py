@@ -52,6 +52,7 @@ COMMANDS = {
     "stats": ("stats_cli", "Throughput, success rate, durations, depth."),
     "pause": ("pause_cli", "Claim no new job from these queues (default: all); running jobs go on."),
     "resume": ("pause_cli", "Let workers claim from paused queues again (default: all)."),
+    "queue": ("queue_cli", "Queues: list them with their counts, limit how many of a queue's jobs run at once."),
     "schedule": ("schedule_cli", "Enqueue a job on a cron schedule: add, list, remove, pause, resume."),
     "dashboard": ("dashboard_cli", "Serve the web dashboard, /metrics and the JSON API."),
     "wait": ("wait_cli", "Block until jobs (all jobs without IDs) reach a final state; exit 0 only if all completed."),

@@ -110,9 +110,9 @@ def shell_values(state: Any, seconds: float = defaults.COMPLETION_SECONDS) -> St
 
 def known_queues(jobs: Any, queues: Any) -> set[str]:
     """The queue names the store tells cheaply (no pass over the jobs): the default queue, the
-    queues paused or resumed by name, and those live workers serve."""
+    queues paused or resumed by name, the limited ones, and those live workers serve."""
     paused = queues.paused()
-    names = {defaults.DEFAULT_QUEUE} | paused.queues | paused.resumed
+    names = {defaults.DEFAULT_QUEUE} | paused.queues | paused.resumed | set(queues.limits())
     for worker in jobs.live_workers():
         names.update(worker.queues)
     return names
@@ -175,6 +175,8 @@ def _argument_values(argument: click.Argument | None, partial: str, values: Valu
         return [job_id for job_id in values.job_ids(partial) if job_id.startswith(partial)]  # newest first
     if isinstance(argument.type, click.Choice):
         return _matching(list(argument.type.choices), partial)
+    if argument.type is params.QUEUE:  # queue limit NAME
+        return _matching(values.queues(), partial)
     if argument.name in KEY_ARGUMENT_NAMES:
         return _matching(list(KEYS), partial)
     return []

@@ -159,7 +159,7 @@ def test_a_sqlite_url_in_a_missing_directory_is_one_error_line_and_creates_nothi
 
 
 READ_COMMANDS = [("status",), ("list",), ("show", "job1"), ("logs", "job1"), ("stats",), ("dlq", "list"),
-                 ("config", "show"), ("config", "get", "max_retries"), ("status", "--json")]
+                 ("config", "show"), ("config", "get", "max_retries"), ("status", "--json"), ("queue", "list")]
 
 
 @pytest.mark.parametrize("command", READ_COMMANDS, ids=" ".join)

@@ -1,14 +1,16 @@
-"""The PostgreSQL schema: created once whoever comes first, and migrated from version 1 in place.
+"""The PostgreSQL schema: created once whoever comes first, and migrated from versions 1 and 2 in place.
 
 ``VERSION_1`` is the DDL of a version-1 store (before SPEC 9.1/9.2/9.3: no
 ``cwd``/``env``, no ``attempts.outcome``, no pauses, no schedules), kept here
-as it was, so that the migration is tested against what such a store holds.
+as it was, so that the migration is tested against what such a store holds;
+``data/postgres-v2.sql`` is the DDL version 2 created (before SPEC 9.7: no ``queue_limits``).
 """
 
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import psycopg
 import pytest
@@ -79,7 +81,7 @@ def test_a_version_1_store_is_migrated_in_place_and_keeps_its_jobs(url, tmp_path
         claimed = store.jobs.claim_next(WorkerRef("w", "h"), NOW, NOW)  # the older, higher-priority job first
         assert claimed is not None and claimed.id == "old-waiting"
         assert store.queues.pause(["q"]).queues == frozenset({"q"})  # version 2's tables
-        assert version(url) == 2
+        assert version(url) == 3
     finally:
         store.close()
 
@@ -102,7 +104,7 @@ def test_stores_opening_a_new_schema_together_all_succeed_and_create_it_once(url
     for thread in threads:
         thread.join()
     assert errors == []
-    assert version(url) == 2
+    assert version(url) == 3
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM queuectl_schema").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 6
@@ -118,3 +120,36 @@ def test_a_store_of_a_newer_schema_version_is_refused_with_one_clear_error(url, 
     with pytest.raises(StoreUnavailable, match="schema version 99.*upgrade queuectl"):
         store.jobs.count()
     store.close()
+
+
+VERSION_2_DDL = Path(__file__).parent / "data" / "postgres-v2.sql"
+VERSION_2_ROWS = [
+    "CREATE TABLE queuectl_schema (version INTEGER NOT NULL)",
+    "INSERT INTO queuectl_schema (version) VALUES (2)",
+    # a job a version-2 worker runs, and one waiting in the same queue
+    "INSERT INTO jobs (id, command, state, queue, priority, max_retries, timeout, attempts, run_at, created_at,"
+    " updated_at, started_at, worker, lease_token, lease_until) VALUES"
+    " ('running-v2', 'sleep 9', 'processing', 'deploys', 0, 3, 0, 1, 1.0, 1.0, 1.0, 1.0, 'w', 't1', 4e9),"
+    " ('waiting-v2', 'true', 'pending', 'deploys', 0, 3, 0, 0, 1.0, 1.0, 1.0, NULL, NULL, NULL, NULL)",
+]
+
+
+def test_a_version_2_store_is_migrated_in_place_and_its_running_job_counts_against_a_new_limit(url, tmp_path):
+    with psycopg.connect(url, autocommit=True) as conn:
+        for statement in VERSION_2_DDL.read_text().split(";\n"):
+            if statement.strip():
+                conn.execute(statement)
+        for statement in VERSION_2_ROWS:
+            conn.execute(statement)
+        assert conn.execute("SELECT to_regclass('queue_limits')").fetchone() == (None,)
+    store = build_container(url, str(tmp_path)).store()
+    try:
+        assert store.jobs.get("running-v2").state is JobState.PROCESSING
+        store.queues.set_limit("deploys", 1)
+        assert version(url) == 3
+        assert store.jobs.claim_next(WorkerRef("w2", "h"), NOW, NOW + timedelta(seconds=30)) is None
+        store.queues.set_limit("deploys", 2)
+        assert store.jobs.claim_next(WorkerRef("w2", "h"), NOW, NOW + timedelta(seconds=30)).id == "waiting-v2"
+        assert store.queues.limits() == {"deploys": 2}
+    finally:
+        store.close()

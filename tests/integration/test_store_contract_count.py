@@ -41,3 +41,17 @@ def test_count_sees_a_claimed_job_as_processing(store):
 def test_count_of_an_empty_state_set_is_zero(store):
     store.jobs.add(new_job("a"))
     assert store.jobs.count(frozenset()) == 0
+
+
+def test_count_by_queue_counts_each_queue_per_state_in_the_store(store):
+    _fill(store)
+    zeros = {state: 0 for state in JobState}
+    assert store.jobs.count_by_queue() == {
+        "default": {**zeros, JobState.DEAD: 1},
+        "emails": {**zeros, JobState.PENDING: 2, JobState.CANCELLED: 1},
+        "reports": {**zeros, JobState.PENDING: 1},
+    }
+
+
+def test_count_by_queue_of_an_empty_store_is_empty(store):
+    assert store.jobs.count_by_queue() == {}

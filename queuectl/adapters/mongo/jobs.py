@@ -175,6 +175,15 @@ class MongoJobRepository(JobRepository):
             counts[JobState(row["_id"])] = int(row["n"])
         return counts
 
+    def count_by_queue(self) -> dict[str, dict[JobState, int]]:
+        counts: dict[str, dict[JobState, int]] = {}
+        pipeline = [{"$match": {"state": {"$in": [state.value for state in JobState]}}},
+                    {"$group": {"_id": {"queue": "$queue", "state": "$state"}, "n": {"$sum": 1}}}]
+        for row in self._jobs.aggregate(pipeline):
+            key = row["_id"]
+            counts.setdefault(key["queue"], {state: 0 for state in JobState})[JobState(key["state"])] = int(row["n"])
+        return counts
+
     def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
         query: dict[str, Any] = {}
         if states is not None:

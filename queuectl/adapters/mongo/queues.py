@@ -56,6 +56,13 @@ class MongoQueueControl(QueueControl):
     def paused(self) -> Paused:
         return read_paused(self._db)
 
+    # Placeholders until the MongoDB limits land (their own branch): no limit is ever stored here.
+    def set_limit(self, queue: str, limit: int) -> None:
+        raise NotImplementedError("queue limits on MongoDB")
+
+    def limits(self) -> dict[str, int]:
+        return {}
+
     def _change(self, move: Callable[[Paused], Paused]) -> Paused:
         control = _collection(self._db)
         for attempt in range(_TRIES):

@@ -28,6 +28,9 @@ _SPELLINGS = (
     # SQLite's one writer already serialises an enqueue with the outcome of its dependency; here the
     # enqueue locks the dependencies' rows, so an outcome's look for dependents sees the new job.
     (" /* lock: share */", " FOR SHARE"),
+    # Claims run side by side (SKIP LOCKED); those that may take from a limited queue lock its limit's row
+    # first, so each counts the running jobs after the one before it committed (``sqlite/queues.py``).
+    (" /* lock: update */", " FOR UPDATE"),
 )
 _MARK = re.compile(r"\?|%")
 

@@ -10,6 +10,7 @@ Versions, stored in ``queuectl_schema`` (one row):
 1. jobs, attempts, settings, workers (the store before SPEC 9.1).
 2. jobs.cwd, jobs.env, attempts.outcome (``ADDED_COLUMNS``), queue_pauses, schedules, their indexes,
    and ``round(double precision, integer)``, which the shared ``stats`` queries call.
+3. queue_limits (SPEC 9.7).
 
 ``migrate`` brings any older version to ``SCHEMA_VERSION`` in one transaction
 under an advisory lock, so processes opening a new database together all succeed.
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 from queuectl.adapters.sqlite.tables import ADDED_COLUMNS, INDEXES, TABLES, Column, Table
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_TABLE = "queuectl_schema"
 
 _TYPES = {"INTEGER": "BIGINT", "TEXT": 'TEXT COLLATE "C"', "FLOAT": "DOUBLE PRECISION", "BOOLEAN": "INTEGER"}

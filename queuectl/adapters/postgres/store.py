@@ -16,7 +16,7 @@ from .jobs import PostgresJobRepository
 
 
 class PostgresQueueControl(SqliteQueueControl):
-    """Pauses run ``alone``: every claim that commits after a pause committed honours it."""
+    """Pauses and limits run ``alone``: every claim that commits after one committed honours it."""
 
     def __init__(self, db: PostgresDatabase) -> None:
         super().__init__(db)  # type: ignore[arg-type]
@@ -25,6 +25,10 @@ class PostgresQueueControl(SqliteQueueControl):
     def resume(self, queues: Collection[str] | None) -> Paused:
         with self._pg.notifying():  # a resume makes jobs due
             return super().resume(queues)
+
+    def set_limit(self, queue: str, limit: int) -> None:
+        with self._pg.alone(), self._pg.notifying():  # a higher limit or none makes jobs claimable
+            super().set_limit(queue, limit)
 
     def _change(self, move: Callable[[Paused], Paused]) -> Paused:
         with self._pg.alone():

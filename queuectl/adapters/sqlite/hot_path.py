@@ -20,7 +20,7 @@ from queuectl.domain.ports import Outcome, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
 from . import dependencies
-from .queues import claim_filter
+from .queues import claim_budget, claim_filter, skip_terms
 from .tables import ATTEMPT_COLUMNS, JOB_COLUMNS, PROCESSING_SQL, WAITING_SQL
 from .rows import INSERT_COLUMNS, MUTABLE_FIELDS, attempt_from_row, job_from_row, mutable_row, new_row
 
@@ -31,6 +31,7 @@ _SET = ", ".join(f"{name} = ?" for name in MUTABLE_FIELDS)
 _DUE = (f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs INDEXED BY ix_jobs_claim"
         f" WHERE {WAITING_SQL} AND run_at <= ?{{queues}}"
         " ORDER BY priority DESC, run_at, seq LIMIT ?")
+_QUEUE = JOB_COLUMNS.index("queue")
 _CLAIM = f"UPDATE jobs SET {_SET} WHERE seq = ?"
 _OPEN_ATTEMPT = ("INSERT INTO attempts (token, job_id, ordinal, attempt, worker, host, started_at)"
                  " VALUES (?, ?, (SELECT coalesce(max(ordinal) + 1, 0) FROM attempts WHERE job_id = ?),"
@@ -148,12 +149,33 @@ def _close_params(outcome: Outcome) -> tuple:
 
 def claim(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_until: datetime,
           queues: Sequence[str] | None, limit: int) -> list[Job]:
-    """Up to ``limit`` due jobs of ``queues`` (None: any), none of a paused queue (read in this transaction)."""
+    """Up to ``limit`` due jobs of ``queues`` (None: any), none of a paused queue nor more than a limited
+    queue has free (both read in this transaction)."""
     claimable = claim_filter(conn, queues)
     if claimable is None:
         return []
-    terms, names = claimable
-    rows = conn.execute(_DUE.format(queues=terms), (to_epoch(now), *names, limit)).fetchall()
+    terms, names, limited = claimable
+    budget = claim_budget(conn, queues, limit) if limited else None
+    if budget is None:  # no limit in the way: one read
+        return _take(conn, worker, now, lease_until, _due(conn, now, terms, names, limit))
+    claimed: list[Job] = []
+    while budget.wanted:
+        full = budget.full
+        rows = _due(conn, now, terms + skip_terms(full), (*names, *full), budget.wanted)
+        kept = budget.take(row[_QUEUE] for row in rows)
+        claimed += _take(conn, worker, now, lease_until, [rows[i] for i in kept])
+        if not budget.again:
+            break
+    return claimed
+
+
+def _due(conn: sqlite3.Connection, now: datetime, terms: str, names: Sequence[str], limit: int) -> list[tuple]:
+    return conn.execute(_DUE.format(queues=terms), (to_epoch(now), *names, limit)).fetchall()
+
+
+def _take(conn: sqlite3.Connection, worker: WorkerRef, now: datetime, lease_until: datetime,
+          rows: Sequence[tuple]) -> list[Job]:
+    """Claim these due rows: ``Job.claim`` decides every field, one attempt row opened each."""
     claimed, updates, attempts = [], [], []
     started = to_epoch(now)
     for row in rows:

@@ -97,6 +97,14 @@ class SqliteJobRepository(JobRepository):
                 counts[JobState(state)] = count
         return counts
 
+    def count_by_queue(self) -> dict[str, dict[JobState, int]]:
+        counts: dict[str, dict[JobState, int]] = {}
+        queries = _operator_queries()
+        with self._db.read() as conn:
+            for queue, state, count in queries.rows(conn, queries.COUNTS_BY_QUEUE):
+                counts.setdefault(queue, {state: 0 for state in JobState})[JobState(state)] = count
+        return counts
+
     def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
         queries = _operator_queries()
         with self._db.read() as conn:

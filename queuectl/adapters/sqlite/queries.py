@@ -41,6 +41,8 @@ def _compiled(query: sa.Executable) -> sa.engine.Compiled:
 
 
 COUNTS = sa.select(jobs_table.c.state, sa.func.count()).group_by(jobs_table.c.state)
+COUNTS_BY_QUEUE = (sa.select(jobs_table.c.queue, jobs_table.c.state, sa.func.count())
+                   .group_by(jobs_table.c.queue, jobs_table.c.state))
 NEWEST_FIRST = sa.select(*jobs_table.c).order_by(jobs_table.c.seq.desc())
 WORKERS_IN_START_ORDER = sa.select(*workers_table.c).order_by(workers_table.c.started_at, workers_table.c.id)
 

@@ -22,7 +22,8 @@ from queuectl.domain.model import FINAL, WAITING, JobState
 # 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
 # 4: the schedules table; jobs.unique_key, retry_on, no_retry_on and the unique index of held keys; jobs.after
 #    and the dependencies table (SPEC 9.3).
-SCHEMA_VERSION = 4
+# 5: the queue_limits table (SPEC 9.7).
+SCHEMA_VERSION = 5
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
 # indexes: a partial index is only used when the query's WHERE clause
@@ -132,6 +133,9 @@ WORKERS = Table("workers", (
 QUEUE_PAUSES = Table("queue_pauses", (Column("queue", "TEXT"), Column("paused", "BOOLEAN")), key="queue")
 EVERY_QUEUE = "*"
 
+# Per-queue limits (``limits.py``): at most ``max_running`` jobs of ``queue`` processing at once; no row, no limit.
+QUEUE_LIMITS = Table("queue_limits", (Column("queue", "TEXT"), Column("max_running", "INTEGER")), key="queue")
+
 # One row per (job, dependency): who waits for whom, looked up by ``depends_on`` when a job ends.
 # ``depends_on`` is no foreign key: a final dependency may be removed while its dependents wait.
 DEPENDENCIES = Table("dependencies", (Column("seq", "INTEGER"), Column("job_id", "TEXT", references="jobs.id"),
@@ -146,7 +150,7 @@ SCHEDULES = Table("schedules", (
 SCHEDULES_DUE_SQL = "paused = 0"
 
 TABLES = (JOBS, SETTINGS, WORKERS, ATTEMPTS, QUEUE_PAUSES, SCHEDULES,
-          DEPENDENCIES)  # in creation order: a table after those it references
+          DEPENDENCIES, QUEUE_LIMITS)  # in creation order: a table after those it references
 
 INDEXES = (
     # claim order: priority desc, then run_at, then enqueue order, waiting jobs only

@@ -145,3 +145,12 @@ def test_a_store_that_does_not_answer_offers_nothing_and_one_lookup_waits_at_a_t
         hanging.release.set()
     values = StoreValues(lambda: hanging, seconds=30)
     assert complete("show l", values) == ["late-1"]
+
+
+def test_queue_offers_its_subcommands_and_queue_limit_the_known_queues(state):
+    state.queues().set_limit("deploys", 1)
+    values = shell_values(state, seconds=WAIT)
+    assert complete("que", values) == ["queue"]
+    assert complete("queue ", values) == ["limit", "list"]
+    assert complete("queue limit d", values) == ["default", "deploys"]
+    assert complete("list --queue dep", values) == ["deploys"]
