@@ -37,6 +37,7 @@ class InMemoryJobRepository(JobRepository):
         self._counter = itertools.count(1)
         self._dependents: dict[str, set[str]] = defaultdict(set)  # job id -> the jobs waiting for it
         self.paused: Paused = NOTHING_PAUSED  # written under the lock by InMemoryQueueControl
+        self.limits: dict[str, int] = {}  # likewise
 
     def add(self, job: Job) -> None:
         with self._lock:

@@ -1,4 +1,4 @@
-"""InMemoryQueueControl: the paused queues of the in-memory store.
+"""InMemoryQueueControl: the paused and limited queues of the in-memory store.
 
 Kept on the job repository and written under its lock, so a pause and a claim
 never interleave: every claim that starts after ``pause`` returned honours it.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Collection
 
+from queuectl.domain.limits import with_limit
 from queuectl.domain.pausing import Paused
 from queuectl.domain.ports import QueueControl
 
@@ -31,3 +32,10 @@ class InMemoryQueueControl(QueueControl):
 
     def paused(self) -> Paused:
         return self._jobs.paused
+
+    def set_limit(self, queue: str, limit: int) -> None:
+        with self._jobs._lock:
+            self._jobs.limits = with_limit(self._jobs.limits, queue, limit)
+
+    def limits(self) -> dict[str, int]:
+        return dict(self._jobs.limits)

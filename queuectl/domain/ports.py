@@ -114,7 +114,8 @@ class JobRepository(ABC):
                    queues: Sequence[str] | None = None) -> Job | None:
         """Atomically claim the next due job: priority desc, run_at, then store order.
 
-        Never from a paused queue: the paused queues are read in the same atomic step.
+        Never from a paused queue, nor from a queue whose limit (``QueueControl.set_limit``) its
+        running jobs reach: both are read, and the running jobs counted, in the same atomic step.
 
         The returned job is ``processing`` with a fresh ``lease_token``; its
         history holds only the new attempt. None when nothing is due.
@@ -238,10 +239,11 @@ class StatsRepository(ABC):
 
 
 class QueueControl(ABC):
-    """Paused queues (``pausing.Paused``), stored so that every worker on every host honours them.
+    """Paused and limited queues, stored so that every worker on every host honours them.
 
     Each call is atomic; ``JobRepository.claim_next`` and ``settle_and_claim`` read
-    the paused queues in their own atomic step (``Paused.claim_scope``).
+    the paused queues (``Paused.claim_scope``) and the limits (``limits.Budget``)
+    in their own atomic step.
     """
 
     @abstractmethod
@@ -254,6 +256,15 @@ class QueueControl(ABC):
 
     @abstractmethod
     def paused(self) -> Paused: ...
+
+    @abstractmethod
+    def set_limit(self, queue: str, limit: int) -> None:
+        """At most ``limit`` jobs of ``queue`` run at once (0: no limit); both validated by
+        ``limits.with_limit`` (``InvalidJob``, nothing stored)."""
+
+    @abstractmethod
+    def limits(self) -> dict[str, int]:
+        """Every limited queue with its limit."""
 
 
 class ScheduleRepository(ABC):

@@ -94,3 +94,11 @@ class SqliteQueueControl(QueueControl):
             paused = move(_read(conn))
             _write(conn, paused)
         return paused
+
+    # Placeholders on the ``mongolimits`` branch: the ``limits`` branch implements both (and the claim's
+    # enforcement) on SQLite and PostgreSQL; its version replaces these at the merge.
+    def set_limit(self, queue: str, limit: int) -> None:
+        raise NotImplementedError("queue limits on SQLite and PostgreSQL come with the limits branch")
+
+    def limits(self) -> dict[str, int]:
+        return {}
