@@ -65,6 +65,9 @@ JOB_INDEXES = (
     IndexModel([("release_due", ASCENDING)], name="release_due", sparse=True),
     # one holder per unique key: ``held_key`` is present only while a job holds its key (sparse)
     IndexModel([("held_key", ASCENDING)], name="held_key_unique", unique=True, sparse=True),
+    # one processing job per limit slot: ``limit_slot`` is present only while a job of a limited queue
+    # is processing (sparse); what keeps a queue's limit exact (``limits.py``)
+    IndexModel([("limit_slot", ASCENDING)], name="limit_slot_unique", unique=True, sparse=True),
 )
 
 
