@@ -177,17 +177,6 @@ class MongoJobRepository(JobRepository):
             counts[JobState(row["_id"])] = int(row["n"])
         return counts
 
-    def count_by_queue(self) -> dict[str, dict[JobState, int]]:
-        """Every queue that has jobs, with the count of each state (zeros included): one ``$group``
-        (``queue list``; the ``limits`` branch adds it to the port)."""
-        counts: dict[str, dict[JobState, int]] = {}
-        pipeline = [{"$match": {"state": {"$in": [state.value for state in JobState]}}},
-                    {"$group": {"_id": {"queue": "$queue", "state": "$state"}, "n": {"$sum": 1}}}]
-        for row in self._jobs.aggregate(pipeline):
-            queue = counts.setdefault(row["_id"]["queue"], {state: 0 for state in JobState})
-            queue[JobState(row["_id"]["state"])] = int(row["n"])
-        return counts
-
     def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
         query: dict[str, Any] = {}
         if states is not None:
