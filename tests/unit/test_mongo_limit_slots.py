@@ -34,7 +34,8 @@ def test_a_queue_whose_slots_are_all_held_is_full():
 
 def test_the_only_free_slot_is_the_one_offered():
     for seed in range(20):
-        assert pick_slots(LIMITS, ["tight"], rows("tight", "tight/e2/1"), random.Random(seed)) == {"tight": "tight/e2/0"}
+        chosen = pick_slots(LIMITS, ["tight"], rows("tight", "tight/e2/1"), random.Random(seed))
+        assert chosen == {"tight": "tight/e2/0"}
 
 
 def test_jobs_without_a_slot_of_the_current_limit_shrink_the_numbers_a_claim_may_take():

@@ -34,6 +34,8 @@ from queuectl.domain import defaults
 from queuectl.domain.errors import OutcomeRejected, QueuectlError, StoreUnavailable
 from queuectl.domain.urls import redact_url, scrub
 
+from .documents import SLOT, SLOT_INDEX
+
 log = logging.getLogger(__name__)
 
 _SEQ_ATTEMPTS = 5
@@ -67,7 +69,7 @@ JOB_INDEXES = (
     IndexModel([("held_key", ASCENDING)], name="held_key_unique", unique=True, sparse=True),
     # one processing job per limit slot: ``limit_slot`` is present only while a job of a limited queue
     # is processing (sparse); what keeps a queue's limit exact (``limits.py``)
-    IndexModel([("limit_slot", ASCENDING)], name="limit_slot_unique", unique=True, sparse=True),
+    IndexModel([(SLOT, ASCENDING)], name=SLOT_INDEX, unique=True, sparse=True),
 )
 
 

@@ -32,6 +32,7 @@ HELD_KEY = "held_key"
 # The limit slot a processing job of a limited queue holds (SPEC 9.7, ``limits.py``): set by the claim,
 # removed by every write that moves the job out of ``processing`` (``held_key_update``, ``slot_expression``).
 SLOT = "limit_slot"
+SLOT_INDEX = "limit_slot_unique"
 
 WITHOUT_HISTORY = {"history": 0}
 WITHOUT_OUTPUT = {"history.output": 0}

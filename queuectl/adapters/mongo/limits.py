@@ -48,14 +48,14 @@ from __future__ import annotations
 import random
 from typing import Any, Iterable, Mapping, Sequence
 
+from pymongo.collection import Collection
 from pymongo.errors import DuplicateKeyError
 
 from queuectl.domain.model import JobState
 
-from .documents import SLOT
+from .documents import SLOT, SLOT_INDEX
 from .queues import Limit
 
-SLOT_INDEX = "limit_slot_unique"
 _SAMPLES = 8  # random picks tried before the free slots are listed
 _PROCESSING = JobState.PROCESSING.value
 
@@ -68,7 +68,7 @@ def slot_name(queue: str, epoch: str, number: int) -> str:
     return f"{queue}/{epoch}/{number}"  # "/" is in no queue name (``model.ID_PATTERN``)
 
 
-def running(jobs: Any, queues: Sequence[str]) -> list[Mapping[str, Any]]:
+def running(jobs: Collection, queues: Sequence[str]) -> list[Mapping[str, Any]]:
     """The queue and slot of every processing job of ``queues``: one indexed read."""
     return list(jobs.find({"state": _PROCESSING, "queue": {"$in": list(queues)}}, {"_id": 0, "queue": 1, SLOT: 1}))
 
