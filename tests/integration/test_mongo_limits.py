@@ -185,6 +185,17 @@ def test_a_full_queue_holds_back_only_its_own_jobs(store, other_host):
     assert running(store, "free") == 3 and running(store, "tight") == 1
 
 
+def test_one_claim_keeps_to_each_of_several_limited_queues_it_serves(store, other_host):
+    enqueue(store, "one", 3)
+    enqueue(store, "two", 4)
+    enqueue(store, "free", 1)
+    store.queues.set_limit("one", 1)
+    store.queues.set_limit("two", 2)
+    claimed = [job for job in (claim(opened, worker) for opened, worker in [(store, W1), (other_host, W2)] * 4) if job]
+    assert sorted(job.queue for job in claimed) == ["free", "one", "two", "two"]
+    assert (running(store, "one"), running(store, "two")) == (1, 2)
+
+
 def test_limits_and_paused_queues_share_their_document_without_losing_each_other(store):
     store.queues.pause(["a"])
     store.queues.set_limit("b", 4)
@@ -214,6 +225,19 @@ def test_a_slot_lives_exactly_as_long_as_the_job_is_processing(store, url):
     assert "limit_slot" in jobs.find_one({"_id": tight.id}) and "limit_slot" not in jobs.find_one({"_id": free.id})
     finish(store, tight)
     assert "limit_slot" not in jobs.find_one({"_id": tight.id})
+
+
+def test_a_slot_left_on_a_job_that_no_longer_runs_does_not_block_the_queue(store, url):
+    enqueue(store, "tight", 2)
+    store.queues.set_limit("tight", 1)
+    first = claim(store)
+    jobs = pymongo.MongoClient(url).get_default_database()["jobs"]
+    slot = jobs.find_one({"_id": first.id})["limit_slot"]
+    finish(store, first)
+    jobs.update_one({"_id": first.id}, {"$set": {"limit_slot": slot}})  # as a worker of an older version leaves it
+    second = claim(store)
+    assert second is not None and jobs.find_one({"_id": second.id})["limit_slot"] == slot
+    assert "limit_slot" not in jobs.find_one({"_id": first.id})
 
 
 def overlap(intervals: list[tuple[int, int]]) -> int:

@@ -224,8 +224,9 @@ class MongoJobRepository(JobRepository):
             claim = _claim_pipeline(worker, uuid.uuid4().hex, now, lease_until, free if limited else None)
             try:
                 after = self._claim_or_refused(query, claim)
-            except limits.SlotTaken:
-                continue  # a racing claim took the slot picked: read the running jobs again
+            except limits.SlotTaken:  # a racing claim took the slot picked: read the running jobs again
+                limits.free_strays(self._jobs, free.values())
+                continue
             return None if after is None else self._claimed(after, worker, now)
         log.info("claim by %s gave up after %d slots were taken by racing claims", worker.id, _SLOT_TRIES)
         return None

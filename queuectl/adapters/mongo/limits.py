@@ -34,7 +34,9 @@ A new epoch on every change of the limit keeps this true when it is lowered
 limits before ``queue limit`` returned still claims under the old limit, as a
 claim past its read of the paused queues may still take a paused queue's job.
 When racing claimers pick the same free slot, one wins; the others re-read and
-try again (a random free slot, so that they rarely meet).
+try again (a random free slot, so that they rarely meet). A claim refused a slot
+also frees it from any job that holds it without processing (``free_strays``):
+no write leaves one so, but a slot held that way would block its number for good.
 
 Claims when no queue the worker may take from is limited cost what they cost
 before: the limits come with the paused queues in one read, and the pipeline
@@ -124,6 +126,12 @@ def slot_expression(slots: Mapping[str, str]) -> Any:
     branches = [{"case": {"$eq": ["$queue", {"$literal": queue}]}, "then": {"$literal": slot}}
                 for queue, slot in sorted(slots.items())]
     return {"$switch": {"branches": branches, "default": "$$REMOVE"}} if branches else "$$REMOVE"
+
+
+def free_strays(jobs: Collection, slots: Iterable[str]) -> None:
+    """Remove ``slots`` from jobs that hold one without processing (never written so: a worker of an
+    older version that recovered a job, or a document edited by hand), so that they can be taken."""
+    jobs.update_many({SLOT: {"$in": sorted(slots)}, "state": {"$ne": _PROCESSING}}, {"$unset": {SLOT: ""}})
 
 
 def raise_if_slot_taken(error: DuplicateKeyError) -> None:
