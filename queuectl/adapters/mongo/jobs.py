@@ -15,7 +15,8 @@ Claiming is one ``find_one_and_update`` whose update is an aggregation
 pipeline (MongoDB 4.2+), so the attempt number pushed onto the history is
 computed from the stored ``attempts`` in the same atomic write. The pipeline
 mirrors the model's ``Job.claim`` field for field; the returned job is the
-document as that write left it. Every other write is a compare-and-set:
+document as that write left it. While a queue the claim may take from is
+limited (SPEC 9.7), the same write takes a limit slot (``limits.py``). Every other write is a compare-and-set:
 fenced by the lease token for a worker's writes, by the state (and token)
 that was read for the operator's moves.
 """
