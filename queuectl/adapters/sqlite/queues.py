@@ -74,7 +74,18 @@ def _write(conn: sqlite3.Connection, paused: Paused) -> None:
     conn.executemany(_INSERT, rows)
 
 
-class SqliteQueueControl(QueueControl):
+class _NoLimitsHere:
+    """A placeholder on the ``mongolimits`` branch: the ``limits`` branch gives ``SqliteQueueControl`` its
+    own ``set_limit``/``limits`` (which take precedence over these); drop this class at the merge."""
+
+    def set_limit(self, queue: str, limit: int) -> None:
+        raise NotImplementedError("queue limits on SQLite and PostgreSQL come with the limits branch")
+
+    def limits(self) -> dict[str, int]:
+        return {}
+
+
+class SqliteQueueControl(_NoLimitsHere, QueueControl):
     def __init__(self, db: SqliteDatabase) -> None:
         self._db = db
 
@@ -94,11 +105,3 @@ class SqliteQueueControl(QueueControl):
             paused = move(_read(conn))
             _write(conn, paused)
         return paused
-
-    # Placeholders on the ``mongolimits`` branch: the ``limits`` branch implements both (and the claim's
-    # enforcement) on SQLite and PostgreSQL; its version replaces these at the merge.
-    def set_limit(self, queue: str, limit: int) -> None:
-        raise NotImplementedError("queue limits on SQLite and PostgreSQL come with the limits branch")
-
-    def limits(self) -> dict[str, int]:
-        return {}
