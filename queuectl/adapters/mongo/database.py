@@ -34,6 +34,8 @@ from queuectl.domain import defaults
 from queuectl.domain.errors import OutcomeRejected, QueuectlError, StoreUnavailable
 from queuectl.domain.urls import redact_url, scrub
 
+from .documents import SLOT, SLOT_INDEX
+
 log = logging.getLogger(__name__)
 
 _SEQ_ATTEMPTS = 5
@@ -65,6 +67,9 @@ JOB_INDEXES = (
     IndexModel([("release_due", ASCENDING)], name="release_due", sparse=True),
     # one holder per unique key: ``held_key`` is present only while a job holds its key (sparse)
     IndexModel([("held_key", ASCENDING)], name="held_key_unique", unique=True, sparse=True),
+    # one processing job per limit slot: ``limit_slot`` is present only while a job of a limited queue
+    # is processing (sparse); what keeps a queue's limit exact (``limits.py``)
+    IndexModel([(SLOT, ASCENDING)], name=SLOT_INDEX, unique=True, sparse=True),
 )
 
 

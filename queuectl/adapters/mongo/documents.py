@@ -29,6 +29,10 @@ ATTEMPT_FIELDS = ("attempt", "worker", "host", "started_at", "finished_at", "exi
 # a sparse unique index on it lets one job at a time hold a key. Every write that changes the state
 # writes it through ``held_key_update`` or ``held_key_expression``; the claim keeps a waiting job's.
 HELD_KEY = "held_key"
+# The limit slot a processing job of a limited queue holds (SPEC 9.7, ``limits.py``): set by the claim,
+# removed by every write that moves the job out of ``processing`` (``held_key_update``, ``slot_expression``).
+SLOT = "limit_slot"
+SLOT_INDEX = "limit_slot_unique"
 
 WITHOUT_HISTORY = {"history": 0}
 WITHOUT_OUTPUT = {"history.output": 0}
@@ -49,15 +53,24 @@ def mutable_fields(job: Job, worker: bool = False) -> dict[str, Any]:
 
 
 def held_key_update(job: Job, update: dict[str, Any]) -> dict[str, Any]:
-    """``update`` (``$set``/``$unset`` operators) also writing ``HELD_KEY`` as the moved job has it."""
+    """``update`` (``$set``/``$unset`` operators) also writing ``HELD_KEY`` as the moved job has it,
+    and removing its limit slot (``SLOT``) unless it is still processing."""
     key = job.held_key
     operator, value = ("$set", key) if key is not None else ("$unset", "")
-    return {**update, operator: {**update.get(operator, {}), HELD_KEY: value}}
+    update = {**update, operator: {**update.get(operator, {}), HELD_KEY: value}}
+    if job.state is not JobState.PROCESSING:
+        update["$unset"] = {**update.get("$unset", {}), SLOT: ""}
+    return update
 
 
 def held_key_expression(job: Job) -> Any:
     """``HELD_KEY``'s value in a pipeline ``$set``: the key, or ``$$REMOVE`` (the field goes)."""
     return {"$literal": job.held_key} if job.held_key is not None else "$$REMOVE"
+
+
+def slot_expression(job: Job) -> Any:
+    """``SLOT``'s value in a pipeline ``$set`` of a worker's write: kept while the job is processing."""
+    return "$" + SLOT if job.state is JobState.PROCESSING else "$$REMOVE"
 
 
 def job_document(job: Job, seq: int) -> dict[str, Any]:

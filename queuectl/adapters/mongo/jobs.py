@@ -15,7 +15,8 @@ Claiming is one ``find_one_and_update`` whose update is an aggregation
 pipeline (MongoDB 4.2+), so the attempt number pushed onto the history is
 computed from the stored ``attempts`` in the same atomic write. The pipeline
 mirrors the model's ``Job.claim`` field for field; the returned job is the
-document as that write left it. Every other write is a compare-and-set:
+document as that write left it. While a queue the claim may take from is
+limited (SPEC 9.7), the same write takes a limit slot (``limits.py``). Every other write is a compare-and-set:
 fenced by the lease token for a worker's writes, by the state (and token)
 that was read for the operator's moves.
 """
@@ -33,20 +34,22 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure, 
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound, UniqueKeyHeld
+from queuectl.domain.limits import relevant
 from queuectl.domain.model import FINAL, MOVES_FROM, WAITING, Attempt, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Page, WorkerRef
 
-from . import dependencies
+from . import dependencies, limits
 from .database import MongoDatabase, refused_for_good, translate_errors
-from .documents import (HELD_KEY, WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields,
+from .documents import (HELD_KEY, SLOT, WITHOUT_HISTORY, WITHOUT_OUTPUT, attempt_document, attempt_fields,
                         attempt_from_document, closing_history, held_key_expression, held_key_update, job_document,
-                        job_from_document, literals, ms, mutable_fields)
-from .queues import read_paused
+                        job_from_document, literals, ms, mutable_fields, slot_expression)
+from .queues import read_control
 
 log = logging.getLogger(__name__)
 _CLAIM_SORT = [("priority", -1), ("run_at", 1), ("seq", 1)]
 _DUPLICATE_KEY = 11000
 _SWAP_TRIES = 5
+_SLOT_TRIES = 10  # claims that lost the slot they picked to a racing claim, before this one gives up
 _BULK_CHUNK = 500
 _OPEN = "open"  # the array-filter name of the history entry a lease token opened
 _PROCESSING = JobState.PROCESSING.value
@@ -208,24 +211,45 @@ class MongoJobRepository(JobRepository):
     # -- the worker's cycle ------------------------------------------------
     def claim_next(self, worker: WorkerRef, now: datetime, lease_until: datetime,
                    queues: Sequence[str] | None = None) -> Job | None:
-        scope = read_paused(self._db).claim_scope(queues)  # a pause is honoured by every later claim
+        control = read_control(self._db)  # a pause or a limit is honoured by every later claim
+        scope = control.paused.claim_scope(queues)
         if scope.nothing:
             return None
-        now, lease_until, token = ms(now), ms(lease_until), uuid.uuid4().hex
-        query: dict[str, Any] = {"state": {"$in": _WAITING}, "run_at": {"$lte": now}}
-        if scope.only is not None:
-            query["queue"] = {"$in": list(scope.only)}
-        if scope.skip:
-            query["queue"] = {"$nin": list(scope.skip)}
-        claim = _claim_pipeline(worker, token, now, lease_until)
+        limited = [queue for queue in relevant(control.limits, queues) if scope.admits(queue)]
+        now, lease_until = ms(now), ms(lease_until)
+        for _ in range(_SLOT_TRIES):
+            slots: dict[str, str | None] = {}
+            if limited:  # the slot each limited queue has free (None: full); limits.py
+                slots = limits.pick_slots(control.limits, limited, limits.running(self._jobs, limited))
+            full = [queue for queue, slot in slots.items() if slot is None]
+            query: dict[str, Any] = {"state": {"$in": _WAITING}, "run_at": {"$lte": now}}
+            if scope.only is not None:
+                only = [queue for queue in scope.only if queue not in full]
+                if not only:
+                    return None
+                query["queue"] = {"$in": only}
+            elif scope.skip or full:
+                query["queue"] = {"$nin": sorted({*scope.skip, *full})}
+            free = {queue: slot for queue, slot in slots.items() if slot is not None}
+            claim = _claim_pipeline(worker, uuid.uuid4().hex, now, lease_until, free if limited else None)
+            try:
+                after = self._claim_or_refused(query, claim)
+            except limits.SlotTaken:  # a racing claim took the slot picked: read the running jobs again
+                limits.free_strays(self._jobs, free.values())
+                continue
+            return None if after is None else self._claimed(after, worker, now)
+        log.info("claim by %s gave up after %d slots were taken by racing claims", worker.id, _SLOT_TRIES)
+        return None
+
+    def _claim_or_refused(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
         try:
-            after = self._claim(query, claim)
+            return self._claim(query, claim)
         except OperationFailure as error:
             if not refused_for_good(error):
                 raise
-            after = self._claim_refused(query, claim)
-        if after is None:
-            return None
+            return self._claim_refused(query, claim)
+
+    def _claimed(self, after: dict[str, Any], worker: WorkerRef, now: datetime) -> Job:
         # The job as this very write left it (the pipeline mirrors ``Job.claim``): an update or a
         # retry that landed just before the claim is in it. The servers that run the write as a
         # find and a re-checked write (the CI test server) hand back a stale pre-image.
@@ -236,8 +260,13 @@ class MongoJobRepository(JobRepository):
         return job
 
     def _claim(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
-        return self._jobs.find_one_and_update(query, claim, sort=_CLAIM_SORT, projection=WITHOUT_HISTORY,
-                                              return_document=ReturnDocument.AFTER)
+        """The claim's one write; ``limits.SlotTaken`` (nothing written) when its limit slot was taken."""
+        try:
+            return self._jobs.find_one_and_update(query, claim, sort=_CLAIM_SORT, projection=WITHOUT_HISTORY,
+                                                  return_document=ReturnDocument.AFTER)
+        except DuplicateKeyError as error:
+            limits.raise_if_slot_taken(error)
+            raise
 
     def _claim_refused(self, query: dict[str, Any], claim: list[dict]) -> dict[str, Any] | None:
         """The claim was refused for good: find the job it picked and claim it alone, so that a
@@ -262,7 +291,7 @@ class MongoJobRepository(JobRepository):
                 closing["output"] = output
         ended = job.state in FINAL  # the same write marks it if a job waits for it (dependencies.py)
         update = [{"$set": {**literals(mutable_fields(job, worker=True)), HELD_KEY: held_key_expression(job),
-                            "history": closing_history(closing, token, history_max),
+                            SLOT: slot_expression(job), "history": closing_history(closing, token, history_max),
                             **(dependencies.RELEASE_IF_WAITED_FOR if ended else {})}}]
         with self._db.rejecting(job.id):
             result = self._jobs.update_one({"_id": job.id, "lease_token": token, "state": _PROCESSING}, update)
@@ -419,19 +448,25 @@ def _guarded_write(job: Job, state: JobState, token: str | None,
     return fence, held_key_update(job, {"$set": fields}), array_filters
 
 
-def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime) -> list[dict]:
+def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: datetime,
+                    slots: Mapping[str, str] | None = None) -> list[dict]:
     """The update ``Job.claim`` decides, as one pipeline stage (values wrapped in
-    ``$literal`` so that a string starting with ``$`` is never read as a field path)."""
+    ``$literal`` so that a string starting with ``$`` is never read as a field path).
+    ``slots``: while a queue the claim may take from is limited, the limit slot to take
+    for each such queue with room (``limits.py``); the job of any other queue takes none."""
     attempt = {"$add": ["$attempts", 1]}
     entry = {"attempt": attempt, "worker": _lit(worker.id), "host": _lit(worker.host),
              "started_at": _lit(now), "finished_at": None, "exit_code": None, "error": None,
              "outcome": None, "token": _lit(token)}
-    return [{"$set": {
+    fields = {
         "state": _lit(_PROCESSING), "attempts": attempt, "worker": _lit(worker.id),
         "lease_token": _lit(token), "lease_until": _lit(lease_until), "started_at": _lit(now),
         "finished_at": None, "exit_code": None, "updated_at": _lit(now),
         "history": {"$concatArrays": [{"$ifNull": ["$history", []]}, [entry]]},
-    }}]
+    }
+    if slots is not None:
+        fields[SLOT] = limits.slot_expression(slots)
+    return [{"$set": fields}]
 
 
 def _lit(value: Any) -> dict[str, Any]:
