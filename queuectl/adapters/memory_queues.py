@@ -18,6 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 class InMemoryQueueControl(QueueControl):
     def __init__(self, jobs: InMemoryJobRepository) -> None:
         self._jobs = jobs
+        self._limits: dict[str, int] = {}  # storage only in this branch: claims do not read it yet
 
     def pause(self, queues: Collection[str] | None) -> Paused:
         with self._jobs._lock:
@@ -31,3 +32,14 @@ class InMemoryQueueControl(QueueControl):
 
     def paused(self) -> Paused:
         return self._jobs.paused
+
+    def set_limit(self, queue: str, limit: int) -> None:
+        with self._jobs._lock:
+            if limit:
+                self._limits[queue] = limit
+            else:
+                self._limits.pop(queue, None)
+
+    def limits(self) -> dict[str, int]:
+        with self._jobs._lock:
+            return dict(self._limits)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .errors import QueuectlError
 from .pausing import Paused
 from .ports import Notifier, Store
 
@@ -29,3 +30,18 @@ class QueueService:
 
     def paused(self) -> Paused:
         return self.store.queues.paused()
+
+    # Dashboard branch scaffolding: the "limits" branch has the real versions (every store keeps
+    # limits there); until it is merged, a store without them has no limits and refuses to set one.
+    def set_limit(self, queue: str, limit: int) -> None:
+        """At most ``limit`` jobs of ``queue`` run at once across all workers; 0 removes the limit."""
+        setter = getattr(self.store.queues, "set_limit", None)
+        if setter is None:
+            raise QueuectlError("this store does not keep queue limits")
+        self.store.create()
+        setter(queue, limit)
+
+    def limits(self) -> dict[str, int]:
+        """Each limited queue's most running jobs."""
+        limits = getattr(self.store.queues, "limits", None)
+        return limits() if limits is not None else {}
