@@ -41,6 +41,7 @@ class WorkerInfo:
     last_heartbeat: datetime
     current_job: str | None = None
     stop_requested: bool = False
+    slots: int = 1  # how many jobs the worker process runs at once (SPEC 9.7)
 
     def is_live(self, now: datetime, lease_seconds: float) -> bool:
         return (now - self.last_heartbeat).total_seconds() <= lease_seconds

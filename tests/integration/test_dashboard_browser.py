@@ -11,7 +11,7 @@ The screenshot it takes goes to the test's temporary folder; with
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Iterator
 
@@ -19,7 +19,7 @@ import pytest
 
 from queuectl.container import build_container
 
-from .dashboard_support import fill, read_url, start_dashboard, stop_dashboard
+from .dashboard_support import WORKER, fill, read_url, start_dashboard, stop_dashboard
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
@@ -114,6 +114,24 @@ def test_the_dashboard_shows_the_queue_refreshes_itself_retries_a_dead_job_and_p
     expect(page.locator(".notice")).to_contain_text("queue images: running")
     expect(images.locator(".badge.paused")).to_have_count(0)
     assert not store.queues.paused().anything
+
+    # SPEC 9.7: a worker's busy slots / slots and each job it runs; a queue's limit and paused state.
+    now = datetime.now(timezone.utc)
+    second = store.jobs.claim_next(WORKER, now, now + timedelta(minutes=5))  # the same worker runs two jobs
+    assert second is not None
+    slots = next(worker.slots for worker in store.workers.workers() if worker.id == WORKER.id)
+    worker_row = page.locator(f'tr[data-worker="{WORKER.id}"]')
+    expect(worker_row.locator(f'[data-slots="{WORKER.id}"]')).to_have_text(f"2 / {slots}")
+    expect(worker_row.locator("[data-running]")).to_have_count(2)
+    expect(worker_row.locator(f'[data-running="{second.id}"]')).to_have_attribute("href", f"/jobs/{second.id}")
+    store.queues.pause(["emails"])
+    expect(page.locator('tr[data-queue="emails"] .badge.paused')).to_have_count(1)
+    expect(page.locator('[data-limit="images"]')).to_have_text("-")
+    images.locator('input[name="limit"]').fill("3")
+    images.locator('button[data-action="limit"]').click()
+    expect(page.locator(".notice")).to_contain_text("queue images: at most 3 running")
+    expect(page.locator('[data-limit="images"]')).to_have_text("3")
+    assert store.queues.limits() == {"images": 3}
 
 
 def _screenshot_path(tmp_path: Path) -> Path:

@@ -4,7 +4,9 @@ Shapes are the CLI's ``--json`` shapes (``render``): ``/api/jobs`` is ``list
 --json``, ``/api/jobs/{id}`` is ``show --json`` with one page of its
 ``history`` (``?page=1``: the newest 50 attempts, oldest first as in ``show``;
 ``history_total`` and ``links`` to the newer and older pages), ``/api/status``
-is ``status --json``, ``/api/stats`` is ``stats --json``. Errors are ``{"error", "status"}``
+is ``status --json``, ``/api/stats`` is ``stats --json``, ``/api/workers``
+is each live worker of ``status --json`` with its ``slots``, ``busy`` and
+``running`` job ids. Errors are ``{"error", "status"}``
 with 400, 403, 404, 409 or 503 (the store is unreachable).
 """
 
@@ -26,6 +28,7 @@ from .metrics import metrics_text
 from .pages import WINDOW, cancel, form_token, job_id_of, page_of, retry
 from .security import check_same_site
 from .state import dashboard
+from .workers import worker_rows
 
 
 def stats(request: Request) -> Response:
@@ -41,11 +44,14 @@ def status(request: Request) -> Response:
 
 
 def workers(request: Request) -> Response:
+    """Each live worker as in ``status --json``, with its ``slots``, ``busy`` (how many run now)
+    and ``running`` (their ids, oldest first)."""
     board = dashboard(request)
     now = board.now()
-    return JSONResponse([{**render.worker_dict(worker),
-                          "heartbeat_age_seconds": round((now - worker.last_heartbeat).total_seconds(), 3)}
-                         for worker in board.jobs.live_workers()])
+    return JSONResponse([{**render.worker_dict(row.worker), "slots": row.worker.slots, "busy": row.busy,
+                          "running": [job.id for job in row.running],
+                          "heartbeat_age_seconds": round((now - row.worker.last_heartbeat).total_seconds(), 3)}
+                         for row in worker_rows(board.jobs)])
 
 
 def jobs(request: Request) -> Response:

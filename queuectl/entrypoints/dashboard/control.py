@@ -1,17 +1,22 @@
-"""Pausing and resuming queues from the dashboard (SPEC 9.2 ``pause`` / ``resume``).
+"""Pausing, resuming and limiting queues from the dashboard (SPEC 9.2 ``pause`` /
+``resume``, 9.7 ``queue limit``).
 
 ``GET /api/queues`` lists every queue the store has jobs in, and every queue
-paused (or resumed) by name, with its counts and whether it is paused. ``POST
-/api/queues/{name}/pause`` and ``/resume`` (JSON) and ``/queues/{name}/pause``
-and ``/resume`` (the overview's buttons, answered with a redirect) change one
-queue; like the job actions they need the CSRF token and a same-site request,
-and a read-only dashboard has none of them. The service is
-``Dashboard.queues`` (``pause(queues)``, ``resume(queues)``, ``paused()``); a
-dashboard built without one serves no queue route.
+paused (or resumed) or limited by name, with its counts, its ``limit`` (null
+when none) and whether it is paused. ``POST /api/queues/{name}/pause``,
+``/resume`` and ``/limit`` (form field ``limit``: 0, no limit, to 100000)
+answer JSON; ``/queues/{name}/pause``, ``/resume`` and ``/limit`` (the
+overview's buttons and form) answer with a redirect. Like the job actions they
+need the CSRF token and a same-site request, a bad name or limit is a 400 with
+nothing stored, and a read-only dashboard has none of them. The service is
+``Dashboard.queues`` (``pause(queues)``, ``resume(queues)``, ``paused()``,
+``set_limit(queue, limit)``, ``limits()``); a dashboard built without one
+serves no queue route.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any, Callable
 
 from starlette.concurrency import run_in_threadpool
@@ -19,11 +24,16 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from queuectl.domain import defaults
+from queuectl.domain.errors import InvalidJob
 from queuectl.domain.model import WAITING, JobState, validate_id
 
 from .pages import WINDOW, form_token, local_path, with_notice
 from .security import check_same_site
 from .state import dashboard
+
+MAX_LIMIT = defaults.QUEUE_LIMIT_MAX  # as ``queue limit NAME N`` (SPEC 9.7)
+LIMIT_PATTERN = re.compile(r"[0-9]{1,6}")
 
 
 def queue_name_of(request: Request) -> str:
@@ -31,14 +41,26 @@ def queue_name_of(request: Request) -> str:
     return validate_id(request.path_params["name"], "queue name")
 
 
+def limit_of(fields: dict[str, str]) -> int:
+    """The form's ``limit``: a whole number 0 (no limit) to ``MAX_LIMIT``; anything else is a 400."""
+    text = fields.get("limit")
+    if text is None:
+        raise InvalidJob(f"a limit is required: send limit=N, N from 0 (no limit) to {MAX_LIMIT}")
+    if not LIMIT_PATTERN.fullmatch(text) or int(text) > MAX_LIMIT:
+        shown = text if len(text) <= 20 else text[:20] + "..."
+        raise InvalidJob(f"invalid limit '{shown}': use a whole number from 0 (no limit) to {MAX_LIMIT}")
+    return int(text)
+
+
 def queues(request: Request) -> Response:
-    """Every known queue: its counts per state, waiting jobs, and whether it is paused."""
+    """Every known queue: its counts per state, waiting jobs, its limit, and whether it is paused."""
     board = dashboard(request)
     by_queue = board.stats.stats(WINDOW).jobs_by_queue
     paused = board.queues.paused()
-    names = sorted(set(by_queue) | paused.queues | paused.resumed)
+    limits = board.queues.limits()
+    names = sorted(set(by_queue) | paused.queues | paused.resumed | set(limits))
     return JSONResponse({"all_paused": paused.all, "queues": [
-        {"name": name, "paused": paused.is_paused(name),
+        {"name": name, "paused": paused.is_paused(name), "limit": limits.get(name),
          "waiting": sum(by_queue.get(name, {}).get(state, 0) for state in WAITING),
          "jobs": {state.value: by_queue.get(name, {}).get(state, 0) for state in JobState}}
         for name in names]})
@@ -89,6 +111,29 @@ def page_action(move: Callable[[Any, str], None]) -> Callable[[Request], Any]:
     return endpoint
 
 
+async def _set_limit(request: Request) -> tuple[str, int, bool, dict[str, str]]:
+    """The checked request's queue limited (0: unlimited); nothing is stored unless every input is valid."""
+    board = dashboard(request)
+    supplied, fields = await form_token(request)
+    check_same_site(request, supplied, board.token)
+    name = queue_name_of(request)
+    limit = limit_of(fields)
+    await run_in_threadpool(board.queues.set_limit, name, limit)
+    paused = await run_in_threadpool(board.queues.paused)
+    return name, limit, paused.is_paused(name), fields
+
+
+async def api_limit(request: Request) -> Response:
+    name, limit, paused, _ = await _set_limit(request)
+    return JSONResponse({"name": name, "limit": limit or None, "paused": paused})
+
+
+async def page_limit(request: Request) -> Response:
+    name, limit, _, fields = await _set_limit(request)
+    notice = f"queue {name}: at most {limit} running" if limit else f"queue {name}: no limit"
+    return RedirectResponse(with_notice(local_path(fields.get("next"), "/"), notice), 303)
+
+
 def routes(read_only: bool, controlled: bool) -> list[BaseRoute]:
     """The queue routes: none without a pause service, only the listing when read-only."""
     if not controlled:
@@ -96,5 +141,8 @@ def routes(read_only: bool, controlled: bool) -> list[BaseRoute]:
     listing: list[BaseRoute] = [Route("/api/queues", queues)]
     if read_only:
         return listing
-    return listing + [Route(f"{prefix}/queues/{{name}}/{move.__name__}", action(move), methods=["POST"])
-                      for move in (pause, resume) for prefix, action in (("/api", api_action), ("", page_action))]
+    limit = [Route("/api/queues/{name}/limit", api_limit, methods=["POST"]),
+             Route("/queues/{name}/limit", page_limit, methods=["POST"])]
+    return listing + limit + [Route(f"{prefix}/queues/{{name}}/{move.__name__}", action(move), methods=["POST"])
+                              for move in (pause, resume)
+                              for prefix, action in (("/api", api_action), ("", page_action))]

@@ -1,7 +1,8 @@
 """The dashboard's HTML pages and the actions their buttons post.
 
-Pages: overview (counts, figures of the last hour, queues, live workers,
-recent jobs), jobs (filtered by state and queue), one job (attempts and
+Pages: overview (counts, figures of the last hour, queues with their limits
+and paused state, live workers with their busy slots and running jobs, recent
+jobs), jobs (filtered by state and queue), one job (attempts and
 output), the DLQ. Actions (retry, cancel; a queue's pause and resume in
 ``control.py``) exist only when not read-only.
 """
@@ -28,6 +29,7 @@ from .links import ALIAS, job_url
 from .queues import rank
 from .security import TOKEN_FIELD, TOKEN_HEADER, check_same_site
 from .state import dashboard
+from .workers import SHOWN_RUNNING, worker_rows
 
 WINDOW = timedelta(seconds=defaults.STATS_WINDOW_SECONDS)
 RECENT = 12
@@ -67,10 +69,12 @@ def overview(request: Request) -> Response:
     """One store aggregate for every figure; the page lists only the deepest queues."""
     board = dashboard(request)
     stats = board.stats.stats(WINDOW)
+    controlled = board.queues is not None
     return board.page(request, "overview.html", stats=stats, totals=stats.jobs,
-                      queues=rank(stats.jobs_by_queue, TOP_QUEUES), workers=board.jobs.live_workers(),
+                      queues=rank(stats.jobs_by_queue, TOP_QUEUES), workers=worker_rows(board.jobs),
                       recent=board.jobs.list(Page(limit=RECENT)), states=list(JobState),
-                      paused=board.queues.paused() if board.queues is not None else None)
+                      paused=board.queues.paused() if controlled else None,
+                      limits=board.queues.limits() if controlled else {}, shown_running=SHOWN_RUNNING)
 
 
 def jobs(request: Request) -> Response:
