@@ -41,6 +41,8 @@ class WorkerInfo:
     last_heartbeat: datetime
     current_job: str | None = None
     stop_requested: bool = False
+    slots: int = 1  # how many jobs the worker process runs at once (``worker run --concurrency``)
+    busy: int = 0  # not stored: how many of its jobs are processing now (``live_workers`` counts them)
 
     def is_live(self, now: datetime, lease_seconds: float) -> bool:
         return (now - self.last_heartbeat).total_seconds() <= lease_seconds
@@ -379,6 +381,9 @@ class Waiter(ABC):
     @abstractmethod
     def wait(self, seconds: float) -> None:
         """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
+
+    def wake(self) -> None:
+        """Cut a wait in progress (or the next one) short; callable from any thread."""
 
 
 @dataclass(frozen=True)

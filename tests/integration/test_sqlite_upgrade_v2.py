@@ -47,6 +47,6 @@ def test_a_version_2_file_gains_cwd_and_env_and_keeps_its_jobs_and_history(tmp_p
     assert [(j.id, j.cwd, j.env) for j in store.jobs.list(Page(limit=0))][0] == ("new", "/srv", {"A": "1"})
     store.close()
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
+    assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
     assert {"cwd", "env"} <= {row[1] for row in check.execute("PRAGMA table_info(jobs)")}
     check.close()

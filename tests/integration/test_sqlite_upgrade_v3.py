@@ -55,6 +55,6 @@ def test_a_version_3_file_gains_the_schedules_table_and_keeps_its_jobs_and_pause
     assert [s.name for s in store.schedules.due(NOW, 10)] == ["nightly"]
     store.close()
     check = sqlite3.connect(path)
-    assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
+    assert check.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (5,)
     assert "ix_schedules_due" in {row[1] for row in check.execute("PRAGMA index_list(schedules)")}
     check.close()
