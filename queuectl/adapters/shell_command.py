@@ -16,7 +16,7 @@ from queuectl.domain.commands import RunningCommand, RunResult
 
 from .output_capture import OutputCapture
 from .output_files import read_tail
-from .wakeup import WakeChannel
+from .wakeup import LocalWaker, WakeChannel
 
 log = logging.getLogger("queuectl.adapters.shell_runner")
 
@@ -45,7 +45,7 @@ def describe_exit(returncode: int) -> tuple[int, str | None]:
 
 
 class ShellCommand(RunningCommand):
-    def __init__(self, pid: int, capture: OutputCapture, channel: WakeChannel | None) -> None:
+    def __init__(self, pid: int, capture: OutputCapture, channel: WakeChannel | LocalWaker | None) -> None:
         self.pid, self.capture, self.channel = pid, capture, channel
         try:
             self._pidfd: int | None = os.pidfd_open(pid)

@@ -15,12 +15,15 @@ def worker_group() -> None:
 
 queue_option = click.option("--queue", "queues", multiple=True, metavar="NAME",
                             help="Serve only this queue (repeatable); default: all queues.")
+concurrency_option = click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 256),
+                                  metavar="M", help="Jobs each worker process runs at once (1-256).")
 
 
 @worker_group.command("run")
 @queue_option
+@concurrency_option
 @pass_app
-def run_command(app: AppState, queues: tuple[str, ...]) -> None:
+def run_command(app: AppState, queues: tuple[str, ...], concurrency: int) -> None:
     """Run one worker in the foreground (Ctrl-C / SIGTERM: graceful stop; twice: stop now)."""
     from queuectl.container import take_handed_url
 
@@ -32,20 +35,21 @@ def run_command(app: AppState, queues: tuple[str, ...]) -> None:
         app.db_option = handed
     app.home  # created before the worker needs it for output files
     app.container.store().create()  # a worker writes: its store is created if missing
-    run_worker(app.container, queues)
+    run_worker(app.container, queues, concurrency)
 
 
 @worker_group.command("start")
 @click.option("--count", default=1, show_default=True, type=click.IntRange(1, 256), help="How many workers.")
 @queue_option
+@concurrency_option
 @pass_app
-def start_command(app: AppState, count: int, queues: tuple[str, ...]) -> None:
+def start_command(app: AppState, count: int, queues: tuple[str, ...], concurrency: int) -> None:
     """Start COUNT detached workers that outlive this command; prints their PIDs."""
     from queuectl.domain.errors import QueuectlError
 
     _check_queues(queues)
     app.container.store().create()  # before the workers: each would race to create it
-    launched = app.container.worker_admin().start(app.locations.url, count, queues)
+    launched = app.container.worker_admin().start(app.locations.url, count, queues, concurrency)
     for worker in launched:
         if worker.error is None:
             click.echo(f"Started worker PID {worker.pid} (log: {worker.log_path})")

@@ -113,7 +113,7 @@ def test_status_json_has_every_state_and_the_live_workers(invoke, store):
     data = json.loads(invoke("status", "--json").stdout)
     assert data["jobs"] == {"pending": 1, "blocked": 0, "processing": 0, "completed": 0, "failed": 0, "dead": 1, "cancelled": 0}
     assert data["workers"] == [{"id": "w1", "host": "host1", "pid": 4242, "queues": ["default"], "current_job": None,
-                                "started_at": "2026-01-31T11:59:00.250Z",
+                                "slots": 1, "busy": 0, "started_at": "2026-01-31T11:59:00.250Z",
                                 "last_heartbeat": "2026-01-31T11:59:55.250Z"}]
 
 
@@ -123,8 +123,8 @@ def test_status_prints_counts_and_a_worker_table(invoke, store):
     out = invoke("status").stdout.splitlines()
     assert out[0].split() == ["PENDING", "BLOCKED", "PROCESSING", "COMPLETED", "FAILED", "DEAD", "CANCELLED"]
     assert out[1].split() == ["1", "0", "0", "0", "0", "0", "0"]
-    assert out[3].split() == ["WORKER", "HOST", "PID", "QUEUES", "CURRENT_JOB", "LAST_HEARTBEAT"]
-    assert out[4].split()[:3] == ["w1", "host1", "4242"]
+    assert out[3].split() == ["WORKER", "HOST", "PID", "QUEUES", "SLOTS", "CURRENT_JOB", "LAST_HEARTBEAT"]
+    assert out[4].split()[:5] == ["w1", "host1", "4242", "default", "0/1"]
 
 
 def test_status_without_workers_says_so(invoke):
