@@ -281,3 +281,12 @@ def test_main_help_exits_0(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main(["--help"])
     assert exit_info.value.code == 0 and "enqueue" in capsys.readouterr().out
+
+
+# -- worker --concurrency (SPEC 9.7) --------------------------------------------------
+@pytest.mark.parametrize("command", [["worker", "run"], ["worker", "start"]])
+@pytest.mark.parametrize("value", ["0", "257", "abc", "1.5", "-1", ""])
+def test_a_concurrency_outside_1_to_256_is_a_usage_error_and_starts_nothing(invoke, store, command, value):
+    error = one_error(invoke(*command, "--concurrency", value), code=2)
+    assert error.startswith("Error: Invalid value for '--concurrency'")
+    assert store.workers.workers() == []
