@@ -28,6 +28,7 @@ from typing import Sequence
 
 from queuectl.domain.ports import Finished, Notifier, Waiter
 
+from .readiness import readable
 from .remote_wakeup import RemoteWakeups
 
 log = logging.getLogger(__name__)
@@ -170,8 +171,7 @@ class LocalWaker(Waiter):
         return [self._r.fileno()]
 
     def wait(self, seconds: float) -> bool:
-        ready, _, _ = select.select(self.fds(), [], [], max(0.0, seconds))
-        self.drain(ready)
+        self.drain(readable(self.fds(), max(0.0, seconds)))
         return False
 
     def wake(self) -> None:

@@ -67,9 +67,32 @@ def run_worker(container: Any, queues: tuple[str, ...], concurrency: int = 1) ->
         channel.close()
 
 
+# Descriptors a slot may hold: its waker (2) and running record, its runner's /dev/null and directory,
+# and while a job runs the command's pipe, pidfd and output file; room for the rest of the process.
+DESCRIPTORS_PER_SLOT = 10
+DESCRIPTORS_BESIDES = 256
+
+
+def _allow_descriptors(slots: int) -> None:
+    """Raise this process's soft limit of open files (often 1024) toward what ``slots`` slots need,
+    as far as the hard limit allows; a failure leaves it as it was (a job that cannot open its pipe
+    then fails with that error)."""
+    import resource
+
+    wanted = DESCRIPTORS_BESIDES + DESCRIPTORS_PER_SLOT * slots
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft != resource.RLIM_INFINITY and soft < wanted:
+            limit = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (limit, hard))
+    except (OSError, ValueError) as error:
+        log.warning("could not raise the open-file limit to %d for %d slots: %s", wanted, slots, error)
+
+
 def _run_slots(container: Any, info: WorkerInfo, control: WorkerControl, channel: Any) -> None:
     """The dispatcher in this thread and ``info.slots`` slots (``domain/slots.py``), each with its own
     waker and runner: its running record ``<home>/running/<worker id>.<slot>``."""
+    _allow_descriptors(info.slots)
     wakers: list[Any] = []
     runners: list[Any] = []
     try:
