@@ -139,3 +139,26 @@ def test_a_version_2_store_gains_worker_slots_and_keeps_its_workers(url, tmp_pat
         assert version(url) == SCHEMA_VERSION == 3
     finally:
         store.close()
+
+
+def test_a_thread_finding_every_pooled_connection_taken_gets_an_outage_not_a_crash(url, tmp_path, monkeypatch):
+    """A worker's slots share one pool: past its timeout, a slot's call fails as a store outage does,
+    which the worker rides out, instead of an error no caller expects."""
+    from queuectl.adapters.postgres import database
+    from queuectl.domain.errors import StoreUnavailable
+
+    monkeypatch.setattr(database, "POOL_TIMEOUT_SECONDS", 0.2)
+    store = build_container(url, str(tmp_path)).store()
+    db = store.jobs._db
+    try:
+        store.jobs.add(Job.new("one", "true", NOW))  # the schema, created
+        held = [db._checked_out() for _ in range(database.POOL_SIZE + database.POOL_OVERFLOW)]
+        for connection in held:
+            connection.__enter__()
+        with pytest.raises(StoreUnavailable, match="no pooled connection free within 0.2 s"):
+            store.jobs.get("one")
+        for connection in held:
+            connection.__exit__(None, None, None)
+        assert store.jobs.get("one").command == "true"
+    finally:
+        store.close()
