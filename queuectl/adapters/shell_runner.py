@@ -57,6 +57,7 @@ _DEFAULT_SIGNALS = (signal.SIGPIPE, signal.SIGXFSZ)
 # (``--concurrency``) several threads spawn, so every spawn holds this lock, those without a cwd too
 # (they must not start in another job's). Uncontended, as with one slot, it costs about 0.1 us.
 _SPAWN_LOCK = threading.Lock()
+_inherited_closed = False  # ``_close_inherited_on_exec`` ran
 
 
 class ShellRunner(CommandRunner):
@@ -221,8 +222,14 @@ def _close_inherited_on_exec() -> None:
     Popen closes them all in the child; posix_spawn leaves that to the
     close-on-exec flag, which Python's files and sockets, SQLite's files and
     pidfds all carry already. Only what was inherited from whoever started the
-    worker (a pipe of the launching shell, say) may lack it.
+    worker (a pipe of the launching shell, say) may lack it. Once per process:
+    a worker with slots builds a runner per slot, and what it opened since is
+    close-on-exec already.
     """
+    global _inherited_closed
+    if _inherited_closed:
+        return
+    _inherited_closed = True
     with contextlib.suppress(OSError):
         for name in os.listdir("/dev/fd"):
             if int(name) > 2:
