@@ -1,4 +1,4 @@
-"""``queuectl worker run | start | stop``."""
+"""``queuectl worker run | start | list | stop``."""
 
 from __future__ import annotations
 
@@ -68,6 +68,20 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...], concurrenc
 def stop_command(app: AppState, timeout: float | None) -> None:
     """Stop every worker gracefully: each finishes its current job, then exits."""
     app.container.worker_admin().stop(timeout, click.echo)
+
+
+@worker_group.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@pass_app
+def list_command(app: AppState, as_json: bool) -> None:
+    """Every live worker: host, PID, queues, slots (busy/total), a current job, last heartbeat."""
+    from . import render
+
+    workers = app.jobs().live_workers()
+    if as_json:
+        click.echo(render.to_json([render.worker_dict(worker) for worker in workers]))
+    else:
+        click.echo(render.workers_table(workers) if workers else "No live workers.")
 
 
 def _check_queues(queues: tuple[str, ...]) -> None:

@@ -10,6 +10,7 @@ from dependency_injector import providers
 
 from queuectl.domain.errors import QueuectlError
 from queuectl.domain.model import JobState
+from queuectl.domain.ports import WorkerRef
 from queuectl.entrypoints import cli as cli_module
 from queuectl.entrypoints.context import AppState
 
@@ -290,3 +291,24 @@ def test_a_concurrency_outside_1_to_256_is_a_usage_error_and_starts_nothing(invo
     error = one_error(invoke(*command, "--concurrency", value), code=2)
     assert error.startswith("Error: Invalid value for '--concurrency'")
     assert store.workers.workers() == []
+
+
+def test_worker_list_shows_each_live_workers_busy_and_total_slots(invoke, store):
+    register_worker(store, NOW, slots=4)
+    register_worker(store, NOW - timedelta(hours=1), worker_id="gone")
+    add(store, "a")
+    add(store, "b")
+    add(store, "c")
+    for _ in range(2):
+        assert store.jobs.claim_next(WorkerRef("w1", "host1"), NOW, NOW + timedelta(seconds=30)) is not None
+    out = invoke("worker", "list").stdout.splitlines()
+    assert out[0].split() == ["WORKER", "HOST", "PID", "QUEUES", "SLOTS", "CURRENT_JOB", "LAST_HEARTBEAT"]
+    assert out[1].split()[:5] == ["w1", "host1", "4242", "default", "2/4"] and len(out) == 2
+    [worker] = json.loads(invoke("worker", "list", "--json").stdout)
+    assert (worker["id"], worker["slots"], worker["busy"]) == ("w1", 4, 2)
+    assert json.loads(invoke("status", "--json").stdout)["workers"] == [worker]
+
+
+def test_worker_list_without_workers_says_so(invoke):
+    assert invoke("worker", "list").stdout == "No live workers.\n"
+    assert json.loads(invoke("worker", "list", "--json").stdout) == []
