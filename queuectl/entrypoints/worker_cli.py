@@ -10,7 +10,7 @@ from .locations import scrub
 
 @click.group("worker")
 def worker_group() -> None:
-    """Run, start and stop worker processes."""
+    """Run, start, list and stop worker processes."""
 
 
 queue_option = click.option("--queue", "queues", multiple=True, metavar="NAME",
