@@ -93,6 +93,12 @@ class Container(containers.DeclarativeContainer):
     worker = providers.Factory(_lazy("queuectl.domain.execution", "Worker"), store=store, clock=clock,
                                outputs=outputs, outcomes_ride_with_claim=outcomes_ride_with_claim,
                                notifier=notifier, scheduler=scheduler)
+    # ``--concurrency`` above 1 (``domain/slots.py``): the dispatcher, and one executor and waker per slot.
+    slot_pool = providers.Factory(_lazy("queuectl.domain.slots", "SlotPool"), store=store, clock=clock,
+                                  outputs=outputs, notifier=notifier, scheduler=scheduler)
+    slot_worker = providers.Factory(_lazy("queuectl.domain.slots", "SlotWorker"), store=store, clock=clock,
+                                    outputs=outputs, notifier=notifier)
+    slot_waker = providers.Factory(_lazy("queuectl.adapters.wakeup", "LocalWaker"))
 
 
 def take_handed_url() -> str | None:

@@ -14,11 +14,11 @@ the command, then, once the command outlives that wait, a drain thread
 from __future__ import annotations
 
 import os
-import select
 import threading
 from collections import deque
 
 from .output_files import tail
+from .readiness import readable
 
 CHUNK_BYTES = 64 * 1024  # a pipe's whole default capacity per read
 # Background children that outlive their job's shell keep its pipe open; each is drained by a
@@ -140,7 +140,7 @@ class OutputCapture:
     def _drain(self) -> None:
         try:
             while not self.ended and not self._stop.is_set():
-                if select.select([self.pipe], [], [], _STOP_CHECK_SECONDS)[0]:
+                if readable([self.pipe], _STOP_CHECK_SECONDS):
                     self.read()
             if not self.ended:  # stopped: the child keeps running, its output is no longer read
                 self.ended = True

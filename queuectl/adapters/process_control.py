@@ -31,8 +31,8 @@ class OsProcessControl(ProcessControl):
     def signal_stop(self, info: WorkerInfo) -> bool:
         return processes.signal_worker(info, signal.SIGTERM)
 
-    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str) -> tuple[int, str]:
-        argv, env = processes.worker_command(self.home, tuple(queues))
+    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str, concurrency: int = 1) -> tuple[int, str]:
+        argv, env = processes.worker_command(self.home, tuple(queues), concurrency)
         log_path = self.home / "logs" / log_name
         return processes.spawn_detached(argv, log_path, env, url), str(log_path)
 

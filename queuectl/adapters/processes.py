@@ -53,7 +53,7 @@ def is_local(info: WorkerInfo) -> bool:
     return info.host == hostname()
 
 
-def worker_argv(queues: Sequence[str]) -> list[str]:
+def worker_argv(queues: Sequence[str], concurrency: int = 1) -> list[str]:
     """The whole command line (``argv[0]`` included) of a detached worker.
 
     ``is_worker_argv`` must accept whatever this returns; a unit test holds
@@ -64,13 +64,15 @@ def worker_argv(queues: Sequence[str]) -> list[str]:
     argv = [sys.executable, "-P", "-m", "queuectl", "worker", "run"]
     for queue in queues:
         argv += ["--queue", queue]
+    if concurrency != 1:
+        argv += ["--concurrency", str(int(concurrency))]
     return argv
 
 
 def is_worker_argv(argv: Sequence[str]) -> bool:
     """True only for exactly a queuectl worker's command line::
 
-        LAUNCHER [--home DIR | --db URL]... worker run [--queue NAME]...
+        LAUNCHER [--home DIR | --db URL]... worker run [--queue NAME | --concurrency M]...
         LAUNCHER [--home DIR | --db URL]...       (the shell, which can run a worker)
 
     where LAUNCHER is ``PYTHON [-FLAGS] -m queuectl``, ``PYTHON .../queuectl``
@@ -80,7 +82,7 @@ def is_worker_argv(argv: Sequence[str]) -> bool:
     rest = _skip_options(_after_launcher(list(argv)), _GLOBAL_OPTIONS)
     if rest is None or rest == []:
         return rest == []
-    return rest[:2] == ["worker", "run"] and _skip_options(rest[2:], ("--queue",)) == []
+    return rest[:2] == ["worker", "run"] and _skip_options(rest[2:], ("--queue", "--concurrency")) == []
 
 
 def _after_launcher(argv: list[str]) -> list[str] | None:
@@ -232,7 +234,7 @@ def _exec_worker(argv: list[str], log_path: Path, env: dict[str, str],
         os._exit(127)
 
 
-def worker_command(home: Path, queues: tuple[str, ...]) -> tuple[list[str], dict[str, str]]:
+def worker_command(home: Path, queues: tuple[str, ...], concurrency: int = 1) -> tuple[list[str], dict[str, str]]:
     """Command line (``worker_argv``) and environment of a detached worker.
 
     Its store URL comes by ``spawn_detached``'s pipe: never the command line,
@@ -240,7 +242,7 @@ def worker_command(home: Path, queues: tuple[str, ...]) -> tuple[list[str], dict
     """
     env = {name: value for name, value in os.environ.items() if name not in STORE_URL_VARIABLES}
     env.update(QUEUECTL_HOME=str(home), **{URL_FD_ENV: str(URL_FD)})
-    return worker_argv(queues), env
+    return worker_argv(queues, concurrency), env
 
 
 def take_handed_url(environ: MutableMapping[str, str] = os.environ) -> str | None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import logging
 import os
-import select
 import signal
 import time
 
@@ -16,7 +15,8 @@ from queuectl.domain.commands import RunningCommand, RunResult
 
 from .output_capture import OutputCapture
 from .output_files import read_tail
-from .wakeup import WakeChannel
+from .readiness import readable
+from .wakeup import LocalWaker, WakeChannel
 
 log = logging.getLogger("queuectl.adapters.shell_runner")
 
@@ -45,7 +45,7 @@ def describe_exit(returncode: int) -> tuple[int, str | None]:
 
 
 class ShellCommand(RunningCommand):
-    def __init__(self, pid: int, capture: OutputCapture, channel: WakeChannel | None) -> None:
+    def __init__(self, pid: int, capture: OutputCapture, channel: WakeChannel | LocalWaker | None) -> None:
         self.pid, self.capture, self.channel = pid, capture, channel
         try:
             self._pidfd: int | None = os.pidfd_open(pid)
@@ -71,8 +71,7 @@ class ShellCommand(RunningCommand):
         deadline = time.monotonic() + seconds
         while True:
             moving = not capture.ended and capture.thread is None
-            ready, _, _ = select.select([pidfd, capture.pipe, *wake_fds] if moving else [pidfd, *wake_fds],
-                                        [], [], seconds)
+            ready = readable([pidfd, capture.pipe, *wake_fds] if moving else [pidfd, *wake_fds], seconds)
             if moving and capture.pipe in ready:
                 capture.read()
             if pidfd in ready:
@@ -98,7 +97,7 @@ class ShellCommand(RunningCommand):
     def _reap(self, seconds: float) -> int | None:
         """The shell's wait status once it has exited, within ``seconds``; None if it still runs."""
         if self._pidfd is not None:
-            ready, _, _ = select.select([self._pidfd], [], [], seconds)
+            ready = readable([self._pidfd], seconds)
             return os.waitpid(self.pid, 0)[1] if ready else None
         deadline, pause = time.monotonic() + seconds, 0.0005
         while True:  # no pidfd on this system: poll, backing off as Popen.wait does
@@ -131,7 +130,7 @@ class ShellCommand(RunningCommand):
         capture = self.capture
         if capture.thread is None:
             for _ in range(_DRAIN_READS):
-                if capture.ended or not select.select([capture.pipe], [], [], 0)[0]:
+                if capture.ended or not readable([capture.pipe], 0):
                     break
                 capture.read()
             if capture.ended:

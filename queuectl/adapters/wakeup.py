@@ -28,6 +28,7 @@ from typing import Sequence
 
 from queuectl.domain.ports import Finished, Notifier, Waiter
 
+from .readiness import readable
 from .remote_wakeup import RemoteWakeups
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,9 @@ class WakeChannel(Waiter):
         # Wake-ups from other hosts (``remote_wakeup.py``) arrive on a pair of their own, written
         # from the watch's thread; ``fds()`` includes it, so they cut any wait of this worker short.
         self._remote_r, self._remote_w = socket.socketpair() if remote is not None else (None, None)
-        for end in (self._signal_r, self._signal_w, self._remote_r, self._remote_w):
+        # ``wake``: from this process's own threads (a slot that finished its job, ``domain/slots.py``).
+        self._local_r, self._local_w = socket.socketpair()
+        for end in (self._signal_r, self._signal_w, self._remote_r, self._remote_w, self._local_r, self._local_w):
             if end is not None:
                 end.setblocking(False)
         self._previous_fd = signal.set_wakeup_fd(self._signal_w.fileno(), warn_on_full_buffer=False)
@@ -114,15 +117,25 @@ class WakeChannel(Waiter):
         return self._signal_r.fileno()
 
     def fds(self) -> list[int]:
-        ends = (self._signal_r, self._sock, self._remote_r)
+        ends = (self._signal_r, self._sock, self._remote_r, self._local_r)
         return [end.fileno() for end in ends if end is not None]
 
-    def wait(self, seconds: float) -> None:
+    def wait(self, seconds: float) -> bool:
+        """True when woken from outside this process (a datagram, a signal, another host); False when
+        the time ran out or only ``wake`` was called."""
         ready, _, _ = select.select(self.fds(), [], [], max(0.0, seconds))
         self.drain(ready)
+        return any(fd != self._local_r.fileno() for fd in ready)
+
+    def wake(self) -> None:
+        """Cut the wait short, from any thread of this process (a full buffer is awake already)."""
+        try:
+            self._local_w.send(b"!")
+        except OSError:
+            pass
 
     def drain(self, ready: list[int]) -> None:
-        for end in (self._signal_r, self._sock, self._remote_r):
+        for end in (self._signal_r, self._sock, self._remote_r, self._local_r):
             if end is not None and end.fileno() in ready:
                 try:
                     while end.recv(512):
@@ -137,9 +150,47 @@ class WakeChannel(Waiter):
         signal.signal(signal.SIGCONT, self._previous_cont)
         if self._sock is not None:
             self._path.unlink(missing_ok=True)
-        for end in (self._sock, self._signal_r, self._signal_w, self._remote_r, self._remote_w):
+        for end in (self._sock, self._signal_r, self._signal_w, self._remote_r, self._remote_w, self._local_r,
+                    self._local_w):
             if end is not None:
                 end.close()
+
+
+class LocalWaker(Waiter):
+    """The wait of one slot's thread (``domain/slots.py``): woken only by ``wake``, from the dispatcher.
+
+    What ``ShellCommand`` selects on while the slot's command runs, beside the command itself.
+    """
+
+    def __init__(self) -> None:
+        self._r, self._w = socket.socketpair()
+        self._r.setblocking(False)
+        self._w.setblocking(False)
+
+    def fds(self) -> list[int]:
+        return [self._r.fileno()]
+
+    def wait(self, seconds: float) -> bool:
+        self.drain(readable(self.fds(), max(0.0, seconds)))
+        return False
+
+    def wake(self) -> None:
+        try:
+            self._w.send(b"!")
+        except OSError:
+            pass  # a full buffer: awake already
+
+    def drain(self, ready: list[int]) -> None:
+        if self._r.fileno() in ready:
+            try:
+                while self._r.recv(512):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def close(self) -> None:
+        self._r.close()
+        self._w.close()
 
 
 def _wake_only(_signum: int, _frame: object) -> None:

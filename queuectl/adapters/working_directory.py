@@ -5,9 +5,11 @@ working-directory action in Python, and a shell wrapper doing the ``cd``
 would cost a second exec per job. So the worker itself enters the job's
 directory around the spawn (the child inherits it) and at once returns to its
 own, held open as a descriptor. This is safe because nothing else in a worker
-resolves a relative path meanwhile: the main thread is in the spawn, and the
+resolves a relative path meanwhile: the thread entering is in the spawn, and
+other threads hold the spawn lock (``shell_runner._SPAWN_LOCK``) for theirs; the
 output threads write to absolute paths (the queue home is absolute) through
-descriptors already open; relative SQLite paths are used by the main thread only.
+descriptors already open; a relative SQLite path is made absolute when the store
+is built (``sqlite/database.py``), before any slot's thread opens a connection.
 """
 
 from __future__ import annotations

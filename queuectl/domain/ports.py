@@ -41,7 +41,8 @@ class WorkerInfo:
     last_heartbeat: datetime
     current_job: str | None = None
     stop_requested: bool = False
-    slots: int = 1  # how many jobs the worker process runs at once (SPEC 9.7)
+    slots: int = 1  # how many jobs the worker process runs at once (``worker run --concurrency``)
+    busy: int = 0  # not stored: how many of its jobs are processing now (``live_workers`` counts them)
 
     def is_live(self, now: datetime, lease_seconds: float) -> bool:
         return (now - self.last_heartbeat).total_seconds() <= lease_seconds
@@ -380,8 +381,9 @@ class ProcessControl(ABC):
         """SIGTERM a verified worker (a second one: stop now); False, nothing sent, if not ``OURS``."""
 
     @abstractmethod
-    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str) -> tuple[int, str]:
-        """Start a detached worker handed ``url``; its PID and the log file (``log_name`` in the home's logs)."""
+    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str, concurrency: int = 1) -> tuple[int, str]:
+        """Start a detached worker handed ``url`` running ``concurrency`` jobs at once; its PID and the log
+        file (``log_name`` in the home's logs)."""
 
     @abstractmethod
     def running(self, pid: int) -> bool:
@@ -394,8 +396,14 @@ class ProcessControl(ABC):
 
 class Waiter(ABC):
     @abstractmethod
-    def wait(self, seconds: float) -> None:
-        """Idle for up to ``seconds``; returns early when new work or a signal arrives."""
+    def wait(self, seconds: float) -> bool | None:
+        """Idle for up to ``seconds``; returns early when new work or a signal arrives.
+
+        True when woken from outside the process (not only by ``wake``), where the waiter can tell."""
+
+    def wake(self) -> None:
+        """Cut a wait in progress (or the next one) short; callable from any thread."""
+        raise NotImplementedError(f"{type(self).__name__} cannot be woken")
 
 
 @dataclass(frozen=True)

@@ -304,15 +304,18 @@ class JobService:
         return Status(self.store.jobs.count_by_state(), workers, running, paused=self.store.queues.paused())
 
     def live_workers(self, processing: list[Job] | None = None) -> list[WorkerInfo]:
-        """Workers whose heartbeat is within the lease, oldest first, with their current job
-        (from ``processing``, the processing jobs, when the caller has read them)."""
+        """Workers whose heartbeat is within the lease, oldest first, with their current job and how many
+        of their slots are busy (from ``processing``, the processing jobs, when the caller has read them)."""
         now, lease = self.clock.now(), self.settings().lease_seconds
         live = [w for w in self.store.workers.workers() if w.is_live(now, lease)]
         if live:  # a worker's current job is whatever it holds in the store now
             if processing is None:
                 processing = self.store.jobs.list(Page(state=JobState.PROCESSING, limit=0))
-            running = {j.worker: j.id for j in processing}
-            live = [replace(w, current_job=running.get(w.id)) for w in live]
+            running: dict[str | None, list[str]] = {}
+            for job in processing:
+                running.setdefault(job.worker, []).append(job.id)
+            live = [replace(w, current_job=(running.get(w.id) or [None])[-1], busy=len(running.get(w.id, ())))
+                    for w in live]
         return sorted(live, key=lambda w: w.started_at)
 
 

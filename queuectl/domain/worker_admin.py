@@ -45,10 +45,11 @@ class WorkerAdmin:
         self.monotonic = monotonic
 
     # -- start ---------------------------------------------------------------
-    def start(self, url: str, count: int, queues: Sequence[str]) -> list[Launched]:
-        """Spawn ``count`` workers; return once each has registered or failed, every one reported."""
+    def start(self, url: str, count: int, queues: Sequence[str], concurrency: int = 1) -> list[Launched]:
+        """Spawn ``count`` workers of ``concurrency`` slots each; return once each has registered or failed,
+        every one reported."""
         stamp = self.clock.now().astimezone().strftime("%Y%m%dT%H%M%S")
-        logs = dict(self.processes.spawn_worker(queues, url, f"worker-{stamp}-{index}.log")
+        logs = dict(self.processes.spawn_worker(queues, url, f"worker-{stamp}-{index}.log", concurrency)
                     for index in range(1, count + 1))
         failed = self._await_registration(logs)
         return [Launched(pid, log_path, failed.get(pid)) for pid, log_path in logs.items()]

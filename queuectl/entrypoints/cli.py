@@ -45,7 +45,7 @@ COMMANDS = {
     "status": ("jobs_cli", "Job counts per state and every live worker."),
     "dlq": ("dlq_cli", "Jobs whose retries ran out (state dead)."),
     "config": ("config_cli", "Settings every worker on every host shares."),
-    "worker": ("worker_cli", "Run, start and stop worker processes."),
+    "worker": ("worker_cli", "Run, start, list and stop worker processes."),
     "logs": ("logs_cli", "Print job ID's captured stdout+stderr, last attempt first."),
     "remove": ("prune_cli", "Delete finished jobs (completed, dead, cancelled) and their output."),
     "prune": ("prune_cli", "Delete finished jobs older than AGE (default 7d) and their output."),

@@ -101,7 +101,8 @@ def job_dict(job: Job, history: bool = False) -> dict[str, Any]:
 def worker_dict(worker: WorkerInfo) -> dict[str, Any]:
     return {
         "id": worker.id, "host": worker.host, "pid": worker.pid, "queues": list(worker.queues),
-        "current_job": worker.current_job, "started_at": format_time(worker.started_at),
+        "current_job": worker.current_job, "slots": worker.slots, "busy": worker.busy,
+        "started_at": format_time(worker.started_at),
         "last_heartbeat": format_time(worker.last_heartbeat),
     }
 
@@ -236,10 +237,14 @@ def status_text(status: Status) -> str:
     running = f"\n\n{running_table(status.running)}" if status.running else ""
     if not status.workers:
         return f"{counts}\n\nNo live workers.{running}"
-    rows = [(w.id, w.host, w.pid, ",".join(w.queues) or "*", w.current_job, format_time(w.last_heartbeat))
-            for w in status.workers]
-    workers = table(("WORKER", "HOST", "PID", "QUEUES", "CURRENT_JOB", "LAST_HEARTBEAT"), rows)
-    return f"{counts}\n\n{workers}{running}"
+    return f"{counts}\n\n{workers_table(status.workers)}{running}"
+
+
+def workers_table(workers: Sequence[WorkerInfo]) -> str:
+    """One row per worker; SLOTS is busy/total (``--concurrency``)."""
+    rows = [(w.id, w.host, w.pid, ",".join(w.queues) or "*", f"{w.busy}/{w.slots}", w.current_job,
+             format_time(w.last_heartbeat)) for w in workers]
+    return table(("WORKER", "HOST", "PID", "QUEUES", "SLOTS", "CURRENT_JOB", "LAST_HEARTBEAT"), rows)
 
 
 def running_table(running: Sequence[RunningJob], columns: int | None = None) -> str:

@@ -15,9 +15,10 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from queuectl.adapters.postgres.schema import SCHEMA_VERSION
 from queuectl.container import build_container
 from queuectl.domain.model import Job, JobState
-from queuectl.domain.ports import WorkerRef
+from queuectl.domain.ports import WorkerInfo, WorkerRef
 
 from .processes import drop_store, postgres_url_for_test
 
@@ -81,7 +82,7 @@ def test_a_version_1_store_is_migrated_in_place_and_keeps_its_jobs(url, tmp_path
         claimed = store.jobs.claim_next(WorkerRef("w", "h"), NOW, NOW)  # the older, higher-priority job first
         assert claimed is not None and claimed.id == "old-waiting"
         assert store.queues.pause(["q"]).queues == frozenset({"q"})  # version 2's tables
-        assert version(url) == 3
+        assert version(url) == SCHEMA_VERSION
     finally:
         store.close()
 
@@ -104,7 +105,7 @@ def test_stores_opening_a_new_schema_together_all_succeed_and_create_it_once(url
     for thread in threads:
         thread.join()
     assert errors == []
-    assert version(url) == 3
+    assert version(url) == SCHEMA_VERSION
     with psycopg.connect(url) as conn:
         assert conn.execute("SELECT count(*) FROM queuectl_schema").fetchone()[0] == 1
         assert conn.execute("SELECT count(*) FROM jobs").fetchone()[0] == 6
@@ -151,5 +152,48 @@ def test_a_version_2_store_is_migrated_in_place_and_its_running_job_counts_again
         store.queues.set_limit("deploys", 2)
         assert store.jobs.claim_next(WorkerRef("w2", "h"), NOW, NOW + timedelta(seconds=30)).id == "waiting-v2"
         assert store.queues.limits() == {"deploys": 2}
+    finally:
+        store.close()
+
+
+def test_a_version_2_store_gains_worker_slots_and_keeps_its_workers(url, tmp_path):
+    store = build_container(url, str(tmp_path)).store()
+    store.jobs.add(Job.new("kept", "true", NOW))
+    store.close()
+    with psycopg.connect(url, autocommit=True) as conn:  # back to version 2: the workers table as it was
+        conn.execute("ALTER TABLE workers DROP COLUMN slots")
+        conn.execute("UPDATE queuectl_schema SET version = 2")
+        conn.execute("INSERT INTO workers (id, host, pid, pid_started_at, queues, started_at, last_heartbeat,"
+                     " stop_requested) VALUES ('old', 'h', 1, 1.0, '[]', 1.0, 1.0, 0)")
+    store = build_container(url, str(tmp_path)).store()
+    try:
+        assert [(w.id, w.slots) for w in store.workers.workers()] == [("old", 1)]
+        store.workers.register(WorkerInfo("new", "h", 2, 1.0, (), NOW, NOW, slots=16))
+        assert {w.id: w.slots for w in store.workers.workers()} == {"old": 1, "new": 16}
+        assert store.jobs.get("kept").command == "true"
+        assert version(url) == SCHEMA_VERSION == 3
+    finally:
+        store.close()
+
+
+def test_a_thread_finding_every_pooled_connection_taken_gets_an_outage_not_a_crash(url, tmp_path, monkeypatch):
+    """A worker's slots share one pool: past its timeout, a slot's call fails as a store outage does,
+    which the worker rides out, instead of an error no caller expects."""
+    from queuectl.adapters.postgres import database
+    from queuectl.domain.errors import StoreUnavailable
+
+    monkeypatch.setattr(database, "POOL_TIMEOUT_SECONDS", 0.2)
+    store = build_container(url, str(tmp_path)).store()
+    db = store.jobs._db
+    try:
+        store.jobs.add(Job.new("one", "true", NOW))  # the schema, created
+        held = [db._checked_out() for _ in range(database.POOL_SIZE + database.POOL_OVERFLOW)]
+        for connection in held:
+            connection.__enter__()
+        with pytest.raises(StoreUnavailable, match="no pooled connection free within 0.2 s"):
+            store.jobs.get("one")
+        for connection in held:
+            connection.__exit__(None, None, None)
+        assert store.jobs.get("one").command == "true"
     finally:
         store.close()

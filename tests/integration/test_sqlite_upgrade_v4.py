@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import shutil
 import sqlite3
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -16,16 +15,14 @@ from queuectl.adapters.sqlite.tables import SCHEMA_VERSION
 from queuectl.domain.model import JobState
 from queuectl.domain.ports import WorkerRef
 
+from .old_sqlite_files import copy_of
+
 V4_FILE = Path(__file__).parent / "data" / "queue-v4.db"
 NOW = datetime(2026, 12, 1, 0, 0, 5, tzinfo=timezone.utc)
 
 
 def v4_copy(folder: Path) -> Path:
-    folder.mkdir(mode=0o700)
-    path = folder / "queue.db"
-    shutil.copyfile(V4_FILE, path)
-    path.chmod(0o600)
-    return path
+    return copy_of(V4_FILE, folder)
 
 
 def test_the_fixture_is_a_version_4_file_without_limits(tmp_path):

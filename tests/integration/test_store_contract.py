@@ -487,8 +487,9 @@ def worker_info(worker_id: str = "worker-1", **fields) -> WorkerInfo:
 
 def test_a_registered_worker_is_listed_with_every_field(store):
     store.workers.register(worker_info())
-    store.workers.register(worker_info("worker-2", queues=()))
-    assert sorted(store.workers.workers(), key=lambda w: w.id) == [worker_info(), worker_info("worker-2", queues=())]
+    store.workers.register(worker_info("worker-2", queues=(), slots=32))  # runs 32 jobs at once (SPEC 9.7)
+    assert sorted(store.workers.workers(), key=lambda w: w.id) == [
+        worker_info(), worker_info("worker-2", queues=(), slots=32)]
 
 
 def test_registering_again_replaces_the_record(store):

@@ -110,7 +110,7 @@ def test_a_home_too_deep_for_a_socket_path_still_gets_wake_ups(tmp_path):
     home = tmp_path / ("deep" * 30) / "home"
     channel = WakeChannel(home, "w1")
     try:
-        signal_fd, wake_fd = channel.fds()
+        signal_fd, wake_fd, _local = channel.fds()
         assert notify_workers(home) == 1
         ready, _, _ = select.select([wake_fd], [], [], 30)
         assert ready == [wake_fd]
@@ -128,3 +128,20 @@ def test_the_socket_left_by_a_killed_worker_is_removed_by_the_next_wake_up(tmp_p
         dead.bind(str(folder / "gone.sock"))
     assert notify_workers(tmp_path / "home") == 0
     assert list(folder.iterdir()) == []
+
+
+def test_a_wait_tells_a_wake_up_from_outside_from_one_of_the_process_own_threads(tmp_path):
+    """A worker with slots pokes its busy slots only for the former (a cancel, a signal), not each time
+    a slot of its own finished a job."""
+    from queuectl.adapters.wakeup import WakeChannel, notify_workers
+
+    channel = WakeChannel(tmp_path / "home", "w1")
+    try:
+        assert channel.wait(0) is False
+        channel.wake()
+        assert channel.wait(30) is False  # woken at once, by this process
+        assert notify_workers(tmp_path / "home") == 1
+        assert channel.wait(30) is True  # a datagram: from outside
+        assert channel.wait(0) is False  # each was drained
+    finally:
+        channel.close()

@@ -73,7 +73,7 @@ class FakeProcesses(ProcessControl):
         self.on_signal.get(info.pid, lambda count: None)(self.signals.count(info.pid))
         return True
 
-    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str) -> tuple[int, str]:
+    def spawn_worker(self, queues: Sequence[str], url: str, log_name: str, concurrency: int = 1) -> tuple[int, str]:
         pid = 100 + len(self.checks)
         self.checks[pid] = ProcessCheck.OURS
         self.spawn_plan.pop(0)(pid)

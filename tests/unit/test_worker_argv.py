@@ -8,8 +8,10 @@ from queuectl.adapters.processes import is_worker_argv, worker_argv
 
 
 @pytest.mark.parametrize("queues", [(), ("emails",), ("a", "b-2")])
-def test_the_command_line_a_worker_is_launched_with_is_recognised_as_a_worker(queues):
-    assert is_worker_argv(worker_argv(queues))
+@pytest.mark.parametrize("concurrency", [1, 8])
+def test_the_command_line_a_worker_is_launched_with_is_recognised_as_a_worker(queues, concurrency):
+    assert is_worker_argv(worker_argv(queues, concurrency))
+    assert ("--concurrency" in worker_argv(queues, concurrency)) == (concurrency > 1)
 
 
 @pytest.mark.parametrize("argv", [

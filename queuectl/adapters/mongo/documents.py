@@ -149,7 +149,7 @@ def worker_document(info: WorkerInfo) -> dict[str, Any]:
         "_id": info.id, "host": info.host, "pid": info.pid, "pid_started_at": info.pid_started_at,
         "queues": list(info.queues), "started_at": info.started_at,
         "last_heartbeat": info.last_heartbeat, "current_job": info.current_job,
-        "stop_requested": info.stop_requested,
+        "stop_requested": info.stop_requested, "slots": info.slots,
     }
 
 
@@ -158,4 +158,4 @@ def worker_from_document(doc: Mapping[str, Any]) -> WorkerInfo:
         id=doc["_id"], host=doc["host"], pid=doc["pid"], pid_started_at=doc["pid_started_at"],
         queues=tuple(doc.get("queues", ())), started_at=doc["started_at"],
         last_heartbeat=doc["last_heartbeat"], current_job=doc.get("current_job"),
-        stop_requested=bool(doc.get("stop_requested", False)))
+        stop_requested=bool(doc.get("stop_requested", False)), slots=int(doc.get("slots", 1)))

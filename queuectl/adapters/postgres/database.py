@@ -29,6 +29,9 @@ from .schema import SCHEMA_VERSION, VERSION_TABLE, migration_statements
 CONNECT_TIMEOUT_SECONDS = 4  # an unreachable server is one error line within 5 s
 POOL_SIZE = 2  # a worker's loop and its heartbeat thread
 POOL_OVERFLOW = 6
+# How long a thread waits for a pooled connection when all are taken (a worker's slots share the pool):
+# past it the call is an outage of the store, retried like one.
+POOL_TIMEOUT_SECONDS = 30.0
 CHANNEL = "queuectl_jobs"  # LISTEN on it to hear of jobs that became due (enqueue, retry, resume, ...)
 NOTIFY = f"SELECT pg_notify('{CHANNEL}', current_schema())"
 
@@ -69,7 +72,8 @@ class PostgresDatabase:
                 args = {"connect_timeout": self.connect_timeout, "autocommit": True}
                 try:
                     self._engine = sa.create_engine(self._driver_url, pool_size=POOL_SIZE,
-                                                    max_overflow=POOL_OVERFLOW, connect_args=args)
+                                                    max_overflow=POOL_OVERFLOW, pool_timeout=POOL_TIMEOUT_SECONDS,
+                                                    connect_args=args)
                 except (sa.exc.ArgumentError, ValueError) as error:
                     raise StoreUnavailable(f"invalid PostgreSQL store URL {self.label}:"
                                            f" {scrub(_line(error), self.url)}") from None
@@ -79,9 +83,14 @@ class PostgresDatabase:
     def _checked_out(self) -> Iterator[Any]:
         """A pooled driver connection; dropped, with the rest of the pool, when the server failed it."""
         import psycopg
+        import sqlalchemy as sa
 
         with self._translated():
-            fairy = self._pool().raw_connection()
+            try:
+                fairy = self._pool().raw_connection()
+            except sa.exc.TimeoutError:
+                raise StoreUnavailable(f"PostgreSQL store {self.label}: no pooled connection free within"
+                                       f" {POOL_TIMEOUT_SECONDS:g} s") from None
         try:
             conn = fairy.driver_connection
             if not conn.autocommit:

@@ -54,6 +54,11 @@ class SqliteDatabase:
         # read, and its folder to be written.
         self._home_store = home_store
         self.label = str(self.path) if self.path else "sqlite:// (memory)"
+        if self.path is not None and not self.path.is_absolute():
+            # Fixed now: a worker's slots (``--concurrency``) open connections from their threads while
+            # another thread may be in a job's directory for its spawn (``working_directory.py``).
+            with contextlib.suppress(OSError):  # the directory is gone: the path stays as given
+                self.path = self.path.absolute()
         self._local = threading.local()
         self._opened: weakref.WeakSet[_Connection] = weakref.WeakSet()
         self._shared: _Connection | None = None  # in memory every caller shares one connection

@@ -64,7 +64,7 @@ class SqliteWorkerRegistry(WorkerRegistry):
     def register(self, info: WorkerInfo) -> None:
         values = (info.id, info.host, info.pid, info.pid_started_at, json.dumps(list(info.queues)),
                   to_epoch(info.started_at), to_epoch(info.last_heartbeat), info.current_job,
-                  info.stop_requested)
+                  info.stop_requested, info.slots)
         with self._db.write() as conn:
             conn.execute(_REGISTER, values)
 
@@ -96,8 +96,8 @@ class SqliteWorkerRegistry(WorkerRegistry):
 
 def _worker_from_row(row: tuple) -> WorkerInfo:
     """A worker from a whole ``workers`` row, in ``WORKER_COLUMNS`` order."""
-    id_, host, pid, pid_started_at, queues, started_at, last_heartbeat, current_job, stop_requested = row
+    id_, host, pid, pid_started_at, queues, started_at, last_heartbeat, current_job, stop_requested, slots = row
     return WorkerInfo(
         id=id_, host=host, pid=pid, pid_started_at=pid_started_at, queues=tuple(json.loads(queues)),
         started_at=from_epoch(started_at), last_heartbeat=from_epoch(last_heartbeat), current_job=current_job,
-        stop_requested=bool(stop_requested))
+        stop_requested=bool(stop_requested), slots=slots)

@@ -22,7 +22,7 @@ from queuectl.domain.model import FINAL, WAITING, JobState
 # 3: jobs.cwd and jobs.env (SPEC 9.1), and the queue_pauses table (SPEC 9.2).
 # 4: the schedules table; jobs.unique_key, retry_on, no_retry_on and the unique index of held keys; jobs.after
 #    and the dependencies table (SPEC 9.3).
-# 5: the queue_limits table (SPEC 9.7).
+# 5: the queue_limits table and workers.slots (SPEC 9.7).
 SCHEMA_VERSION = 5
 
 # Literal SQL, not bound parameters, so that SQLite can match the partial
@@ -45,9 +45,11 @@ class Column:
     type: str  # INTEGER, TEXT, FLOAT or BOOLEAN
     required: bool = True  # NOT NULL
     references: str | None = None  # "table.column", deleted with the row it names
+    default: str | None = None  # SQL literal: what the rows already there get when the column is added
 
     def ddl(self) -> str:
-        return f"{_quoted(self.name)} {self.type}{' NOT NULL' if self.required else ''}"
+        default = f" DEFAULT {self.default}" if self.default is not None else ""
+        return f"{_quoted(self.name)} {self.type}{' NOT NULL' if self.required else ''}{default}"
 
 
 @dataclass(frozen=True)
@@ -126,6 +128,7 @@ WORKERS = Table("workers", (
     Column("queues", "TEXT"),  # JSON list
     Column("started_at", "FLOAT"), Column("last_heartbeat", "FLOAT"), Column("current_job", "TEXT", False),
     Column("stop_requested", "BOOLEAN"),
+    Column("slots", "INTEGER", default="1"),  # jobs the worker runs at once (SPEC 9.7)
 ), key="id")
 
 # The paused queues (``pausing.Paused``): a queue's row says whether it is paused; without one,
@@ -175,7 +178,7 @@ INDEXES = (
 
 # Columns added after version 1: an older file gets them on first use (before the indexes).
 ADDED_COLUMNS = (("attempts", "outcome"), ("jobs", "cwd"), ("jobs", "env"), ("jobs", "after"),
-                 ("jobs", "unique_key"), ("jobs", "retry_on"), ("jobs", "no_retry_on"))
+                 ("jobs", "unique_key"), ("jobs", "retry_on"), ("jobs", "no_retry_on"), ("workers", "slots"))
 
 JOB_COLUMNS = JOBS.names
 ATTEMPT_COLUMNS = ATTEMPTS.names
@@ -191,5 +194,5 @@ def create_statements() -> list[str]:
 def add_column_statement(table_name: str, column_name: str) -> str:
     table = next(table for table in TABLES if table.name == table_name)
     column = next(column for column in table.columns if column.name == column_name)
-    assert not column.required, "a column added to existing rows must allow NULL"
+    assert not column.required or column.default is not None, "a column added to existing rows needs a value"
     return f"ALTER TABLE {table.name} ADD COLUMN {column.ddl()}"

@@ -57,6 +57,6 @@ def make_dead(store: InMemoryStore, job_id: str, error: str = "exit code 3") -> 
     assert store.jobs.record_outcome(job, token)
 
 
-def register_worker(store: InMemoryStore, heartbeat: datetime, worker_id: str = "w1") -> None:
+def register_worker(store: InMemoryStore, heartbeat: datetime, worker_id: str = "w1", slots: int = 1) -> None:
     store.workers.register(WorkerInfo(worker_id, "host1", 4242, 1.0, ("default",), NOW - timedelta(minutes=1),
-                                      heartbeat, current_job=None))
+                                      heartbeat, current_job=None, slots=slots))

@@ -10,6 +10,7 @@ from dependency_injector import providers
 
 from queuectl.domain.errors import QueuectlError
 from queuectl.domain.model import JobState
+from queuectl.domain.ports import WorkerRef
 from queuectl.entrypoints import cli as cli_module
 from queuectl.entrypoints.context import AppState
 
@@ -113,7 +114,7 @@ def test_status_json_has_every_state_and_the_live_workers(invoke, store):
     data = json.loads(invoke("status", "--json").stdout)
     assert data["jobs"] == {"pending": 1, "blocked": 0, "processing": 0, "completed": 0, "failed": 0, "dead": 1, "cancelled": 0}
     assert data["workers"] == [{"id": "w1", "host": "host1", "pid": 4242, "queues": ["default"], "current_job": None,
-                                "started_at": "2026-01-31T11:59:00.250Z",
+                                "slots": 1, "busy": 0, "started_at": "2026-01-31T11:59:00.250Z",
                                 "last_heartbeat": "2026-01-31T11:59:55.250Z"}]
 
 
@@ -123,8 +124,8 @@ def test_status_prints_counts_and_a_worker_table(invoke, store):
     out = invoke("status").stdout.splitlines()
     assert out[0].split() == ["PENDING", "BLOCKED", "PROCESSING", "COMPLETED", "FAILED", "DEAD", "CANCELLED"]
     assert out[1].split() == ["1", "0", "0", "0", "0", "0", "0"]
-    assert out[3].split() == ["WORKER", "HOST", "PID", "QUEUES", "CURRENT_JOB", "LAST_HEARTBEAT"]
-    assert out[4].split()[:3] == ["w1", "host1", "4242"]
+    assert out[3].split() == ["WORKER", "HOST", "PID", "QUEUES", "SLOTS", "CURRENT_JOB", "LAST_HEARTBEAT"]
+    assert out[4].split()[:5] == ["w1", "host1", "4242", "default", "0/1"]
 
 
 def test_status_without_workers_says_so(invoke):
@@ -295,3 +296,33 @@ def test_main_help_exits_0(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main(["--help"])
     assert exit_info.value.code == 0 and "enqueue" in capsys.readouterr().out
+
+
+# -- worker --concurrency (SPEC 9.7) --------------------------------------------------
+@pytest.mark.parametrize("command", [["worker", "run"], ["worker", "start"]])
+@pytest.mark.parametrize("value", ["0", "257", "abc", "1.5", "-1", ""])
+def test_a_concurrency_outside_1_to_256_is_a_usage_error_and_starts_nothing(invoke, store, command, value):
+    error = one_error(invoke(*command, "--concurrency", value), code=2)
+    assert error.startswith("Error: Invalid value for '--concurrency'")
+    assert store.workers.workers() == []
+
+
+def test_worker_list_shows_each_live_workers_busy_and_total_slots(invoke, store):
+    register_worker(store, NOW, slots=4)
+    register_worker(store, NOW - timedelta(hours=1), worker_id="gone")
+    add(store, "a")
+    add(store, "b")
+    add(store, "c")
+    for _ in range(2):
+        assert store.jobs.claim_next(WorkerRef("w1", "host1"), NOW, NOW + timedelta(seconds=30)) is not None
+    out = invoke("worker", "list").stdout.splitlines()
+    assert out[0].split() == ["WORKER", "HOST", "PID", "QUEUES", "SLOTS", "CURRENT_JOB", "LAST_HEARTBEAT"]
+    assert out[1].split()[:5] == ["w1", "host1", "4242", "default", "2/4"] and len(out) == 2
+    [worker] = json.loads(invoke("worker", "list", "--json").stdout)
+    assert (worker["id"], worker["slots"], worker["busy"]) == ("w1", 4, 2)
+    assert json.loads(invoke("status", "--json").stdout)["workers"] == [worker]
+
+
+def test_worker_list_without_workers_says_so(invoke):
+    assert invoke("worker", "list").stdout == "No live workers.\n"
+    assert json.loads(invoke("worker", "list", "--json").stdout) == []
