@@ -295,3 +295,13 @@ def test_main_help_exits_0(capsys):
     with pytest.raises(SystemExit) as exit_info:
         cli_module.main(["--help"])
     assert exit_info.value.code == 0 and "enqueue" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("group", ["queue", "config", "dlq", "schedule", "worker"])
+def test_a_command_group_without_its_subcommand_shows_its_help_as_lines(group, capsys):
+    with pytest.raises(SystemExit):
+        cli_module.main([group])
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "\\n" not in text  # not one escaped line
+    assert "\nCommands:\n" in text and text.startswith(f"Usage: queuectl {group} ")
