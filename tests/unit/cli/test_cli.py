@@ -305,3 +305,9 @@ def test_a_command_group_without_its_subcommand_shows_its_help_as_lines(group, c
     text = shown.out + shown.err
     assert "\\n" not in text  # not one escaped line
     assert "\nCommands:\n" in text and text.startswith(f"Usage: queuectl {group} ")
+
+
+def test_dashboard_help_names_the_queue_limit_among_the_actions_read_only_removes(invoke):
+    text = " ".join(invoke("dashboard", "--help").stdout.split())
+    assert "--read-only No retry, cancel, pause, resume or queue limit" in text
+    assert "its actions (retry, cancel, pause, resume, queue limit)" in text
