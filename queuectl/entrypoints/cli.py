@@ -139,9 +139,17 @@ def _reader_gone() -> click.exceptions.Exit:
     return click.exceptions.Exit(EXIT_BROKEN_PIPE)
 
 
+# click 8.2+ raises this for a group given no subcommand (8.1 printed the help and exited 0).
+_HELP_ERRORS = tuple(error for error in [getattr(click.exceptions, "NoArgsIsHelpError", None)] if error is not None)
+
+
 def _escaped(exc: click.ClickException) -> click.ClickException:
-    """The same error, its message one printable line whatever the user typed into it."""
-    exc.message = printable(exc.message)
+    """The same error, its message one printable line whatever the user typed into it.
+
+    A group given no subcommand (``queuectl queue``) shows click's help of that group, which holds
+    nothing the user typed: its lines stay lines."""
+    if not isinstance(exc, _HELP_ERRORS):
+        exc.message = printable(exc.message)
     return exc
 
 

@@ -18,7 +18,7 @@ from .context import AppState, pass_app
               help="Address to listen on. Anything but loopback exposes the dashboard to the network.")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Port to listen on; 0 picks a free one.")
-@click.option("--read-only", is_flag=True, help="No retry, cancel, pause or resume: show, never change.")
+@click.option("--read-only", is_flag=True, help="No retry, cancel, pause, resume or queue limit: show, never change.")
 @click.option("--token-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Read a fixed access token from this file (mode 600) instead of a random one.")
 @click.option("--metrics-public", is_flag=True, help="Serve /metrics without the token.")
@@ -29,8 +29,8 @@ def dashboard(app: AppState, host: str, port: int, read_only: bool, token_file: 
 
     Every request needs the access token: open the printed URL (it carries
     ?token= and sets a cookie), or send 'Authorization: Bearer TOKEN'. Binds
-    127.0.0.1 by default; its actions (retry, cancel, pause, resume) also need
-    the page's CSRF token, and --read-only removes them.
+    127.0.0.1 by default; its actions (retry, cancel, pause, resume, queue
+    limit) also need the page's CSRF token, and --read-only removes them.
     """
     from queuectl.domain.urls import redact_url
 

@@ -326,3 +326,19 @@ def test_worker_list_shows_each_live_workers_busy_and_total_slots(invoke, store)
 def test_worker_list_without_workers_says_so(invoke):
     assert invoke("worker", "list").stdout == "No live workers.\n"
     assert json.loads(invoke("worker", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("group", ["queue", "config", "dlq", "schedule", "worker"])
+def test_a_command_group_without_its_subcommand_shows_its_help_as_lines(group, capsys):
+    with pytest.raises(SystemExit):
+        cli_module.main([group])
+    shown = capsys.readouterr()
+    text = shown.out + shown.err
+    assert "\\n" not in text  # not one escaped line
+    assert "\nCommands:\n" in text and text.startswith(f"Usage: queuectl {group} ")
+
+
+def test_dashboard_help_names_the_queue_limit_among_the_actions_read_only_removes(invoke):
+    text = " ".join(invoke("dashboard", "--help").stdout.split())
+    assert "--read-only No retry, cancel, pause, resume or queue limit" in text
+    assert "its actions (retry, cancel, pause, resume, queue limit)" in text
