@@ -34,7 +34,6 @@ from .settings import Settings
 
 log = logging.getLogger("queuectl.domain.execution")
 
-MAX_SLOTS = 256
 # While slots stop after an unexpected end of the dispatcher: how often it looks whether they have.
 _JOIN_SECONDS = 0.5
 
