@@ -29,7 +29,7 @@ from queuectl.domain.errors import InvalidJob
 from queuectl.domain.limits import validate_limit
 from queuectl.domain.model import WAITING, JobState, validate_id
 
-from .pages import WINDOW, form_token, local_path, with_notice
+from .pages import form_token, local_path, with_notice
 from .security import check_same_site
 from .state import dashboard
 
@@ -53,15 +53,11 @@ def limit_of(fields: dict[str, str]) -> int:
 def queues(request: Request) -> Response:
     """Every known queue: its counts per state, waiting jobs, its limit, and whether it is paused."""
     board = dashboard(request)
-    by_queue = board.stats.stats(WINDOW).jobs_by_queue
-    paused = board.queues.paused()
-    limits = board.queues.limits()
-    names = sorted(set(by_queue) | paused.queues | paused.resumed | set(limits))
-    return JSONResponse({"all_paused": paused.all, "queues": [
-        {"name": name, "paused": paused.is_paused(name), "limit": limits.get(name),
-         "waiting": sum(by_queue.get(name, {}).get(state, 0) for state in WAITING),
-         "jobs": {state.value: by_queue.get(name, {}).get(state, 0) for state in JobState}}
-        for name in names]})
+    summaries = board.queues.summaries()  # which queues are known, and their counts: ``queue list``'s rule
+    return JSONResponse({"all_paused": board.queues.paused().all, "queues": [
+        {"name": s.name, "paused": s.paused, "limit": s.limit, "waiting": sum(s.jobs[state] for state in WAITING),
+         "jobs": {state.value: s.jobs[state] for state in JobState}}
+        for s in summaries]})
 
 
 def pause(service: Any, name: str) -> None:
