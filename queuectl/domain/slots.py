@@ -89,6 +89,8 @@ class Slot:
                     self._run(job, self._settings or Settings())
                 except StoreLost as error:
                     self.pool.lose(error)
+                except StoreUnavailable:  # given up while stopping, as a worker does; ``_run`` logged what is left
+                    pass
                 except Exception:  # a slot never takes the process or the other slots with it
                     log.exception("slot %d: job %s: unexpected error; its lease will lapse and be recovered",
                                   self.index, job.id)

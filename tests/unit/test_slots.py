@@ -310,3 +310,24 @@ def test_free_slots_fill_at_once_where_the_store_claims_one_job_a_call():
     process.stop()
     process.exited()
     assert process.error is None
+
+
+def test_an_outcome_the_store_cannot_take_at_a_stop_is_left_to_its_lease_without_an_error_trace(store, caplog):
+    from queuectl.domain.errors import StoreUnavailable
+
+    enqueue(store, "a")
+    process = Process(store, 2)
+    process.started(1)
+    settle = store.jobs.settle_and_claim
+
+    def out(*args, **kwargs):
+        raise StoreUnavailable("database is locked")
+
+    store.jobs.settle_and_claim = out
+    process.stop()
+    process.board.release("a")
+    process.exited()
+    store.jobs.settle_and_claim = settle
+    assert process.error is None and state(store, "a") is JobState.PROCESSING  # its lease lapses, then recovered
+    assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
+    assert "outcome not written" in caplog.text
