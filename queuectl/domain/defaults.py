@@ -42,6 +42,7 @@ QUOTE_WIDTH = 80  # characters of a user's value an error message quotes
 DEPENDENCIES_MAX = 100  # jobs one job may wait for (``enqueue --after``)
 PAUSED_QUEUES_MAX = 1000  # queues paused by name (every claim reads them)
 QUEUE_LIMIT_MAX = 100_000  # ``queue limit NAME N``: jobs of one queue running at once
+SLOTS_MAX = 256  # ``worker run --concurrency M``: jobs one worker process runs at once
 LIMITED_QUEUES_MAX = 1000  # queues with a limit (a claim that may take from them reads them all)
 
 # -- other defaults -----------------------------------------------------------

@@ -34,7 +34,6 @@ from .settings import Settings
 
 log = logging.getLogger("queuectl.domain.execution")
 
-MAX_SLOTS = 256
 # While slots stop after an unexpected end of the dispatcher: how often it looks whether they have.
 _JOIN_SECONDS = 0.5
 
@@ -90,6 +89,8 @@ class Slot:
                     self._run(job, self._settings or Settings())
                 except StoreLost as error:
                     self.pool.lose(error)
+                except StoreUnavailable:  # given up while stopping, as a worker does; ``_run`` logged what is left
+                    pass
                 except Exception:  # a slot never takes the process or the other slots with it
                     log.exception("slot %d: job %s: unexpected error; its lease will lapse and be recovered",
                                   self.index, job.id)
@@ -162,18 +163,20 @@ class SlotPool(Worker):
             if self.stopping and not busy:
                 return
             try:
-                self._dispatch(slots)
+                claimed = self._dispatch(slots)
             except StoreUnavailable as error:  # stopping, or a call not retried in place: the loop retries
                 if not self.stopping:
                     self.waiter.wait(self.outage.failed(error, self.clock.now()))
                 continue
+            if claimed and any(not slot.busy for slot in slots):
+                continue  # a store that claims one job a call (MongoDB) may have more due: ask again now
             if self._lost is None and self.waiter.wait(self._idle_seconds()):
                 for slot in slots:  # woken from outside: a cancel, a stop, a paused process continued
                     if slot.busy:
                         slot.poke()
 
-    def _dispatch(self, slots: list[Slot]) -> None:
-        """The process's upkeep, then one claim of up to as many jobs as slots are free."""
+    def _dispatch(self, slots: list[Slot]) -> int:
+        """The process's upkeep, then one claim of up to as many jobs as slots are free; how many it took."""
         now = self.clock.now()
         settings = self.settings(now)
         self.beat(now, None, settings)
@@ -181,9 +184,11 @@ class SlotPool(Worker):
         self.enqueue_scheduled(now, settings)
         free = [slot for slot in slots if not slot.busy]
         if self.stopping or not free:
-            return
-        for slot, job in zip(free, self._settle_and_claim(settings.lease_seconds, len(free))):
+            return 0
+        claimed = self._settle_and_claim(settings.lease_seconds, len(free))
+        for slot, job in zip(free, claimed):
             slot.hand(job, settings)
+        return len(claimed)
 
     def _join(self, slots: list[Slot]) -> None:
         """Wait for every slot's job to end; a stop now on the way is passed on to them."""

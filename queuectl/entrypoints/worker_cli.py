@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import click
 
+from queuectl.domain import defaults
+
+from . import params
 from .context import AppState, pass_app
 from .locations import scrub
 
@@ -15,8 +18,9 @@ def worker_group() -> None:
 
 queue_option = click.option("--queue", "queues", multiple=True, metavar="NAME",
                             help="Serve only this queue (repeatable); default: all queues.")
-concurrency_option = click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 256),
-                                  metavar="M", help="Jobs each worker process runs at once (1-256).")
+concurrency_option = click.option("--concurrency", default=1, show_default=True,
+                                  type=params.BoundedInt(1, defaults.SLOTS_MAX), metavar="M",
+                                  help=f"Jobs each worker process runs at once (1-{defaults.SLOTS_MAX}).")
 
 
 @worker_group.command("run")

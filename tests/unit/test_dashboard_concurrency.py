@@ -155,5 +155,5 @@ def test_the_overview_form_sets_a_limit_and_says_so(container):
         done = client.post("/queues/images/limit", data={"csrf_token": token, "limit": "0"}, follow_redirects=False)
         assert done.headers["location"] == "/?notice=queue+images%3A+no+limit"
         refused = client.post("/queues/images/limit", data={"csrf_token": token, "limit": "-2"})
-        assert refused.status_code == 400 and "invalid limit &#39;-2&#39;" in refused.text
+        assert refused.status_code == 400 and "invalid queue limit &#39;-2&#39;" in refused.text
     assert container.queues().limits() == {}

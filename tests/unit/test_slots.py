@@ -283,3 +283,51 @@ def test_a_store_lost_in_a_slot_ends_the_process_and_kills_every_command(store):
     process.exited()
     assert isinstance(process.error, StoreLost)
     assert all(process.board.commands[j].killed for j in "ab")
+
+
+class OneAtATimeStore(CountingStore):
+    """A store whose ``settle_and_claim`` claims at most one job a call (the port's default: MongoDB's)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        batch = self.jobs.settle_and_claim
+
+        def one(outcomes, worker, now, until, queues=None, limit=1):
+            return batch(outcomes, worker, now, until, queues, limit=min(limit, 1))
+
+        self.jobs.settle_and_claim = one
+
+
+def test_free_slots_fill_at_once_where_the_store_claims_one_job_a_call():
+    store = OneAtATimeStore()
+    store.settings.save("lease_seconds", 600.0)
+    store.settings.save("poll_interval", 60.0)  # the dispatcher's idle wait: far longer than the test waits
+    enqueue(store, "a", "b", "c", "d")
+    process = Process(store, 4)
+    process.started(4)  # each claim that took a job is followed at once by the next, not by an idle wait
+    for job_id in "abcd":
+        process.board.release(job_id)
+    process.stop()
+    process.exited()
+    assert process.error is None
+
+
+def test_an_outcome_the_store_cannot_take_at_a_stop_is_left_to_its_lease_without_an_error_trace(store, caplog):
+    from queuectl.domain.errors import StoreUnavailable
+
+    enqueue(store, "a")
+    process = Process(store, 2)
+    process.started(1)
+    settle = store.jobs.settle_and_claim
+
+    def out(*args, **kwargs):
+        raise StoreUnavailable("database is locked")
+
+    store.jobs.settle_and_claim = out
+    process.stop()
+    process.board.release("a")
+    process.exited()
+    store.jobs.settle_and_claim = settle
+    assert process.error is None and state(store, "a") is JobState.PROCESSING  # its lease lapses, then recovered
+    assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
+    assert "outcome not written" in caplog.text

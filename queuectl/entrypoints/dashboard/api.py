@@ -48,8 +48,7 @@ def workers(request: Request) -> Response:
     and ``running`` (their ids, oldest first)."""
     board = dashboard(request)
     now = board.now()
-    return JSONResponse([{**render.worker_dict(row.worker), "slots": row.worker.slots, "busy": row.busy,
-                          "running": [job.id for job in row.running],
+    return JSONResponse([{**render.worker_dict(row.worker), "running": [job.id for job in row.running],
                           "heartbeat_age_seconds": round((now - row.worker.last_heartbeat).total_seconds(), 3)}
                          for row in worker_rows(board.jobs)])
 

@@ -26,14 +26,15 @@ from starlette.routing import BaseRoute, Route
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import InvalidJob
+from queuectl.domain.limits import validate_limit
 from queuectl.domain.model import WAITING, JobState, validate_id
 
-from .pages import WINDOW, form_token, local_path, with_notice
+from .pages import form_token, local_path, with_notice
 from .security import check_same_site
 from .state import dashboard
 
 MAX_LIMIT = defaults.QUEUE_LIMIT_MAX  # as ``queue limit NAME N`` (SPEC 9.7)
-LIMIT_PATTERN = re.compile(r"[0-9]{1,6}")
+DIGITS = re.compile(r"[0-9]{1,12}")  # the form's text as a number; its range is the domain's
 
 
 def queue_name_of(request: Request) -> str:
@@ -42,28 +43,21 @@ def queue_name_of(request: Request) -> str:
 
 
 def limit_of(fields: dict[str, str]) -> int:
-    """The form's ``limit``: a whole number 0 (no limit) to ``MAX_LIMIT``; anything else is a 400."""
+    """The form's ``limit``: digits, then the domain's rule (``limits.validate_limit``); anything else is a 400."""
     text = fields.get("limit")
     if text is None:
         raise InvalidJob(f"a limit is required: send limit=N, N from 0 (no limit) to {MAX_LIMIT}")
-    if not LIMIT_PATTERN.fullmatch(text) or int(text) > MAX_LIMIT:
-        shown = text if len(text) <= 20 else text[:20] + "..."
-        raise InvalidJob(f"invalid limit '{shown}': use a whole number from 0 (no limit) to {MAX_LIMIT}")
-    return int(text)
+    return validate_limit(int(text) if DIGITS.fullmatch(text) else text)
 
 
 def queues(request: Request) -> Response:
     """Every known queue: its counts per state, waiting jobs, its limit, and whether it is paused."""
     board = dashboard(request)
-    by_queue = board.stats.stats(WINDOW).jobs_by_queue
-    paused = board.queues.paused()
-    limits = board.queues.limits()
-    names = sorted(set(by_queue) | paused.queues | paused.resumed | set(limits))
-    return JSONResponse({"all_paused": paused.all, "queues": [
-        {"name": name, "paused": paused.is_paused(name), "limit": limits.get(name),
-         "waiting": sum(by_queue.get(name, {}).get(state, 0) for state in WAITING),
-         "jobs": {state.value: by_queue.get(name, {}).get(state, 0) for state in JobState}}
-        for name in names]})
+    summaries = board.queues.summaries()  # which queues are known, and their counts: ``queue list``'s rule
+    return JSONResponse({"all_paused": board.queues.paused().all, "queues": [
+        {"name": s.name, "paused": s.paused, "limit": s.limit, "waiting": sum(s.jobs[state] for state in WAITING),
+         "jobs": {state.value: s.jobs[state] for state in JobState}}
+        for s in summaries]})
 
 
 def pause(service: Any, name: str) -> None:

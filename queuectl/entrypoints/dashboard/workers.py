@@ -24,7 +24,7 @@ class WorkerRow:
 
     @property
     def busy(self) -> int:
-        return len(self.running)
+        return self.worker.busy  # counted once, by ``live_workers``, from the same processing jobs
 
 
 def worker_rows(jobs: Any) -> list[WorkerRow]:

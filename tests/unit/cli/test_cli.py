@@ -300,7 +300,7 @@ def test_main_help_exits_0(capsys):
 
 # -- worker --concurrency (SPEC 9.7) --------------------------------------------------
 @pytest.mark.parametrize("command", [["worker", "run"], ["worker", "start"]])
-@pytest.mark.parametrize("value", ["0", "257", "abc", "1.5", "-1", ""])
+@pytest.mark.parametrize("value", ["0", "257", "abc", "1.5", "-1", "", "\u0663", "1_0"])
 def test_a_concurrency_outside_1_to_256_is_a_usage_error_and_starts_nothing(invoke, store, command, value):
     error = one_error(invoke(*command, "--concurrency", value), code=2)
     assert error.startswith("Error: Invalid value for '--concurrency'")
