@@ -203,14 +203,16 @@ def test_worker_stop_with_no_workers_says_so(queue):
     assert result.stdout.strip() == "No workers are running."
 
 
-def test_worker_run_in_the_foreground_stops_gracefully_on_sigterm(queue):
+def test_worker_run_in_the_foreground_stops_gracefully_on_sigterm(queue, tmp_path):
+    gate = tmp_path / "gate"  # the job runs until the signal was sent, however loaded the machine
     proc = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "run"], env=queue.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: queue.store.workers.workers(), what="the worker to register")
-        queue.cli("enqueue", "sleep 1", "--id", "fg")
+        queue.cli("enqueue", f"while [ ! -e {gate} ]; do sleep 0.05; done", "--id", "fg")
         queue.wait_state("fg", "processing")
         proc.send_signal(signal.SIGTERM)
+        gate.touch()
         assert proc.wait(timeout=30) == 0
         assert queue.state("fg") == "completed"
     finally:
