@@ -22,6 +22,14 @@ MONGO_SKIP_REASON = f"set {MONGO_ENV} to run against MongoDB"
 POSTGRES_ENV = "QUEUECTL_TEST_POSTGRES_URL"
 POSTGRES_SKIP_REASON = f"set {POSTGRES_ENV} to run against PostgreSQL (.ci/postgres.sh start)"
 
+# The stores a process test (real CLI, real workers) runs on. What a store does is the contract suites'
+# matter, run on every store (conftest's EVERY_STORE); a process test checks the CLI, the worker and the
+# operating system around the store, so it runs on SQLite and on MongoDB, the store whose adapter shares
+# no code with SQLite's (PostgreSQL runs SQLite's SQL through a shim). A test whose outcome depends on how
+# a store behaves under processes racing for it runs on every store: ``ALL_PROCESS_STORES``.
+PROCESS_STORES = ["sqlite", "mongodb"]
+ALL_PROCESS_STORES = ["sqlite", "mongodb", "postgres"]
+
 
 def wait_for(condition: Callable[[], object], timeout: float = 30.0, step: float = 0.05,
              what: str = "condition") -> object:
@@ -130,7 +138,19 @@ class Queue:
         return {state.value: n for state, n in self.store.jobs.count_by_state().items()}
 
     def stop_workers(self) -> None:
-        self.cli("worker", "stop", "--timeout", "5", check=False, timeout=60)
+        """``worker stop`` when a worker may be running: one that ``worker start`` launched (it creates the
+        home's ``logs`` folder before it forks) or one registered in the store. A test that never started
+        one skips the CLI's start-up (seconds on a loaded machine, in every teardown)."""
+        if self._may_have_workers():
+            self.cli("worker", "stop", "--timeout", "5", check=False, timeout=60)
+
+    def _may_have_workers(self) -> bool:
+        if (self.home / "logs").exists():
+            return True
+        try:
+            return bool(self.store.workers.workers())
+        except Exception:  # no store yet, or it cannot be read: let the CLI decide
+            return True
 
     def close(self) -> None:
         if hasattr(self, "_container"):

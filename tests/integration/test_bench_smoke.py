@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "run.py"
 SECTIONS = ("floor", "cli", "sqlite", "pickup", "worker")
 # Smaller than --quick (about half its time): every section still runs once. What is left
@@ -11,6 +13,7 @@ SECTIONS = ("floor", "cli", "sqlite", "pickup", "worker")
 TINY = ("--jobs", "20", "--samples", "2", "--cli-runs", "1", "--scale", "100,200", "--idle-seconds", "0.2")
 
 
+@pytest.mark.long
 def test_the_benchmark_runs_and_prints_every_section():
     done = subprocess.run([sys.executable, str(BENCH), *TINY], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr

@@ -14,11 +14,11 @@ import pytest
 
 from queuectl.domain.model import JobState
 
-from .processes import MONGO_ENV, MONGO_SKIP_REASON, Queue, make_queue, wait_for
+from .processes import MONGO_ENV, MONGO_SKIP_REASON, PROCESS_STORES, Queue, make_queue, wait_for
 from .test_worker_process import pid_alive, start
 
 
-@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
+@pytest.fixture(params=PROCESS_STORES)
 def queue(request, tmp_path):
     if request.param == "mongodb" and not os.environ.get(MONGO_ENV):
         pytest.skip(MONGO_SKIP_REASON)

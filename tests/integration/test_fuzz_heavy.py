@@ -12,7 +12,7 @@ from ..strategies import job_mappings, job_texts
 from ..unit.cli.test_fuzz_cli import check_command, check_file, command_lines, file_inputs
 from ..unit.test_fuzz_specs import check_job_new, check_mapping, check_text, job_new_arguments
 
-pytestmark = pytest.mark.fault
+pytestmark = [pytest.mark.fault, pytest.mark.long]
 
 
 def heavy(examples: int) -> settings:

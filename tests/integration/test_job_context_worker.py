@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from .processes import Queue, make_queue
+from .processes import PROCESS_STORES, Queue, make_queue
 
 V2_FILE = Path(__file__).parent / "data" / "queue-v2.db"
 
 
-@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
+@pytest.fixture(params=PROCESS_STORES)
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.cli("config", "set", "backoff_base", "1.1")

@@ -12,13 +12,13 @@ from queuectl.adapters.output_files import LocalOutputFiles
 from queuectl.domain.model import Job
 from queuectl.domain.ports import Page, WorkerRef
 
-from .processes import make_queue, wait_for
+from .processes import PROCESS_STORES, make_queue, wait_for
 from .test_worker_process import pid_alive, start
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
+@pytest.fixture(params=PROCESS_STORES)
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.kind = request.param

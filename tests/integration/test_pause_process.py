@@ -10,10 +10,10 @@ import json
 
 import pytest
 
-from .processes import Queue, make_queue
+from .processes import PROCESS_STORES, Queue, make_queue
 
 
-@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
+@pytest.fixture(params=PROCESS_STORES)
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.cli("config", "set", "poll_interval", "0.2")

@@ -11,6 +11,8 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from queuectl.domain.ports import Page
 from queuectl.domain.schedules import run_id
 
@@ -40,6 +42,7 @@ def enqueue_lines(queue: Queue) -> list[str]:
             if "schedule tick: enqueued run" in line]
 
 
+@pytest.mark.long
 def test_two_workers_on_each_store_enqueue_and_run_the_due_tick_exactly_once(tmp_path):
     queues = [open_queue(kind, tmp_path) for kind in kinds()]
     try:

@@ -337,6 +337,7 @@ def test_postgresql_answers_every_sequence_of_operations_like_memory_and_sqlite(
 
 
 @pytest.mark.fault
+@pytest.mark.long
 def test_memory_and_sqlite_agree_over_long_random_runs():
     run_state_machine_as_test(StoresAgree, settings=_settings(int(150 * FAULT_SCALE), 40))
 

@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
-from .processes import Queue, make_queue, wait_for
+from .processes import PROCESS_STORES, Queue, make_queue, wait_for
 
 WOKEN_WELL_BEFORE_THE_POLL = 15.0  # seconds: a deadline for the condition, not a speed bound
 
 
-@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
+@pytest.fixture(params=PROCESS_STORES)
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.cli("config", "set", "poll_interval", "30")

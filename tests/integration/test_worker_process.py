@@ -15,10 +15,10 @@ import pytest
 
 from queuectl.domain.ports import WorkerInfo
 
-from .processes import Queue, make_queue, wait_for
+from .processes import ALL_PROCESS_STORES, PROCESS_STORES, Queue, make_queue, wait_for
 
 
-@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
+@pytest.fixture(params=PROCESS_STORES)
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.kind = request.param
@@ -47,6 +47,7 @@ def pid_alive(pid: int) -> bool:
         return False
 
 
+@pytest.mark.parametrize("queue", ALL_PROCESS_STORES, indirect=True)  # four workers race to claim
 def test_every_job_runs_exactly_once_across_four_workers(queue, tmp_path):
     total = 1200 if queue.kind == "sqlite" else 200
     out = tmp_path / "ran.txt"
@@ -60,16 +61,19 @@ def test_every_job_runs_exactly_once_across_four_workers(queue, tmp_path):
 
 
 def test_a_job_whose_worker_is_killed_runs_again_after_its_lease_expires(queue, tmp_path):
-    marks = tmp_path / "marks.txt"
-    queue.cli("enqueue", f"echo start >> {marks}; sleep 6; echo end >> {marks}", "--id", "victim")
+    marks, shell = tmp_path / "marks.txt", tmp_path / "shell.pid"
+    # The first attempt would run for two minutes (its shell's PID recorded); the second ends at once.
+    queue.cli("enqueue", f"echo start >> {marks}; if [ $(grep -c start {marks}) -eq 1 ]; then echo $$ > {shell}; "
+                         f"sleep 120; fi; echo end >> {marks}", "--id", "victim")
     [pid] = start(queue, 1)
-    wait_for(lambda: marks.exists() and "start" in marks.read_text(), what="the first attempt to start")
+    wait_for(lambda: shell.exists() and shell.read_text().strip(), what="the first attempt to start")
     os.kill(pid, signal.SIGKILL)
     start(queue, 1)  # a live worker recovers the job once the 2 s lease has run out
     queue.wait_state("victim", "completed", timeout=60)
     job = queue.store.jobs.get("victim")
     assert job.attempts == 2 and job.history[0].error.startswith("worker lost")
-    assert marks.read_text().split() == ["start", "start", "end"]  # the killed attempt's shell died too
+    wait_for(lambda: not pid_alive(int(shell.read_text())), timeout=60, what="the killed attempt's shell to die")
+    assert marks.read_text().split() == ["start", "start", "end"]  # the killed attempt never went on
 
 
 def test_a_graceful_stop_lets_the_running_job_finish_and_takes_no_new_one(queue, tmp_path):
@@ -199,14 +203,16 @@ def test_worker_stop_with_no_workers_says_so(queue):
     assert result.stdout.strip() == "No workers are running."
 
 
-def test_worker_run_in_the_foreground_stops_gracefully_on_sigterm(queue):
+def test_worker_run_in_the_foreground_stops_gracefully_on_sigterm(queue, tmp_path):
+    gate = tmp_path / "gate"  # the job runs until the signal was sent, however loaded the machine
     proc = subprocess.Popen([sys.executable, "-m", "queuectl", "worker", "run"], env=queue.env(),
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         wait_for(lambda: queue.store.workers.workers(), what="the worker to register")
-        queue.cli("enqueue", "sleep 1", "--id", "fg")
+        queue.cli("enqueue", f"while [ ! -e {gate} ]; do sleep 0.05; done", "--id", "fg")
         queue.wait_state("fg", "processing")
         proc.send_signal(signal.SIGTERM)
+        gate.touch()
         assert proc.wait(timeout=30) == 0
         assert queue.state("fg") == "completed"
     finally:

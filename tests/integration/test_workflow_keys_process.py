@@ -7,10 +7,10 @@ import sys
 
 import pytest
 
-from .processes import Queue, make_queue
+from .processes import ALL_PROCESS_STORES, PROCESS_STORES, Queue, make_queue
 
 
-@pytest.fixture(params=["sqlite", "mongodb", "postgres"])
+@pytest.fixture(params=PROCESS_STORES)
 def queue(request, tmp_path):
     q = make_queue(request.param, tmp_path)
     q.cli("config", "set", "backoff_base", "1.1")
@@ -25,6 +25,7 @@ def refused(q: Queue, *args: str) -> str:
     return result.stderr.strip()
 
 
+@pytest.mark.parametrize("queue", ALL_PROCESS_STORES, indirect=True)  # eight enqueuers race for a key
 def test_many_processes_enqueueing_one_key_at_once_give_one_winner_named_by_every_loser(queue):
     queue.cli("enqueue", "--id", "warm-up", "true")  # the store and its indexes exist before the race
     racers = [subprocess.Popen([sys.executable, "-m", "queuectl", "enqueue", "--unique-key", "nightly-report",

@@ -231,6 +231,7 @@ TestJobMoves.settings = EVERYDAY
 
 
 @pytest.mark.fault
+@pytest.mark.long
 def test_the_job_moves_keep_their_invariants_over_long_random_runs():
     run_state_machine_as_test(JobMoves, settings=HEAVY)
 
