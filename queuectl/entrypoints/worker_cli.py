@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from . import params
 from .context import AppState, pass_app
 from .locations import scrub
 
@@ -15,7 +16,7 @@ def worker_group() -> None:
 
 queue_option = click.option("--queue", "queues", multiple=True, metavar="NAME",
                             help="Serve only this queue (repeatable); default: all queues.")
-concurrency_option = click.option("--concurrency", default=1, show_default=True, type=click.IntRange(1, 256),
+concurrency_option = click.option("--concurrency", default=1, show_default=True, type=params.BoundedInt(1, 256),
                                   metavar="M", help="Jobs each worker process runs at once (1-256).")
 
 
@@ -39,7 +40,7 @@ def run_command(app: AppState, queues: tuple[str, ...], concurrency: int) -> Non
 
 
 @worker_group.command("start")
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 256), help="How many workers.")
+@click.option("--count", default=1, show_default=True, type=params.BoundedInt(1, 256), help="How many workers.")
 @queue_option
 @concurrency_option
 @pass_app
