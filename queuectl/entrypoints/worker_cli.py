@@ -63,7 +63,7 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...], concurrenc
 
 
 @worker_group.command("stop")
-@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="S",
+@click.option("--timeout", type=params.TIMEOUT, default=None, metavar="S",
               help="Kill jobs still running after S seconds and put them back to pending.")
 @pass_app
 def stop_command(app: AppState, timeout: float | None) -> None:

@@ -333,3 +333,9 @@ def test_worker_list_shows_each_live_workers_busy_and_total_slots(invoke, store)
 def test_worker_list_without_workers_says_so(invoke):
     assert invoke("worker", "list").stdout == "No live workers.\n"
     assert json.loads(invoke("worker", "list", "--json").stdout) == []
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e999", "\u0664", "abc"])
+def test_a_stop_timeout_that_is_not_a_finite_number_of_seconds_is_a_usage_error(invoke, value):
+    error = one_error(invoke("worker", "stop", "--timeout", value), code=2)
+    assert error.startswith("Error: Invalid value for '--timeout'")
