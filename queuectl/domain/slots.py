@@ -162,18 +162,25 @@ class SlotPool(Worker):
             if self.stopping and not busy:
                 return
             try:
-                self._dispatch(slots)
+                more = self._dispatch(slots)
             except StoreUnavailable as error:  # stopping, or a call not retried in place: the loop retries
                 if not self.stopping:
                     self.waiter.wait(self.outage.failed(error, self.clock.now()))
+                continue
+            if more:  # a store may claim one job per call (MongoDB): claim again while slots are free
                 continue
             if self._lost is None and self.waiter.wait(self._idle_seconds()):
                 for slot in slots:  # woken from outside: a cancel, a stop, a paused process continued
                     if slot.busy:
                         slot.poke()
 
-    def _dispatch(self, slots: list[Slot]) -> None:
-        """The process's upkeep, then one claim of up to as many jobs as slots are free."""
+    def _dispatch(self, slots: list[Slot]) -> bool:
+        """The process's upkeep, then one claim of up to as many jobs as slots are free.
+
+        True when the claim took jobs and slots are still free: the store may have more due
+        (one that claims a job per call says nothing of the rest), so the caller claims again
+        at once rather than after an idle wait.
+        """
         now = self.clock.now()
         settings = self.settings(now)
         self.beat(now, None, settings)
@@ -181,9 +188,11 @@ class SlotPool(Worker):
         self.enqueue_scheduled(now, settings)
         free = [slot for slot in slots if not slot.busy]
         if self.stopping or not free:
-            return
-        for slot, job in zip(free, self._settle_and_claim(settings.lease_seconds, len(free))):
+            return False
+        claimed = self._settle_and_claim(settings.lease_seconds, len(free))
+        for slot, job in zip(free, claimed):
             slot.hand(job, settings)
+        return 0 < len(claimed) < len(free)
 
     def _join(self, slots: list[Slot]) -> None:
         """Wait for every slot's job to end; a stop now on the way is passed on to them."""

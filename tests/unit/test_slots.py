@@ -15,7 +15,7 @@ from queuectl.domain.commands import CommandRunner, RunningCommand, RunResult
 from queuectl.domain.errors import StoreLost
 from queuectl.domain.execution import WorkerControl
 from queuectl.domain.model import Job, JobState
-from queuectl.domain.ports import Waiter, WorkerInfo
+from queuectl.domain.ports import JobRepository, Waiter, WorkerInfo
 from queuectl.domain.slots import SlotPool, SlotWorker
 
 DEADLINE = 10.0
@@ -283,3 +283,19 @@ def test_a_store_lost_in_a_slot_ends_the_process_and_kills_every_command(store):
     process.exited()
     assert isinstance(process.error, StoreLost)
     assert all(process.board.commands[j].killed for j in "ab")
+
+
+def test_a_store_that_claims_one_job_per_call_still_fills_every_free_slot_at_once(store):
+    """A store may claim one job per call (the port's default, MongoDB): the dispatcher claims
+    again while slots are free and the last claim took a job, not once per poll interval."""
+    store.settings.save("poll_interval", 600.0)
+    jobs = store.jobs
+    jobs.settle_and_claim = lambda *args, **kwargs: JobRepository.settle_and_claim(jobs, *args, **kwargs)
+    enqueue(store, "a", "b", "c", "d", "e")
+    process = Process(store, 4)
+    process.started(4)
+    assert process.waiter.waits <= 1  # the four claims back to back: no idle wait between them
+    assert state(store, "e") is JobState.PENDING
+    process.stop(now=True)
+    process.exited()
+    assert process.error is None
