@@ -90,6 +90,10 @@ class Slot:
                     self._run(job, self._settings or Settings())
                 except StoreLost as error:
                     self.pool.lose(error)
+                except StoreUnavailable as error:  # stopping, no write is retried: ``_run``'s flush said so
+                    if not self.pool.stopping:
+                        log.warning("slot %d: job %s: store unavailable (%s); its lease will lapse and be "
+                                    "recovered", self.index, job.id, error)
                 except Exception:  # a slot never takes the process or the other slots with it
                     log.exception("slot %d: job %s: unexpected error; its lease will lapse and be recovered",
                                   self.index, job.id)

@@ -3,6 +3,7 @@ the real clock and commands the test ends by hand."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
@@ -12,7 +13,7 @@ import pytest
 from queuectl.adapters.clock import SystemClock
 from queuectl.adapters.memory import InMemoryStore
 from queuectl.domain.commands import CommandRunner, RunningCommand, RunResult
-from queuectl.domain.errors import StoreLost
+from queuectl.domain.errors import StoreLost, StoreUnavailable
 from queuectl.domain.execution import WorkerControl
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.ports import JobRepository, Waiter, WorkerInfo
@@ -299,3 +300,28 @@ def test_a_store_that_claims_one_job_per_call_still_fills_every_free_slot_at_onc
     process.stop(now=True)
     process.exited()
     assert process.error is None
+
+
+def test_a_graceful_stop_while_the_store_is_out_leaves_outcomes_to_recovery_without_an_unexpected_error(
+        store, caplog):
+    """Stopping, a slot gives up on writing an outcome the store cannot take (as one worker does):
+    a warning, not an "unexpected error" with a traceback; the job's lease lapses and is recovered."""
+    enqueue(store, "a", "b")
+    process = Process(store, 2)
+    process.started(2)
+
+    def out(*args, **kwargs):
+        raise StoreUnavailable("the store is out")
+
+    for name in ("settle_and_claim", "record_outcome", "renew_lease"):
+        setattr(store.jobs, name, out)
+    for name in ("heartbeat", "deregister"):
+        setattr(store.workers, name, out)
+    process.stop()
+    process.board.release("a")
+    process.board.release("b")
+    process.exited()
+    assert process.error is None
+    assert [state(store, j) for j in "ab"] == [JobState.PROCESSING] * 2  # recovered once the lease ends
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], [r.getMessage() for r in caplog.records]
+    assert all(r.exc_info is None for r in caplog.records)
