@@ -157,10 +157,13 @@ def signal_worker(info: WorkerInfo, sig: int = signal.SIGTERM) -> bool:
     try:
         if not is_our_worker(info):
             return False
-        if pidfd is None:
-            os.kill(info.pid, sig)
-        else:
-            signal.pidfd_send_signal(pidfd, sig)
+        # Then SIGCONT: a stopped worker (SIGSTOP, Ctrl-Z) handles nothing until continued, and
+        # two SIGTERMs pending meanwhile merge into one (``worker stop --timeout``'s stop now).
+        for each in (sig, signal.SIGCONT):
+            if pidfd is None:
+                os.kill(info.pid, each)
+            else:
+                signal.pidfd_send_signal(pidfd, each)
         return True
     except ProcessLookupError:
         return False

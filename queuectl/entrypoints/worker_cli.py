@@ -43,7 +43,7 @@ def run_command(app: AppState, queues: tuple[str, ...], concurrency: int) -> Non
 
 
 @worker_group.command("start")
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 256), help="How many workers.")
+@click.option("--count", default=1, show_default=True, type=params.BoundedInt(1, 256), help="How many workers.")
 @queue_option
 @concurrency_option
 @pass_app
@@ -66,7 +66,7 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...], concurrenc
 
 
 @worker_group.command("stop")
-@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="S",
+@click.option("--timeout", type=params.TIMEOUT, default=None, metavar="S",
               help="Kill jobs still running after S seconds and put them back to pending.")
 @pass_app
 def stop_command(app: AppState, timeout: float | None) -> None:

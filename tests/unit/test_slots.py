@@ -3,6 +3,7 @@ the real clock and commands the test ends by hand."""
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from typing import Callable
@@ -12,7 +13,7 @@ import pytest
 from queuectl.adapters.clock import SystemClock
 from queuectl.adapters.memory import InMemoryStore
 from queuectl.domain.commands import CommandRunner, RunningCommand, RunResult
-from queuectl.domain.errors import StoreLost
+from queuectl.domain.errors import StoreLost, StoreUnavailable
 from queuectl.domain.execution import WorkerControl
 from queuectl.domain.model import Job, JobState
 from queuectl.domain.ports import Waiter, WorkerInfo

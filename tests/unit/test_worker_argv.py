@@ -1,5 +1,6 @@
 """Which command lines `worker stop` takes for a queuectl worker (it signals no other)."""
 
+import os
 import sys
 
 import pytest
@@ -41,3 +42,31 @@ def test_the_ways_a_user_runs_a_worker_are_recognised(argv):
 ])
 def test_a_command_line_that_merely_mentions_queuectl_is_not_a_worker(argv):
     assert not is_worker_argv(argv)
+
+
+def test_a_stop_signal_reaches_a_stopped_worker_too(monkeypatch):
+    """A worker paused (SIGSTOP, Ctrl-Z) handles no SIGTERM until continued, and two SIGTERMs
+    pending meanwhile merge into one (the stop now of ``worker stop --timeout`` would be lost):
+    the stop signal is followed by SIGCONT."""
+    import signal
+    import subprocess
+    import time
+    from datetime import datetime, timezone
+
+    from queuectl.adapters import processes
+    from queuectl.domain.ports import WorkerInfo
+
+    child = subprocess.Popen(["sleep", "60"])
+    try:
+        os.kill(child.pid, signal.SIGSTOP)
+        monkeypatch.setattr(processes, "is_our_worker", lambda info: True)
+        now = datetime.now(timezone.utc)
+        assert processes.signal_worker(WorkerInfo("w1", "host", child.pid, 1.0, (), now, now))
+        deadline = time.monotonic() + 10
+        while child.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert child.returncode == -signal.SIGTERM
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()

@@ -300,10 +300,18 @@ def test_main_help_exits_0(capsys):
 
 # -- worker --concurrency (SPEC 9.7) --------------------------------------------------
 @pytest.mark.parametrize("command", [["worker", "run"], ["worker", "start"]])
-@pytest.mark.parametrize("value", ["0", "257", "abc", "1.5", "-1", "", "\u0663", "1_0"])
+@pytest.mark.parametrize("value", ["0", "257", "abc", "1.5", "-1", "", "\u0663", "1_0", "1e2", "\u0664", "\uff14",
+                                   "4\u0664", "0x10"])
 def test_a_concurrency_outside_1_to_256_is_a_usage_error_and_starts_nothing(invoke, store, command, value):
     error = one_error(invoke(*command, "--concurrency", value), code=2)
     assert error.startswith("Error: Invalid value for '--concurrency'")
+    assert store.workers.workers() == []
+
+
+@pytest.mark.parametrize("value", ["0", "257", "\u0664", "\uff14", "1e2"])
+def test_a_worker_count_outside_1_to_256_or_not_ascii_digits_is_a_usage_error(invoke, store, value):
+    error = one_error(invoke("worker", "start", "--count", value), code=2)
+    assert error.startswith("Error: Invalid value for '--count'")
     assert store.workers.workers() == []
 
 
@@ -342,3 +350,9 @@ def test_dashboard_help_names_the_queue_limit_among_the_actions_read_only_remove
     text = " ".join(invoke("dashboard", "--help").stdout.split())
     assert "--read-only No retry, cancel, pause, resume or queue limit" in text
     assert "its actions (retry, cancel, pause, resume, queue limit)" in text
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-1", "1e999", "\u0664", "abc"])
+def test_a_stop_timeout_that_is_not_a_finite_number_of_seconds_is_a_usage_error(invoke, value):
+    error = one_error(invoke("worker", "stop", "--timeout", value), code=2)
+    assert error.startswith("Error: Invalid value for '--timeout'")
