@@ -332,3 +332,29 @@ def test_an_outcome_the_store_cannot_take_at_a_stop_is_left_to_its_lease_without
     assert process.error is None and state(store, "a") is JobState.PROCESSING  # its lease lapses, then recovered
     assert "unexpected error" not in caplog.text and "Traceback" not in caplog.text
     assert "outcome not written" in caplog.text
+
+
+def test_a_flood_of_wake_ups_costs_the_busy_slots_a_renewal_a_second_and_a_cancel_in_it_is_still_seen(store):
+    """Every enqueue wakes the dispatcher and a poke costs each busy slot a lease renewal (a store
+    write): pokes are spaced, so a flood costs renewals per second, not per wake-up; one owed is paid."""
+    from queuectl.domain.slots import POKE_SPACING
+
+    store.settings.save("lease_seconds", 600.0)  # no renewal falls due of itself during the test
+    enqueue(store, "a", "b", "c", "d")
+    process = Process(store, 4)
+    process.started(4)
+    renewals = []
+    renew = store.jobs.renew_lease
+    store.jobs.renew_lease = lambda job_id, *args: renewals.append(job_id) or renew(job_id, *args)
+    started = time.monotonic()
+    for _ in range(200):  # 200 enqueues' datagrams
+        process.waiter.knock()
+        time.sleep(0.002)
+    store.jobs.cancel("b", SystemClock().now())
+    process.waiter.knock()  # the cancel's datagram, within the flood
+    until(lambda: process.board.commands["b"].killed is not None, "the cancelled command killed")
+    pokes_allowed = (time.monotonic() - started) / POKE_SPACING + 2
+    assert len(renewals) <= 4 * pokes_allowed, (len(renewals), pokes_allowed)
+    assert [process.board.commands[j].killed for j in "acd"] == [None, None, None]
+    process.stop(now=True)
+    process.exited()
