@@ -121,7 +121,7 @@ class WorkerAdmin:
             now = self.monotonic()
             if now >= next_report:
                 pids = ", ".join(f"{w.pid}@{w.host}" for w in live)
-                say(f"Waiting for {len(live)} worker(s) to finish their current job: {pids}")
+                say(f"Waiting for {len(live)} worker(s) to finish their running jobs: {pids}")
                 next_report = now + REPORT_EVERY_SECONDS
             if timeout is not None and not forced and now - start >= timeout:
                 forced = True

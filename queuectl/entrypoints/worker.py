@@ -36,7 +36,7 @@ def install_stop_handlers(control: WorkerControl) -> None:
             log.warning("%s again: killing the running job and releasing it", signal.Signals(signum).name)
         else:
             control.stop = True
-            log.info("%s: finishing the running job, then exiting", signal.Signals(signum).name)
+            log.info("%s: finishing the running jobs, then exiting", signal.Signals(signum).name)
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)

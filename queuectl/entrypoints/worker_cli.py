@@ -70,7 +70,7 @@ def start_command(app: AppState, count: int, queues: tuple[str, ...], concurrenc
               help="Kill jobs still running after S seconds and put them back to pending.")
 @pass_app
 def stop_command(app: AppState, timeout: float | None) -> None:
-    """Stop every worker gracefully: each finishes its current job, then exits."""
+    """Stop every worker gracefully: each finishes its running jobs, then exits."""
     app.container.worker_admin().stop(timeout, click.echo)
 
 

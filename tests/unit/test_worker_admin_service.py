@@ -181,7 +181,7 @@ def test_stop_signals_each_local_worker_once_and_waits_until_it_has_gone(world):
 
     assert sorted(processes.signals) == [1, 2]
     assert store.workers.workers() == []
-    assert said[0].startswith("Waiting for 2 worker(s) to finish their current job:")
+    assert said[0].startswith("Waiting for 2 worker(s) to finish their running jobs:")
     assert said[-1] == "All workers stopped."
     assert time.elapsed >= 2.0
 
@@ -199,7 +199,7 @@ def test_a_remote_worker_is_asked_through_the_store_and_never_signalled(world):
 
     assert processes.signals == []
     assert store.workers.workers() == []
-    assert said == ["Waiting for 1 worker(s) to finish their current job: 9@there", "All workers stopped."]
+    assert said == ["Waiting for 1 worker(s) to finish their running jobs: 9@there", "All workers stopped."]
 
 
 def test_a_remote_worker_that_stops_beating_counts_as_stopped(world):
