@@ -275,10 +275,16 @@ def test_the_everyday_commands_on_sqlite_never_import_sqlalchemy_or_another_stor
     commands = [["config", "set", "poll_interval", "0.05"], ["config", "get", "poll_interval"], ["config", "show"],
                 ["enqueue", '{"id": "j1", "command": "exit 3", "max_retries": 0}'], ["enqueue", "echo hi"],
                 ["status"], ["list"], ["list", "--state", "pending", "--queue", "default"], ["show", "j1"],
-                ["logs", "j1"], ["queue", "list"], ["worker", "stop"], ["cancel", "j1"], ["retry", "j1"],
-                ["dlq", "list"], ["wait", "j1", "--timeout", "0.1"]]
-    probe = subprocess.run([sys.executable, "-c", EVERYDAY_PROBE, home, *map(json.dumps, commands)],
-                           capture_output=True, text=True, timeout=TIMEOUT, env=env)
+                ["logs", "j1"], ["queue", "list"], ["cancel", "j1"], ["retry", "j1"], ["dlq", "list"],
+                ["wait", "j1", "--timeout", "0.1"], ["worker", "start", "--count", "1"], ["worker", "stop"]]
+    probe = None
+    try:
+        probe = subprocess.run([sys.executable, "-c", EVERYDAY_PROBE, home, *map(json.dumps, commands)],
+                               capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    finally:
+        if probe is None or "All workers stopped." not in probe.stdout:  # never leave the started worker behind
+            subprocess.run([sys.executable, "-m", "queuectl", "--home", home, "worker", "stop"], env=env,
+                           capture_output=True, timeout=TIMEOUT)
     loaded = json.loads(probe.stdout.splitlines()[-1].removeprefix("LOADED "))
     assert [json.loads(line) for line in loaded] == commands, probe.stderr
     assert {line: modules for line, (_, modules) in loaded.items() if modules} == {}
