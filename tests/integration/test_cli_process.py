@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import shutil
@@ -254,6 +255,41 @@ def test_enqueue_and_a_worker_on_an_existing_store_never_import_sqlalchemy(run, 
         worker.terminate()
         out, err = worker.communicate(timeout=TIMEOUT)
     assert out.splitlines()[-1] == "LOADED []", err
+
+
+EVERYDAY_PROBE = ("import json, sys\n"
+                  "from queuectl.entrypoints.cli import run, AppState\n"
+                  "heavy = {'sqlalchemy', 'pymongo', 'psycopg', 'prompt_toolkit', 'starlette'}\n"
+                  "home, loaded = sys.argv[1], {}\n"
+                  "for line in sys.argv[2:]:\n"
+                  "    code = run(['--home', home, *json.loads(line)], AppState())\n"
+                  "    loaded[line] = [code, sorted({m.split('.')[0] for m in sys.modules} & heavy)]\n"
+                  "print('LOADED', json.dumps(loaded), flush=True)\n")
+
+
+def test_the_everyday_commands_on_sqlite_never_import_sqlalchemy_or_another_stores_driver(tmp_path):
+    """Their listings and counts are fixed SQL (``sqlite/queries.py``); SQLAlchemy is ~0.2 s of each call.
+    One interpreter runs them in turn: the first command that loads a heavy module is the one named."""
+    home = str(tmp_path / "home")
+    env = {**{k: v for k, v in os.environ.items() if k not in STORE_VARIABLES}, "HOME": home}
+    commands = [["config", "set", "poll_interval", "0.05"], ["config", "get", "poll_interval"], ["config", "show"],
+                ["enqueue", '{"id": "j1", "command": "exit 3", "max_retries": 0}'], ["enqueue", "echo hi"],
+                ["status"], ["list"], ["list", "--state", "pending", "--queue", "default"], ["show", "j1"],
+                ["logs", "j1"], ["queue", "list"], ["cancel", "j1"], ["retry", "j1"], ["dlq", "list"],
+                ["wait", "j1", "--timeout", "0.1"], ["worker", "start", "--count", "1"], ["worker", "stop"]]
+    probe = None
+    try:
+        probe = subprocess.run([sys.executable, "-c", EVERYDAY_PROBE, home, *map(json.dumps, commands)],
+                               capture_output=True, text=True, timeout=TIMEOUT, env=env)
+    finally:
+        if probe is None or "All workers stopped." not in probe.stdout:  # never leave the started worker behind
+            subprocess.run([sys.executable, "-m", "queuectl", "--home", home, "worker", "stop"], env=env,
+                           capture_output=True, timeout=TIMEOUT)
+    loaded = json.loads(probe.stdout.splitlines()[-1].removeprefix("LOADED "))
+    assert [json.loads(line) for line in loaded] == commands, probe.stderr
+    assert {line: modules for line, (_, modules) in loaded.items() if modules} == {}
+    wait = json.dumps(["wait", "j1", "--timeout", "0.1"])  # j1 is pending again (no worker): wait times out
+    assert {line: code for line, (code, _) in loaded.items()} == {**dict.fromkeys(loaded, 0), wait: 1}
 
 
 @pytest.mark.parametrize("args", [("list",), ("status",), ("--help",), ("config", "--help")])

@@ -1,8 +1,8 @@
 """A psycopg connection seen as the SQLite adapter's code sees a ``sqlite3`` connection.
 
 The SQLite adapter's fixed SQL (``hot_path.py``, ``deletion.py``, ``jobs.py``,
-``queues.py``, ``schedules.py``, ``settings_workers.py``) and its SQLAlchemy
-Core queries (compiled with ``?`` marks by ``queries.py``) run here unchanged
+``queues.py``, ``queries.py``, ``schedules.py``, ``settings_workers.py``) and its SQLAlchemy
+Core aggregates of ``stats`` (compiled with ``?`` marks by ``core.py``) run here unchanged
 but for the few spellings PostgreSQL does not share (``_SPELLINGS``), rewritten
 once per statement text. Booleans are sent as 0/1 (``schema.py``), NUL characters
 as U+FFFD (``_values``), and the

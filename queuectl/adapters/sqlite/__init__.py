@@ -1,4 +1,4 @@
-"""The embedded SQLite store: the stdlib driver runs every query; SQLAlchemy Core builds the operators' queries."""
+"""The embedded SQLite store: the stdlib driver runs every query; SQLAlchemy Core builds only ``stats``' aggregates."""
 
 from .store import SqliteStore
 

@@ -3,15 +3,15 @@
 Every write is one ``BEGIN IMMEDIATE`` transaction of fixed SQL (``hot_path.py``
 for what workers and ``enqueue`` call, ``deletion.py``, and the operators' moves
 below); the model decides what changes and this module only persists it. The
-operators' listings and counts are SQLAlchemy Core queries (``queries.py``,
-imported on the first such call), run in the same kind of transaction.
+operators' listings and counts are fixed SQL too (``queries.py``), run in the
+same kind of transaction.
 """
 
 from __future__ import annotations
 
 import sqlite3
 from datetime import datetime
-from typing import Any, Callable, Collection, Mapping, Sequence
+from typing import Callable, Collection, Mapping, Sequence
 
 from queuectl.domain import defaults
 from queuectl.domain.errors import ConcurrentUpdate, DuplicateJob, JobNotFound, UniqueKeyHeld
@@ -19,7 +19,7 @@ from queuectl.domain.model import FINAL, MOVES_FROM, Job, JobState
 from queuectl.domain.ports import AttemptLog, JobRepository, Outcome, Page, WorkerRef
 from queuectl.domain.timeutil import to_epoch
 
-from . import deletion, dependencies, hot_path
+from . import deletion, dependencies, hot_path, queries
 from .database import SqliteDatabase
 from .rows import MUTABLE_FIELDS, SETTINGS, attempt_from_row, job_from_row, mutable_row, settings_row
 from .tables import ATTEMPT_COLUMNS, HELD_KEY_SQL, JOB_COLUMNS
@@ -34,12 +34,6 @@ _IN_STATES = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs WHERE state IN ({{marks
 # Compare-and-set on what was loaded, for moves that are not fenced by a lease.
 _SWAP = (f"UPDATE jobs SET {', '.join(f'{name} = ?' for name in (*MUTABLE_FIELDS, *SETTINGS))}"
          " WHERE id = ? AND state = ? AND lease_token IS ?")
-
-
-def _operator_queries() -> Any:
-    """``queries.py``, imported (with SQLAlchemy) on the first listing."""
-    from . import queries
-    return queries
 
 
 class SqliteJobRepository(JobRepository):
@@ -72,16 +66,9 @@ class SqliteJobRepository(JobRepository):
             return _load(conn, job_id)
 
     def list(self, page: Page) -> list[Job]:
-        queries = _operator_queries()
-        query = queries.NEWEST_FIRST
-        if page.state is not None:
-            query = query.where(queries.jobs_table.c.state == page.state.value)
-        if page.queue is not None:
-            query = query.where(queries.jobs_table.c.queue == page.queue)
-        if page.limit:
-            query = query.limit(page.limit)
+        sql, params = queries.newest_first(page.state, page.queue, page.limit)
         with self._db.read() as conn:
-            return [job_from_row(row) for row in queries.rows(conn, query)]
+            return [job_from_row(row) for row in conn.execute(sql, params).fetchall()]
 
     def ids_starting(self, prefix: str, limit: int) -> list[str]:
         if limit < 1:
@@ -91,24 +78,24 @@ class SqliteJobRepository(JobRepository):
 
     def count_by_state(self) -> dict[JobState, int]:
         counts = {state: 0 for state in JobState}
-        queries = _operator_queries()
         with self._db.read() as conn:
-            for state, count in queries.rows(conn, queries.COUNTS):
+            for state, count in conn.execute(queries.COUNTS).fetchall():
                 counts[JobState(state)] = count
         return counts
 
     def count_by_queue(self) -> dict[str, dict[JobState, int]]:
         counts: dict[str, dict[JobState, int]] = {}
-        queries = _operator_queries()
         with self._db.read() as conn:
-            for queue, state, count in queries.rows(conn, queries.COUNTS_BY_QUEUE):
+            for queue, state, count in conn.execute(queries.COUNTS_BY_QUEUE).fetchall():
                 counts.setdefault(queue, {state: 0 for state in JobState})[JobState(state)] = count
         return counts
 
     def count(self, states: Collection[JobState] | None = None, queue: str | None = None) -> int:
-        queries = _operator_queries()
+        query = queries.count_query(states, queue)
+        if query is None:
+            return 0
         with self._db.read() as conn:
-            return queries.rows(conn, queries.count_query(states, queue))[0][0]
+            return conn.execute(*query).fetchone()[0]
 
     def expired_leases(self, now: datetime, limit: int = defaults.RECOVERY_BATCH) -> list[Job]:
         with self._db.read() as conn:

@@ -1,57 +1,56 @@
-"""The operators' queries (listings, counts, workers, ``stats``), built with SQLAlchemy Core.
+"""The operators' listings and counts (``list``, ``status``, ``queue list``, ``wait``, ``worker stop``) as fixed SQL.
 
-Core builds and compiles them; they run, like every other statement, on the
-driver's connection inside ``SqliteDatabase.read`` (``rows``). Only the
-operators' reads import this module; the hot paths never do.
+Plain strings, as on the hot path, so that these commands never import
+SQLAlchemy (about 0.25 s of a CLI call's start-up); only ``stats`` builds
+its aggregates with Core (``core.py``). The filters a caller may add are
+bound parameters, and the text is one of a few fixed variants, so each
+statement is compiled once by the driver's statement cache (and, on
+PostgreSQL, rewritten once by ``postgres/connection.py``).
 """
 
 from __future__ import annotations
 
-import functools
-import sqlite3
-from typing import Any
+from typing import Any, Collection
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import sqlite
+from queuectl.domain.model import JobState
 
-from .tables import ATTEMPTS, JOBS, WORKERS, Table
+from .tables import JOB_COLUMNS, WORKER_COLUMNS
 
-_DIALECT = sqlite.dialect(paramstyle="qmark")
-_TYPES = {"INTEGER": sa.Integer, "TEXT": sa.Text, "FLOAT": sa.Float, "BOOLEAN": sa.Boolean}
-
-
-def core_table(table: Table) -> sa.TableClause:
-    """The declared table as a Core table (names and types: enough to build queries)."""
-    return sa.table(table.name, *(sa.column(column.name, _TYPES[column.type]) for column in table.columns))
+COUNTS = "SELECT state, count(*) FROM jobs GROUP BY state"
+COUNTS_BY_QUEUE = "SELECT queue, state, count(*) FROM jobs GROUP BY queue, state"
+WORKERS_IN_START_ORDER = f"SELECT {', '.join(WORKER_COLUMNS)} FROM workers ORDER BY started_at, id"
+_NEWEST_FIRST = f"SELECT {', '.join(JOB_COLUMNS)} FROM jobs{{where}} ORDER BY seq DESC{{limit}}"
 
 
-jobs_table, attempts_table, workers_table = core_table(JOBS), core_table(ATTEMPTS), core_table(WORKERS)
+def _where(terms: list[str]) -> str:
+    return f" WHERE {' AND '.join(terms)}" if terms else ""
 
 
-def rows(conn: sqlite3.Connection, query: sa.Executable, **params: Any) -> list[tuple]:
-    """Run a Core query on the driver's connection; its rows as plain tuples, in column order."""
-    expanded = _compiled(query).construct_expanded_state(params)
-    return conn.execute(expanded.statement, expanded.positional_parameters).fetchall()
-
-
-@functools.lru_cache(maxsize=64)
-def _compiled(query: sa.Executable) -> sa.engine.Compiled:
-    """Compiled once per query object: the module's constant queries (``stats`` on every render) reuse it."""
-    return query.compile(dialect=_DIALECT)
-
-
-COUNTS = sa.select(jobs_table.c.state, sa.func.count()).group_by(jobs_table.c.state)
-COUNTS_BY_QUEUE = (sa.select(jobs_table.c.queue, jobs_table.c.state, sa.func.count())
-                   .group_by(jobs_table.c.queue, jobs_table.c.state))
-NEWEST_FIRST = sa.select(*jobs_table.c).order_by(jobs_table.c.seq.desc())
-WORKERS_IN_START_ORDER = sa.select(*workers_table.c).order_by(workers_table.c.started_at, workers_table.c.id)
-
-
-def count_query(states: Any, queue: str | None) -> sa.Select:
-    """``SELECT count(*)`` of the jobs in ``states`` (any when None) of ``queue`` (any when None)."""
-    query = sa.select(sa.func.count()).select_from(jobs_table)
-    if states is not None:
-        query = query.where(jobs_table.c.state.in_(sorted(state.value for state in states)))
+def newest_first(state: JobState | None, queue: str | None, limit: int) -> tuple[str, list[Any]]:
+    """Whole job rows, newest first, of ``state`` and ``queue`` (any when None), at most ``limit`` (all when 0)."""
+    terms, params = [], []
+    if state is not None:
+        terms.append("state = ?")
+        params.append(state.value)
     if queue is not None:
-        query = query.where(jobs_table.c.queue == queue)
-    return query
+        terms.append("queue = ?")
+        params.append(queue)
+    if limit:
+        params.append(limit)
+    return _NEWEST_FIRST.format(where=_where(terms), limit=" LIMIT ?" if limit else ""), params
+
+
+def count_query(states: Collection[JobState] | None, queue: str | None) -> tuple[str, list[Any]] | None:
+    """``SELECT count(*)`` of the jobs in ``states`` (any when None) of ``queue`` (any when None);
+    None when ``states`` is empty: no job can match, and there is nothing to ask."""
+    terms, params = [], []
+    if states is not None:
+        if not states:
+            return None
+        values = sorted(state.value for state in states)
+        terms.append(f"state IN ({', '.join('?' * len(values))})")
+        params += values
+    if queue is not None:
+        terms.append("queue = ?")
+        params.append(queue)
+    return f"SELECT count(*) FROM jobs{_where(terms)}", params

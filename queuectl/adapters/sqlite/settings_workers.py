@@ -1,8 +1,8 @@
 """SqliteSettingsRepository and SqliteWorkerRegistry.
 
 Fixed SQL on the driver's connection: every worker and ``enqueue`` reads the
-settings and keeps its own row. Only the operators' list of workers is a
-SQLAlchemy Core query (``queries.py``).
+settings and keeps its own row; the operators' list of workers is fixed SQL
+as well (``queries.py``).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from queuectl.domain.ports import SettingsRepository, WorkerInfo, WorkerRegistry
 from queuectl.domain.settings import normalise_key
 from queuectl.domain.timeutil import from_epoch, to_epoch
 
+from .queries import WORKERS_IN_START_ORDER
 from .tables import WORKER_COLUMNS
 from .database import SqliteDatabase
 
@@ -77,10 +78,8 @@ class SqliteWorkerRegistry(WorkerRegistry):
         return row is not None and not row[0]
 
     def workers(self) -> list[WorkerInfo]:
-        from .queries import WORKERS_IN_START_ORDER, rows
-
         with self._db.read() as conn:
-            found = rows(conn, WORKERS_IN_START_ORDER)
+            found = conn.execute(WORKERS_IN_START_ORDER).fetchall()
         return [_worker_from_row(row) for row in found]
 
     def request_stop(self, worker_ids: Iterable[str]) -> None:

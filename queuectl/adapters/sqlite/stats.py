@@ -31,9 +31,9 @@ from queuectl.domain.stats import RAN, AttemptTotals, Durations, QueueStats, ran
 from queuectl.domain.timeutil import from_epoch, to_epoch
 
 from .database import SqliteDatabase
-from .queries import attempts_table as attempts
-from .queries import jobs_table as jobs
-from .queries import rows
+from .core import attempts_table as attempts
+from .core import jobs_table as jobs
+from .core import rows
 _OUTCOMES = list(JobState)
 _SLACK = 1e-6  # seconds: epoch floats make a 2 s run 1.9999999 or 2.0000001
 _RAN = attempts.c.outcome.in_([state.value for state in RAN])

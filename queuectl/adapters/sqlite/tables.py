@@ -3,8 +3,8 @@
 Plain Python, so that the processes on the hot path (workers, ``enqueue``)
 read it without importing SQLAlchemy. Everything else is derived from it: the
 DDL run on a new file (``create_statements``), the column lists of the fixed
-SQL (``hot_path.py``), and the SQLAlchemy tables of the operators' queries
-(``queries.py``, built only when one runs).
+SQL (``hot_path.py``, ``queries.py``), and the SQLAlchemy tables of the
+``stats`` aggregates (``core.py``, built only when one runs).
 
 Times are REAL epoch seconds, states the ``JobState`` word, JSON values TEXT.
 ``seq`` is the store-assigned enqueue order: FIFO among equal priority and
