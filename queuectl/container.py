@@ -53,7 +53,7 @@ class Container(containers.DeclarativeContainer):
     store = providers.Selector(
         config.store_kind,
         sqlite=providers.Singleton(_lazy("queuectl.adapters.sqlite", "SqliteStore"), url=config.url,
-                                   home_store=config.home_store),
+                                   home_store=config.home_store, one_connection=config.one_connection),
         mongodb=providers.Singleton(_lazy("queuectl.adapters.mongo", "MongoStore"), url=config.url),
         postgresql=providers.Singleton(_lazy("queuectl.adapters.postgres", "PostgresStore"), url=config.url),
         memory=providers.Singleton(_lazy("queuectl.adapters.memory", "InMemoryStore"), url=config.url),
@@ -111,5 +111,7 @@ def take_handed_url() -> str | None:
 def build_container(url: str, home: str) -> Container:
     container = Container()
     container.config.from_dict({"url": url, "home": home, "store_kind": store_kind(url),
-                                "home_store": url == home_store_url(home)})
+                                "home_store": url == home_store_url(home),
+                                # True in a worker with slots: its threads share one SQLite connection
+                                "one_connection": False})
     return container

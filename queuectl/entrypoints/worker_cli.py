@@ -38,6 +38,8 @@ def run_command(app: AppState, queues: tuple[str, ...], concurrency: int) -> Non
     if handed:
         app.db_option = handed
     app.home  # created before the worker needs it for output files
+    if concurrency > 1:  # its slots share one SQLite connection (the store is built below)
+        app.container.config.one_connection.from_value(True)
     app.container.store().create()  # a worker writes: its store is created if missing
     run_worker(app.container, queues, concurrency)
 

@@ -61,6 +61,17 @@ def test_one_worker_runs_four_jobs_at_once_and_a_stop_waits_for_all_but_a_cancel
     assert queue.store.workers.workers() == []
 
 
+def database_handles(pid: int, path: str) -> int:
+    """How many of process ``pid``'s descriptors are open on the SQLite file ``path`` (its connections)."""
+    opened = 0
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            opened += os.readlink(f"/proc/{pid}/fd/{fd}") == os.path.realpath(path)
+        except OSError:  # closed meanwhile
+            pass
+    return opened
+
+
 def test_a_killed_worker_with_four_running_jobs_is_recovered_whole_and_its_commands_killed(sqlite_queue, tmp_path):
     q = sqlite_queue
     # the first attempt sleeps in the background (its PID kept); the second ends at once
@@ -72,8 +83,10 @@ def test_a_killed_worker_with_four_running_jobs_is_recovered_whole_and_its_comma
                          for i in range(4)), what="four commands running")
     sleeps = [int((tmp_path / f"p{i}").read_text()) for i in range(4)]
     os.kill(pid, signal.SIGKILL)
-    start(q, 1, "--concurrency", "2")  # recovers the four once their 2 s leases have run out
+    [second] = start(q, 1, "--concurrency", "2")  # recovers the four once their 2 s leases have run out
     wait_for(lambda: all(q.state(f"k{i}") == "completed" for i in range(4)), timeout=60, what="all recovered")
+    # both slots wrote outcomes, the dispatcher claimed: one connection to the file between them
+    assert database_handles(second, q.url.removeprefix("sqlite:///")) == 1
     for i in range(4):
         job = q.store.jobs.get(f"k{i}")
         assert job.attempts == 2 and job.history[0].error.startswith("worker lost")

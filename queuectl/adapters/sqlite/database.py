@@ -48,7 +48,10 @@ class _Connection(sqlite3.Connection):
 class SqliteDatabase:
     """Parses the URL at once; touches the disk only on first use."""
 
-    def __init__(self, url: str, home_store: bool = False) -> None:
+    def __init__(self, url: str, home_store: bool = False, one_connection: bool = False) -> None:
+        """``one_connection``: every thread shares one connection, one transaction at a time (a
+        worker's slots: SQLite has one writer anyway, and each connection of its own costs a
+        thread some 150 KB of schema and page cache; 32 slots made a worker 6 MB larger)."""
         self.path, self._busy_timeout = parse_url(url)
         # The queue home's own file: a read of it while missing sees an empty
         # store, and a write creates the home. Any other file must exist to be
@@ -62,13 +65,14 @@ class SqliteDatabase:
                 self.path = self.path.absolute()
         self._local = threading.local()
         self._opened: weakref.WeakSet[_Connection] = weakref.WeakSet()
-        self._shared: _Connection | None = None  # in memory every caller shares one connection
+        self._shared: _Connection | None = None  # in memory (or ``one_connection``) every caller shares one
+        self._one_connection = one_connection or self.path is None
         self._ready = False
         self._ready_lock = threading.Lock()
         self._open_lock = threading.Lock()
-        # In memory, one transaction at a time (they share the connection).
+        # In memory or with ``one_connection``, one transaction at a time (they share the connection).
         self._serial: contextlib.AbstractContextManager[Any] = (
-            threading.RLock() if self.path is None else contextlib.nullcontext())
+            threading.RLock() if self._one_connection else contextlib.nullcontext())
         self._gate = WriterGate(self.path) if self.path is not None else contextlib.nullcontext()
         self._identity: tuple[int, int] | None = None  # (device, inode) of the file first opened
         self._checked_at = 0.0
@@ -93,8 +97,8 @@ class SqliteDatabase:
         return conn
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's driver connection (the one shared connection in memory)."""
-        if self.path is None:
+        """This thread's driver connection (the one shared connection in memory or with ``one_connection``)."""
+        if self._one_connection:
             with self._open_lock:
                 if self._shared is None:
                     self._shared = self._open()

@@ -20,9 +20,9 @@ class SqliteStore(Store):
     this is the queue home's own file, which reads as empty while missing.
     """
 
-    def __init__(self, url: str, home_store: bool = False) -> None:
+    def __init__(self, url: str, home_store: bool = False, one_connection: bool = False) -> None:
         self.url = url
-        self._db = SqliteDatabase(url, home_store)
+        self._db = SqliteDatabase(url, home_store, one_connection)
         self.jobs = SqliteJobRepository(self._db)
         self.settings = SqliteSettingsRepository(self._db)
         self.workers = SqliteWorkerRegistry(self._db)
