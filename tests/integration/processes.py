@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
 import uuid
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -142,7 +144,24 @@ class Queue:
         home's ``logs`` folder before it forks) or one registered in the store. A test that never started
         one skips the CLI's start-up (seconds on a loaded machine, in every teardown)."""
         if self._may_have_workers():
-            self.cli("worker", "stop", "--timeout", "5", check=False, timeout=60)
+            try:
+                self.cli("worker", "stop", "--timeout", "5", check=False, timeout=60)
+            finally:
+                self._kill_leftovers()
+
+    def _kill_leftovers(self) -> None:
+        """SIGKILL any worker of this home that ``worker stop`` left (a CLI timed out on a loaded
+        machine, say), with a warning in the test summary: no test leaves a worker running."""
+        marker = f"QUEUECTL_HOME={self.home}".encode()
+        for name in os.listdir("/proc"):
+            try:
+                with open(f"/proc/{name}/environ", "rb") as environ, open(f"/proc/{name}/cmdline", "rb") as cmd:
+                    mine = marker in environ.read().split(b"\0") and b"worker\0run" in cmd.read()
+                if mine:
+                    os.kill(int(name), signal.SIGKILL)
+                    warnings.warn(f"worker {name} of {self.home} outlived 'worker stop': killed")
+            except (OSError, ValueError):  # not a process, gone, or not ours to read
+                continue
 
     def _may_have_workers(self) -> bool:
         if (self.home / "logs").exists():
