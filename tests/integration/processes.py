@@ -150,18 +150,29 @@ class Queue:
                 self._kill_leftovers()
 
     def _kill_leftovers(self) -> None:
-        """SIGKILL any worker of this home that ``worker stop`` left (a CLI timed out on a loaded
-        machine, say), with a warning in the test summary: no test leaves a worker running."""
-        marker = f"QUEUECTL_HOME={self.home}".encode()
+        """SIGKILL any worker of this home still running 15 s after ``worker stop`` returned (its CLI
+        timed out on a loaded machine, say), with a warning in the test summary: no test leaves a
+        worker running. A worker that has deregistered may take a moment more to exit: not a leftover."""
+        deadline = time.monotonic() + 15
+        while (left := self._workers_of_home()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for pid in left:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                continue
+            warnings.warn(f"worker {pid} of {self.home} outlived 'worker stop' by 15 s: killed")
+
+    def _workers_of_home(self) -> list[int]:
+        marker, found = f"QUEUECTL_HOME={self.home}".encode(), []
         for name in os.listdir("/proc"):
             try:
                 with open(f"/proc/{name}/environ", "rb") as environ, open(f"/proc/{name}/cmdline", "rb") as cmd:
-                    mine = marker in environ.read().split(b"\0") and b"worker\0run" in cmd.read()
-                if mine:
-                    os.kill(int(name), signal.SIGKILL)
-                    warnings.warn(f"worker {name} of {self.home} outlived 'worker stop': killed")
-            except (OSError, ValueError):  # not a process, gone, or not ours to read
+                    if marker in environ.read().split(b"\0") and b"worker\0run" in cmd.read():
+                        found.append(int(name))
+            except (OSError, ValueError):  # not a process, gone, a zombie, or not ours to read
                 continue
+        return found
 
     def _may_have_workers(self) -> bool:
         if (self.home / "logs").exists():
