@@ -117,13 +117,7 @@ class MongoJobRepository(JobRepository):
                 if failure.get("code") != _DUPLICATE_KEY:
                     raise
                 existing.add(documents[failure["index"]]["_id"])
-        seen: set[str] = set()
-        duplicates = []
-        for job in jobs:  # in input order; a repeated id counts as a duplicate
-            if job.id in seen or job.id in existing:
-                duplicates.append(job.id)
-            seen.add(job.id)
-        return duplicates
+        return _duplicates(jobs, existing)
 
     def _add_in_order(self, jobs: Sequence[Job], firsts: Sequence[Job]) -> list[str]:
         existing = {doc["_id"] for doc in self._jobs.find({"_id": {"$in": [job.id for job in firsts]}}, {"_id": 1})}
@@ -137,13 +131,7 @@ class MongoJobRepository(JobRepository):
             except DuplicateKeyError:
                 existing.add(job.id)
         dependencies.mark_and_recheck(self._jobs, inserted)
-        seen: set[str] = set()
-        duplicates = []
-        for job in jobs:  # in input order; a repeated id counts as a duplicate
-            if job.id in seen or job.id in existing:
-                duplicates.append(job.id)
-            seen.add(job.id)
-        return duplicates
+        return _duplicates(jobs, existing)
 
     # -- read --------------------------------------------------------------
     def get(self, job_id: str) -> Job:
@@ -471,3 +459,14 @@ def _claim_pipeline(worker: WorkerRef, token: str, now: datetime, lease_until: d
 
 def _lit(value: Any) -> dict[str, Any]:
     return {"$literal": value}
+
+
+def _duplicates(jobs: Sequence[Job], existing: set[str]) -> list[str]:
+    """The ids ``add_many`` refused, in input order: stored already, or repeated in ``jobs``."""
+    seen: set[str] = set()
+    duplicates = []
+    for job in jobs:
+        if job.id in seen or job.id in existing:
+            duplicates.append(job.id)
+        seen.add(job.id)
+    return duplicates
