@@ -271,18 +271,9 @@ class MongoServer:
                 self.proc.wait()
 
 
-@pytest.fixture
-def mongo_server(tmp_path):
-    if not os.environ.get(MONGO_ENV):
-        pytest.skip(f"set {MONGO_ENV} to run against MongoDB")
-    server = MongoServer(tmp_path / "mongo-data")
-    server.start()
-    yield server
-    server.stop()
-
-
-def test_a_mongodb_server_stopped_for_ten_seconds_kills_no_worker_and_loses_no_job(mongo_server, tmp_path, workers):
-    queue = Queue(tmp_path / "home", mongo_server.url)
+def ride_out_a_server_outage(queue, tmp_path, workers, stop_server, start_server, label: str) -> None:
+    """Two workers run 60 jobs; the server is down for ``OUTAGE_SECONDS`` in the middle: no worker
+    dies, no job is lost, a job runs twice only where its lease truly ran out; figures reported."""
     queue.cli("config", "set", "poll_interval", "0.1")
     ran = tmp_path / "ran.txt"
     ids = enqueue_marking(queue, ran, 60)
@@ -290,9 +281,9 @@ def test_a_mongodb_server_stopped_for_ten_seconds_kills_no_worker_and_loses_no_j
     wait_for(lambda: queue.counts()["completed"] >= 8, timeout=120, what="8 jobs done")
     queue.store.close()
     stopped = time.time()
-    mongo_server.stop()
+    stop_server()
     time.sleep(OUTAGE_SECONDS)  # the outage itself: nothing to wait for
-    mongo_server.start()
+    start_server()
     restarted = time.time()
     wait_for(lambda: queue.counts()["completed"] == len(ids), timeout=300, what="every job done")
 
@@ -307,10 +298,25 @@ def test_a_mongodb_server_stopped_for_ten_seconds_kills_no_worker_and_loses_no_j
         assert len(worker.lines("store unavailable:")) == 1
         assert len(worker.lines("store back after")) == 1
     backs = [logged_at(w.lines("store back after")[0]) for w in workers]
-    report("mongodb restart", outage_s=round(restarted - stopped, 1),
+    report(label, outage_s=round(restarted - stopped, 1),
            recovery_after_restart_s=[round(b - restarted, 2) for b in backs], jobs_lost=0, jobs_run_twice=len(twice))
     assert [w.stop() for w in workers] == [0, 0]
     queue.close()
+
+
+@pytest.fixture
+def mongo_server(tmp_path):
+    if not os.environ.get(MONGO_ENV):
+        pytest.skip(f"set {MONGO_ENV} to run against MongoDB")
+    server = MongoServer(tmp_path / "mongo-data")
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_a_mongodb_server_stopped_for_ten_seconds_kills_no_worker_and_loses_no_job(mongo_server, tmp_path, workers):
+    queue = Queue(tmp_path / "home", mongo_server.url)
+    ride_out_a_server_outage(queue, tmp_path, workers, mongo_server.stop, mongo_server.start, "mongodb restart")
 
 
 @pytest.fixture
@@ -393,31 +399,5 @@ def test_a_postgresql_server_stopped_for_ten_seconds_kills_no_worker_and_loses_n
                                                                                        workers):
     control, url = postgres_server
     queue = Queue(tmp_path / "home", url)
-    queue.cli("config", "set", "poll_interval", "0.1")
-    ran = tmp_path / "ran.txt"
-    ids = enqueue_marking(queue, ran, 60)
-    start_workers(queue, tmp_path, workers)
-    wait_for(lambda: queue.counts()["completed"] >= 8, timeout=120, what="8 jobs done")
-    queue.store.close()
-    stopped = time.time()
-    control("halt")
-    time.sleep(OUTAGE_SECONDS)  # the outage itself: nothing to wait for
-    control("resume")
-    restarted = time.time()
-    wait_for(lambda: queue.counts()["completed"] == len(ids), timeout=300, what="every job done")
-
-    assert [w.alive for w in workers] == [True, True]
-    runs = runs_per_job(ran)
-    assert set(runs) == set(ids)  # none lost
-    twice = sorted(i for i, n in runs.items() if n > 1)
-    for job_id in twice:  # a second run only where a lease truly ran out, and the history says so
-        history = queue.store.jobs.get(job_id).history
-        assert any((a.error or "").startswith("worker lost") for a in history), job_id
-    for worker in workers:
-        assert len(worker.lines("store unavailable:")) == 1
-        assert len(worker.lines("store back after")) == 1
-    backs = [logged_at(w.lines("store back after")[0]) for w in workers]
-    report("postgresql restart", outage_s=round(restarted - stopped, 1),
-           recovery_after_restart_s=[round(b - restarted, 2) for b in backs], jobs_lost=0, jobs_run_twice=len(twice))
-    assert [w.stop() for w in workers] == [0, 0]
-    queue.close()
+    ride_out_a_server_outage(queue, tmp_path, workers, lambda: control("halt"), lambda: control("resume"),
+                             "postgresql restart")
